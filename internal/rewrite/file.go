@@ -1,0 +1,164 @@
+// Package rewrite finds the places a file names container images and splices
+// digests into the file's original bytes.
+//
+// Files are parsed only to find things: YAML with kyaml's yaml.v3 nodes, which
+// carry line and column, and Dockerfiles with BuildKit's parser. Every change
+// is an Edit, a byte range of the original file and its replacement, so
+// comments, quoting, indentation, key order, document markers, line endings
+// and a byte order mark stay exactly as they were.
+package rewrite
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Format is the kind of file, told by its path.
+type Format int
+
+const (
+	FormatNone          Format = iota
+	FormatManifest             // any other .yaml/.yml: Kubernetes objects
+	FormatCompose              // compose.yaml, docker-compose.*.yml
+	FormatWorkflow             // .github/workflows/*.yml
+	FormatAction               // action.yml
+	FormatKustomization        // kustomization.yaml
+	FormatDockerfile           // Dockerfile, Containerfile, *.Dockerfile
+)
+
+func (f Format) String() string {
+	return [...]string{"none", "manifest", "compose", "workflow", "action", "kustomization", "dockerfile"}[f]
+}
+
+// notDockerfile are extensions that make "Dockerfile.x" something else.
+var notDockerfile = map[string]bool{
+	".dockerignore": true, ".md": true, ".txt": true, ".go": true, ".sh": true, ".py": true, ".js": true,
+	".ts": true, ".json": true, ".yaml": true, ".yml": true, ".toml": true, ".bak": true, ".orig": true,
+	".rej": true, ".swp": true, ".tmpl": true, ".tpl": true, ".j2": true, ".erb": true, ".in": true,
+}
+
+// Detect tells a file's format from its slash-separated path.
+func Detect(p string) Format {
+	base := path.Base(p)
+	lower := strings.ToLower(base)
+	ext := path.Ext(lower)
+	switch {
+	case lower == "dockerfile" || lower == "containerfile":
+		return FormatDockerfile
+	case (strings.HasPrefix(lower, "dockerfile.") || strings.HasPrefix(lower, "containerfile.") ||
+		ext == ".dockerfile" || ext == ".containerfile") && !notDockerfile[ext]:
+		return FormatDockerfile
+	case base == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml":
+		return FormatKustomization
+	case ext != ".yaml" && ext != ".yml":
+		return FormatNone
+	case strings.HasSuffix(path.Dir(p), ".github/workflows") && path.Dir(p) != p:
+		return FormatWorkflow
+	case lower == "action.yml" || lower == "action.yaml":
+		return FormatAction
+	case isCompose(lower):
+		return FormatCompose
+	}
+	return FormatManifest
+}
+
+func isCompose(lower string) bool {
+	stem := strings.TrimSuffix(strings.TrimSuffix(lower, ".yaml"), ".yml")
+	for _, p := range []string{"compose", "docker-compose"} {
+		if stem == p || strings.HasPrefix(stem, p+".") || strings.HasPrefix(stem, p+"-") {
+			return true
+		}
+	}
+	return false
+}
+
+// File is a scanned file: its original bytes and the sites that name images.
+type File struct {
+	Path   string
+	Format Format
+	Data   []byte
+	Sites  []*Site
+	src    *source
+}
+
+// ParseError is a file pinbot cannot read as its format. The file is left as
+// it is.
+type ParseError struct {
+	Line int // 1-based; 0 when unknown
+	Msg  string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+func parseError(err error) *ParseError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pe := &ParseError{Msg: msg}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		pe.Line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
+		pe.Msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	}
+	return pe
+}
+
+// Scan finds the image sites of a file in the given format. A *ParseError
+// means the file could not be understood; no sites are returned then.
+func Scan(p string, format Format, data []byte) (*File, error) {
+	f := &File{Path: p, Format: format, Data: data, src: newSource(data)}
+	var err error
+	switch format {
+	case FormatNone:
+	case FormatDockerfile:
+		err = f.scanDockerfile()
+	default:
+		err = f.scanYAML()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(f.Sites, func(i, j int) bool {
+		if f.Sites[i].Line != f.Sites[j].Line {
+			return f.Sites[i].Line < f.Sites[j].Line
+		}
+		return f.Sites[i].Column < f.Sites[j].Column
+	})
+	return f, nil
+}
+
+// Rewrite returns the file's bytes with every site pinned to the digest
+// digestOf gives it ("" leaves a site alone) and the pull policy applied, and
+// the policy note of each site that has one.
+func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, map[*Site]PolicyNote, error) {
+	var edits []Edit
+	notes := map[*Site]PolicyNote{}
+	for _, s := range f.Sites {
+		e, note := s.Edits(f, digestOf(s), pol)
+		edits = append(edits, e...)
+		if note != PolicyNone {
+			notes[s] = note
+		}
+	}
+	out, err := Apply(f.Data, edits)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return out, notes, nil
+}
+
+// skip marks a site as left alone, for reason.
+func (s *Site) skip(reason string) {
+	if s.Skip == "" {
+		s.Skip = reason
+	}
+}

@@ -1,0 +1,253 @@
+package rewrite
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the want and sites sections of testdata/golden/*.txtar")
+
+// fakeDigest is the digest the golden tests' registry serves for a tag:
+// derived from the canonical name, so every case agrees.
+func fakeDigest(canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func fakeResolve(s *Site) string {
+	c, err := s.Ref.Canonical()
+	if err != nil {
+		return ""
+	}
+	if strings.Contains(c.Name(), "unresolvable") { // stands for a registry failure
+		return ""
+	}
+	return fakeDigest(c.Name())
+}
+
+// goldenCase is one testdata/golden/*.txtar: the archive comment holds
+// "key: value" options (policy), then sections
+//
+//	-- <file name> --   the input, whose name decides the format
+//	-- want --          the file after pinning
+//	-- sites --         every site found: line:column kind written [skip: reason]
+type goldenCase struct {
+	path   string
+	ar     *txtar.Archive
+	name   string // the input's file name
+	input  []byte
+	want   []byte
+	sites  string
+	policy PullPolicy
+}
+
+func loadGolden(t *testing.T, path string) *goldenCase {
+	t.Helper()
+	ar, err := txtar.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &goldenCase{path: path, ar: ar, policy: PolicyIfNotPresent}
+	for _, line := range strings.Split(string(ar.Comment), "\n") {
+		if v, ok := strings.CutPrefix(line, "policy: "); ok {
+			if gc.policy, err = ParsePullPolicy(strings.TrimSpace(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, f := range ar.Files {
+		switch f.Name {
+		case "want":
+			gc.want = f.Data
+		case "sites":
+			gc.sites = string(f.Data)
+		default:
+			gc.name, gc.input = f.Name, f.Data
+		}
+	}
+	if gc.name == "" {
+		t.Fatalf("%s: no input file", path)
+	}
+	return gc
+}
+
+func describeSites(sites []*Site) string {
+	var b strings.Builder
+	for _, s := range sites {
+		fmt.Fprintf(&b, "%d:%d %s %s", s.Line, s.Column, s.Kind, s.Written)
+		if s.PullPolicy != "" {
+			fmt.Fprintf(&b, " policy=%s", s.PullPolicy)
+		}
+		if s.Skip != "" {
+			fmt.Fprintf(&b, " [skip: %s]", s.Skip)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func pin(t *testing.T, name string, data []byte, pol PullPolicy) ([]byte, *File) {
+	t.Helper()
+	f, err := Scan(name, Detect(name), data)
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	out, _, err := f.Rewrite(fakeResolve, pol)
+	if err != nil {
+		t.Fatalf("Rewrite: %v", err)
+	}
+	return out, f
+}
+
+// variants are the same case with other line endings and a byte order mark:
+// every golden case must hold for all of them.
+var variants = []struct {
+	name string
+	conv func([]byte) []byte
+}{
+	{"lf", func(b []byte) []byte { return b }},
+	{"crlf", func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }},
+	{"bom-crlf", func(b []byte) []byte {
+		return append([]byte("\ufeff"), bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))...)
+	}},
+}
+
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/golden/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
+			gc := loadGolden(t, path)
+			out, f := pin(t, gc.name, gc.input, gc.policy)
+			sites := describeSites(f.Sites)
+			if *update {
+				for i := range gc.ar.Files {
+					switch gc.ar.Files[i].Name {
+					case "want":
+						gc.ar.Files[i].Data = out
+					case "sites":
+						gc.ar.Files[i].Data = []byte(sites)
+					}
+				}
+				if err := os.WriteFile(path, txtar.Format(gc.ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if sites != gc.sites {
+				t.Errorf("sites:\n%s\nwant:\n%s", sites, gc.sites)
+			}
+			for _, v := range variants {
+				in, want := v.conv(gc.input), v.conv(gc.want)
+				got, _ := pin(t, gc.name, in, gc.policy)
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: got\n%s\nwant\n%s", v.name, got, want)
+					continue
+				}
+				again, _ := pin(t, gc.name, got, gc.policy)
+				if !bytes.Equal(again, got) {
+					t.Errorf("%s: a second run changed the file again:\n%s", v.name, again)
+				}
+				checkOnlyImageLines(t, in, got)
+				if Detect(gc.name) != FormatDockerfile {
+					checkSameTree(t, in, got)
+				}
+			}
+		})
+	}
+}
+
+var (
+	digestRE    = regexp.MustCompile(`@?sha256:[0-9a-f]{64}`)
+	addedLineRE = regexp.MustCompile(`^\s*(imagePullPolicy: (IfNotPresent|Always)|digest: sha256:[0-9a-f]{64})\r?$`)
+)
+
+// checkOnlyImageLines: every changed line differs only by a digest (or a
+// policy value), and every added line is an imagePullPolicy or digest field.
+func checkOnlyImageLines(t *testing.T, before, after []byte) {
+	t.Helper()
+	a := strings.Split(string(before), "\n")
+	b := strings.Split(string(after), "\n")
+	i := 0
+	for _, line := range b {
+		if i < len(a) && norm(a[i]) == norm(line) {
+			i++
+			continue
+		}
+		if !addedLineRE.MatchString(line) {
+			t.Errorf("line %q is neither an original line with a digest nor an added field", line)
+		}
+	}
+	if i != len(a) {
+		t.Errorf("original line %d (%q) is missing from the output", i+1, a[i])
+	}
+}
+
+var flowDigestRE = regexp.MustCompile(`, digest: sha256:[0-9a-f]{64}`)
+
+func norm(line string) string {
+	line = flowDigestRE.ReplaceAllString(line, "")
+	line = digestRE.ReplaceAllString(line, "")
+	line = strings.ReplaceAll(line, ", imagePullPolicy: IfNotPresent", "")
+	line = strings.ReplaceAll(line, ", imagePullPolicy: Always", "")
+	line = strings.ReplaceAll(line, "IfNotPresent", "Always")
+	return line
+}
+
+// checkSameTree: the YAML means the same before and after, but for digests,
+// imagePullPolicy and kustomize digest fields.
+func checkSameTree(t *testing.T, before, after []byte) {
+	t.Helper()
+	load := func(b []byte) []any {
+		var docs []any
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				break
+			}
+			docs = append(docs, scrub(v))
+		}
+		return docs
+	}
+	if a, b := load(before), load(after); !reflect.DeepEqual(a, b) {
+		t.Errorf("the YAML changed beyond digests and pull policies:\nbefore %v\nafter  %v", a, b)
+	}
+}
+
+func scrub(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			if k == "imagePullPolicy" || k == "digest" {
+				continue
+			}
+			out[k] = scrub(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = scrub(e)
+		}
+		return out
+	case string:
+		return digestRE.ReplaceAllString(x, "")
+	}
+	return v
+}

@@ -1,0 +1,146 @@
+package rewrite
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDetect(t *testing.T) {
+	for p, want := range map[string]Format{
+		"Dockerfile":                         FormatDockerfile,
+		"build/Containerfile":                FormatDockerfile,
+		"Dockerfile.prod":                    FormatDockerfile,
+		"api.Dockerfile":                     FormatDockerfile,
+		"Dockerfile.dockerignore":            FormatNone,
+		"dockerfile.go":                      FormatNone,
+		"kustomization.yaml":                 FormatKustomization,
+		"overlays/prod/Kustomization":        FormatKustomization,
+		".github/workflows/ci.yml":           FormatWorkflow,
+		"sub/.github/workflows/ci.yaml":      FormatWorkflow,
+		".github/dependabot.yml":             FormatManifest,
+		"action.yml":                         FormatAction,
+		"compose.yaml":                       FormatCompose,
+		"docker-compose.override.yml":        FormatCompose,
+		"compose.prod.yaml":                  FormatCompose,
+		"deploy/app.yaml":                    FormatManifest,
+		"README.md":                          FormatNone,
+		"charts/x/templates/deployment.tmpl": FormatNone,
+	} {
+		if got := Detect(p); got != want {
+			t.Errorf("Detect(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func rewriteString(t *testing.T, name, in string) string {
+	t.Helper()
+	out, _ := pin(t, name, []byte(in), PolicyIfNotPresent)
+	return string(out)
+}
+
+func TestNoFinalNewline(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n"} {
+		in := strings.ReplaceAll("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25", "\n", eol)
+		d := fakeDigest("index.docker.io/library/nginx:1.25")
+		want := strings.ReplaceAll("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25@"+d+"\n    imagePullPolicy: IfNotPresent", "\n", eol)
+		if got := rewriteString(t, "pod.yaml", in); got != want {
+			t.Errorf("got %q\nwant %q", got, want)
+		}
+	}
+}
+
+func TestLoneCarriageReturns(t *testing.T) {
+	in := "apiVersion: v1\rkind: Pod\rspec:\r  containers:\r  - image: nginx:1.25\r    name: a\r"
+	d := fakeDigest("index.docker.io/library/nginx:1.25")
+	want := "apiVersion: v1\rkind: Pod\rspec:\r  containers:\r  - image: nginx:1.25@" + d + "\r    imagePullPolicy: IfNotPresent\r    name: a\r"
+	if got := rewriteString(t, "pod.yaml", in); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestFlowMappingOverLines(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a,\n    image: 'nginx:1.25',\n    args: [x]}]\n"
+	d := fakeDigest("index.docker.io/library/nginx:1.25")
+	want := "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a,\n    image: 'nginx:1.25@" + d + "', imagePullPolicy: IfNotPresent,\n    args: [x]}]\n"
+	if got := rewriteString(t, "pod.yaml", in); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestParseErrorsNameTheLine(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in   string
+		line int
+	}{
+		"helm.yaml": {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  {{- range .Values.containers }}\n  - image: {{ .image }}\n  {{- end }}\n", 5},
+		// yaml.v3 names the line where the broken block starts
+		"typo.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n   image: nginx\n", 3},
+		"dupe.yaml":   {"apiVersion: v1\nkind: Pod\nkind: Pod\n", 3},
+		"Dockerfile":  {"FROM nginx\nRUN <<EOF\necho\n", 2},
+		"compose.yml": {"services:\n  a:\n    image: [nginx\n", 2},
+	} {
+		_, err := Scan(name, Detect(name), []byte(tc.in))
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: err = %v, want a *ParseError", name, err)
+			continue
+		}
+		if pe.Line != tc.line {
+			t.Errorf("%s: error %q names line %d, want %d", name, pe, pe.Line, tc.line)
+		}
+	}
+}
+
+func TestApply(t *testing.T) {
+	data := []byte("0123456789")
+	out, err := Apply(data, []Edit{{5, 5, "b"}, {2, 4, "X"}, {5, 5, "c"}, {2, 4, "X"}, {10, 10, "!"}})
+	if err != nil || string(out) != "01X4bc56789!" {
+		t.Errorf("Apply = %q, %v", out, err)
+	}
+	if _, err := Apply(data, []Edit{{2, 6, "X"}, {4, 8, "Y"}}); err == nil {
+		t.Error("overlapping edits were applied")
+	}
+	if _, err := Apply(data, []Edit{{8, 12, "X"}}); err == nil {
+		t.Error("an edit past the end was applied")
+	}
+}
+
+func TestSourceOffsets(t *testing.T) {
+	s := newSource([]byte("\ufeffab\r\nçd\re\u2028f\n"))
+	for _, tc := range []struct{ line, col, off int }{
+		{1, 1, 3}, {1, 2, 4}, {2, 1, 7}, {2, 2, 9}, {3, 1, 11}, {4, 1, 15},
+	} {
+		if off, ok := s.offset(tc.line, tc.col); !ok || off != tc.off {
+			t.Errorf("offset(%d,%d) = %d, %v; want %d", tc.line, tc.col, off, ok, tc.off)
+		}
+		if l := s.lineOf(tc.off); l != tc.line {
+			t.Errorf("lineOf(%d) = %d, want %d", tc.off, l, tc.line)
+		}
+		if c := s.columnOf(tc.off); c != tc.col {
+			t.Errorf("columnOf(%d) = %d, want %d", tc.off, c, tc.col)
+		}
+	}
+	if _, ok := s.offset(1, 9); ok {
+		t.Error("a column past the line's end was accepted")
+	}
+}
+
+func TestUneditableFormsAreSkipped(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: >-\n      nginx:1.25\n  - name: b\n    image: \"ngin\\x78:1.25\"\n"
+	f, err := Scan("pod.yaml", FormatManifest, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Sites) != 2 {
+		t.Fatalf("sites = %s", describeSites(f.Sites))
+	}
+	for _, s := range f.Sites {
+		if !strings.HasPrefix(s.Skip, ReasonUneditable) {
+			t.Errorf("%s: skip = %q, want %q", s.Written, s.Skip, ReasonUneditable)
+		}
+	}
+	if got := rewriteString(t, "pod.yaml", in); got != in {
+		t.Errorf("an uneditable file changed:\n%s", got)
+	}
+}

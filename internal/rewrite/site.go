@@ -1,0 +1,172 @@
+package rewrite
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pinbot/pinbot/internal/imageref"
+)
+
+// Kind is the kind of place an image is named.
+type Kind string
+
+const (
+	KindContainer          Kind = "container"          // Kubernetes containers[]
+	KindInitContainer      Kind = "initContainer"      // Kubernetes initContainers[]
+	KindEphemeralContainer Kind = "ephemeralContainer" // Kubernetes ephemeralContainers[]
+	KindImageVolume        Kind = "imageVolume"        // Kubernetes volumes[].image.reference
+	KindCustomResource     Kind = "customResource"     // any image: string in another kind
+	KindCompose            Kind = "compose"            // services.*.image
+	KindWorkflowContainer  Kind = "workflowContainer"  // jobs.*.container
+	KindWorkflowService    Kind = "workflowService"    // jobs.*.services.*.image
+	KindWorkflowStep       Kind = "workflowStep"       // steps[].uses: docker://
+	KindAction             Kind = "action"             // action.yml runs.image: docker://
+	KindDockerfileFrom     Kind = "dockerfileFrom"     // FROM
+	KindDockerfileCopy     Kind = "dockerfileCopyFrom" // COPY --from=
+	KindDockerfileSyntax   Kind = "dockerfileSyntax"   // # syntax=
+	KindDockerfileArg      Kind = "dockerfileArg"      // ARG default used as a FROM image
+	KindKustomize          Kind = "kustomizeImage"     // kustomization images[]
+)
+
+// PullPolicy is what to do with imagePullPolicy on the Kubernetes containers
+// whose image is pinned.
+type PullPolicy string
+
+const (
+	PolicyIfNotPresent PullPolicy = "IfNotPresent"
+	PolicyAlways       PullPolicy = "Always"
+	PolicyKeep         PullPolicy = "keep"
+)
+
+// ParsePullPolicy accepts IfNotPresent, Always and keep.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	for _, p := range []PullPolicy{PolicyIfNotPresent, PolicyAlways, PolicyKeep} {
+		if strings.EqualFold(s, string(p)) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("pull policy %q: want IfNotPresent, Always or keep", s)
+}
+
+// A Site is one place a file names an image.
+type Site struct {
+	Line, Column int    // 1-based, of the reference (kustomize: of newTag)
+	Kind         Kind   //
+	Written      string // the reference exactly as written
+	Ref          imageref.Ref
+	// Skip says why the site is left alone ("" when it can be pinned).
+	Skip string
+	// PullPolicy is the container's imagePullPolicy as written ("" when absent
+	// or not a Kubernetes container of a built-in kind).
+	PullPolicy string
+
+	ref       span       // the reference's characters in the file
+	container *container // built-in Kubernetes container: where imagePullPolicy lives
+	kustomize *kustEntry // kustomization images[] entry
+}
+
+// span is a scalar's content in the file's bytes, inside any quotes.
+type span struct {
+	start, end int
+	valid      bool
+}
+
+// container is where a Kubernetes container keeps imagePullPolicy.
+type container struct {
+	policy    span   // the value of imagePullPolicy, when present and plain text
+	hasPolicy bool   // the key is present (perhaps with a value we cannot edit)
+	flow      bool   // the container is a flow mapping: {name: a, image: b}
+	after     int    // flow: offset just after the image value
+	lineEnd   int    // block: offset just past the image value's line
+	eol       string // block: that line's break ("" at EOF)
+	indent    string // block: indentation of the image key
+}
+
+// kustEntry is where a kustomization images[] entry keeps its digest.
+type kustEntry struct {
+	digest    span // the digest value, when present
+	hasDigest bool
+	flow      bool
+	after     int    // flow: offset just after the newTag value
+	lineEnd   int    // block: offset past the newTag line
+	eol       string //
+	indent    string // indentation of the newTag key
+}
+
+// Pinnable reports whether the site can be pinned.
+func (s *Site) Pinnable() bool { return s.Skip == "" }
+
+// PolicyNote says what Edits does, or declines to do, to imagePullPolicy.
+type PolicyNote string
+
+const (
+	PolicyNone    PolicyNote = ""
+	PolicyAdded   PolicyNote = "added"   // imagePullPolicy inserted
+	PolicyChanged PolicyNote = "changed" // an existing value replaced
+	PolicyKept    PolicyNote = "kept"    // Never, or a value pinbot does not own, left as it was
+)
+
+// Edits are the changes that pin the site to digest ("" leaves the reference
+// as it is, as for a failure) and apply the pull policy to a built-in
+// container whose image ends up pinned.
+func (s *Site) Edits(f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
+	if !s.Pinnable() {
+		return nil, PolicyNone
+	}
+	var edits []Edit
+	pinned := s.Ref.Digest != ""
+	if digest != "" && digest != s.Ref.Digest {
+		pinned = true
+		switch {
+		case s.kustomize != nil:
+			edits = append(edits, s.kustomize.edit(digest, f))
+		case s.Ref.Digest != "":
+			// Replace just the old digest: the tail of the reference.
+			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})
+		default:
+			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: "@" + digest})
+		}
+	}
+	if s.container == nil || !pinned || pol == PolicyKeep {
+		return edits, PolicyNone
+	}
+	c := s.container
+	want := string(pol)
+	switch {
+	case !c.hasPolicy:
+		edits = append(edits, c.insert("imagePullPolicy", want, f))
+		return edits, PolicyAdded
+	case s.PullPolicy == want:
+		return edits, PolicyNone
+	case (s.PullPolicy == string(PolicyAlways) || s.PullPolicy == string(PolicyIfNotPresent)) && c.policy.valid:
+		edits = append(edits, Edit{Start: c.policy.start, End: c.policy.end, Text: want})
+		return edits, PolicyChanged
+	default: // Never, or something pinbot does not own
+		return edits, PolicyKept
+	}
+}
+
+func (c *container) insert(key, value string, f *File) Edit {
+	return insertField(key, value, c.flow, c.after, c.lineEnd, c.eol, c.indent, f)
+}
+
+func (k *kustEntry) edit(digest string, f *File) Edit {
+	if k.hasDigest {
+		return Edit{Start: k.digest.start, End: k.digest.end, Text: digest}
+	}
+	return insertField("digest", digest, k.flow, k.after, k.lineEnd, k.eol, k.indent, f)
+}
+
+// insertField adds "key: value" to a mapping: inside a flow mapping right
+// after a value, or on a new line of a block mapping in the given indentation
+// and line ending.
+func insertField(key, value string, flow bool, after, lineEnd int, eol, indent string, f *File) Edit {
+	if flow {
+		return Edit{Start: after, End: after, Text: ", " + key + ": " + value}
+	}
+	line := indent + key + ": " + value
+	if eol == "" { // the last line of a file without a final newline
+		return Edit{Start: lineEnd, End: lineEnd, Text: f.src.eol() + line}
+	}
+	return Edit{Start: lineEnd, End: lineEnd, Text: line + eol}
+}
