@@ -1,0 +1,302 @@
+// Package resolve turns image tags into the digests their registries serve.
+//
+// Each unique reference costs one HEAD request (a GET only where the HEAD is
+// refused) carrying every manifest media type in Accept, so a registry never
+// converts a manifest into another format with another digest. References
+// resolve concurrently with a bounded pool through one go-containerregistry
+// Puller, which reuses each repository's connection and token.
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Mirror resolves references under From (a registry, or a registry and a
+// repository prefix) through To, which may carry a path prefix.
+type Mirror struct {
+	From, To string
+}
+
+// ParseMirror reads "SRC=DST", as in "docker.io=harbor.example.com/dockerhub-proxy".
+func ParseMirror(s string) (Mirror, error) {
+	from, to, ok := strings.Cut(s, "=")
+	from, to = strings.TrimSuffix(strings.TrimSpace(from), "/"), strings.TrimSuffix(strings.TrimSpace(to), "/")
+	if !ok || from == "" || to == "" {
+		return Mirror{}, fmt.Errorf("mirror %q: want SRC=DST, as in docker.io=mirror.example.com/dockerhub", s)
+	}
+	return Mirror{From: from, To: to}, nil
+}
+
+// normalise spells a registry (and optional repository prefix) the way
+// go-containerregistry does: docker.io becomes index.docker.io.
+func normalise(prefix string) string {
+	host, rest, _ := strings.Cut(prefix, "/")
+	if reg, err := name.NewRegistry(host); err == nil {
+		host = reg.RegistryStr()
+	}
+	if rest == "" {
+		return host
+	}
+	return host + "/" + rest
+}
+
+// Options configure a Resolver.
+type Options struct {
+	Mirrors  []Mirror
+	Insecure []string // HOST[:PORT] that may be reached over plain HTTP
+	// Keychain finds credentials; nil means DefaultKeychain.
+	Keychain authn.Keychain
+	Jobs     int           // concurrent resolutions; default 8
+	Timeout  time.Duration // per request; default 30s
+	Attempts int           // per request, first try included; default 4
+	Backoff  time.Duration // before the first retry, doubling after; default 1s
+	MaxWait  time.Duration // the longest pause between tries; default 60s
+	// Transport is the HTTP transport underneath; nil means a clone of
+	// go-containerregistry's default, with the system's CAs (SSL_CERT_FILE).
+	Transport http.RoundTripper
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+// DefaultKeychain is the docker config file and its credential helpers, then
+// GITHUB_TOKEN for ghcr.io.
+func DefaultKeychain() authn.Keychain {
+	return authn.NewMultiKeychain(authn.DefaultKeychain, GitHubKeychain(os.Getenv("GITHUB_TOKEN")))
+}
+
+// GitHubKeychain lends token to ghcr.io and to no other registry.
+func GitHubKeychain(token string) authn.Keychain { return githubKeychain(token) }
+
+type githubKeychain string
+
+func (k githubKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	if k == "" || r.RegistryStr() != "ghcr.io" {
+		return authn.Anonymous, nil
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: "x-access-token", Password: string(k)}), nil
+}
+
+// Resolver resolves tags to digests.
+type Resolver struct {
+	opts     Options
+	mirrors  []Mirror // normalised
+	insecure map[string]bool
+	puller   *remote.Puller
+	log      *slog.Logger
+}
+
+// New makes a Resolver.
+func New(opts Options) (*Resolver, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 8
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Attempts <= 0 {
+		opts.Attempts = 4
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 60 * time.Second
+	}
+	if opts.Keychain == nil {
+		opts.Keychain = DefaultKeychain()
+	}
+	if opts.Transport == nil {
+		opts.Transport = remote.DefaultTransport.(*http.Transport).Clone()
+	}
+	r := &Resolver{opts: opts, insecure: map[string]bool{}, log: opts.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	for _, h := range opts.Insecure {
+		h = strings.TrimSpace(h)
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return nil, fmt.Errorf("insecure registry %q: want HOST or HOST:PORT", h)
+		}
+		r.insecure[h] = true
+	}
+	for _, m := range opts.Mirrors {
+		to := m.To
+		host, _, _ := strings.Cut(to, "/")
+		if _, err := name.NewRegistry(host); err != nil {
+			return nil, fmt.Errorf("mirror %s=%s: %w", m.From, m.To, err)
+		}
+		r.mirrors = append(r.mirrors, Mirror{From: normalise(m.From), To: to})
+	}
+	rt := &retryTransport{
+		next:     &httpsOnly{next: opts.Transport, insecure: r.insecure},
+		attempts: opts.Attempts,
+		backoff:  opts.Backoff,
+		maxWait:  opts.MaxWait,
+		timeout:  opts.Timeout,
+		sleep:    sleepCtx,
+	}
+	ropts := []remote.Option{
+		remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithTransport(rt),
+		// retries are ours (Retry-After, per-attempt timeouts): none on top
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+	}
+	if opts.UserAgent != "" {
+		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
+	}
+	p, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, err
+	}
+	r.puller = p
+	return r, nil
+}
+
+// Target is where tag is asked for: through the longest matching mirror, and
+// over plain HTTP only when its registry is allowed to.
+func (r *Resolver) Target(tag name.Tag) (name.Tag, error) {
+	repo := tag.Context().Name() // index.docker.io/library/nginx
+	best := -1
+	for i, m := range r.mirrors {
+		if (repo == m.From || strings.HasPrefix(repo, m.From+"/")) && (best < 0 || len(m.From) > len(r.mirrors[best].From)) {
+			best = i
+		}
+	}
+	target := repo
+	if best >= 0 {
+		m := r.mirrors[best]
+		target = m.To + strings.TrimPrefix(repo, m.From)
+	}
+	host, _, _ := strings.Cut(target, "/")
+	var nopts []name.Option
+	if r.insecure[host] {
+		nopts = append(nopts, name.Insecure)
+	}
+	return name.NewTag(target+":"+tag.TagStr(), nopts...)
+}
+
+// Result is the outcome of one reference.
+type Result struct {
+	Digest string // sha256:<hex>
+	Via    string // the reference asked of a mirror, when one was used
+	Err    error
+}
+
+// Resolve resolves every tag (deduplicated by canonical name) and returns the
+// results by canonical name (tag.Name()).
+func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Result {
+	uniq := map[string]name.Tag{}
+	for _, t := range tags {
+		uniq[t.Name()] = t
+	}
+	out := make(map[string]Result, len(uniq))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.opts.Jobs)
+	for key, t := range uniq {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				mu.Lock()
+				out[key] = Result{Err: ctx.Err()}
+				mu.Unlock()
+				return
+			}
+			res := r.one(ctx, t)
+			<-sem
+			mu.Lock()
+			out[key] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (r *Resolver) one(ctx context.Context, tag name.Tag) Result {
+	target, err := r.Target(tag)
+	if err != nil {
+		return Result{Err: err}
+	}
+	var res Result
+	if target.Name() != tag.Name() {
+		res.Via = target.String()
+	}
+	start := time.Now()
+	desc, err := r.puller.Head(ctx, target)
+	if err != nil && headRefused(err) {
+		r.log.Debug("HEAD refused, trying GET", "ref", target.String(), "err", err)
+		var d *remote.Descriptor
+		if d, err = r.puller.Get(ctx, target); err == nil {
+			desc = &d.Descriptor
+		}
+	}
+	if err != nil {
+		res.Err = explain(err, tag, target)
+		r.log.Debug("resolve failed", "ref", tag.String(), "via", res.Via, "err", res.Err)
+		return res
+	}
+	if desc.Digest.Algorithm != "sha256" {
+		res.Err = fmt.Errorf("the registry answered with a %s digest; pinbot pins sha256", desc.Digest.Algorithm)
+		return res
+	}
+	res.Digest = desc.Digest.String()
+	r.log.Debug("resolved", "ref", tag.String(), "via", res.Via, "digest", res.Digest, "mediaType", desc.MediaType, "took", time.Since(start).Round(time.Millisecond))
+	return res
+}
+
+// headRefused tells a HEAD the registry does not answer properly (no HEAD
+// support, or no digest header) from a definite answer such as "no such tag".
+func headRefused(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
+			return false
+		}
+		return te.StatusCode == http.StatusMethodNotAllowed || te.StatusCode == http.StatusNotImplemented ||
+			te.StatusCode == http.StatusBadRequest
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "did not include") // Docker-Content-Digest, Content-Type or Content-Length
+}
+
+// explain turns a registry error into a sentence that names what to do.
+func explain(err error, tag, target name.Tag) error {
+	where := target.Context().Name()
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("unauthorized at %s: log in (docker login %s) or, for ghcr.io, set GITHUB_TOKEN", where, target.RegistryStr())
+		case http.StatusForbidden:
+			return fmt.Errorf("access to %s denied: the credentials in use may not pull it", where)
+		case http.StatusNotFound:
+			return fmt.Errorf("not found: %s has no tag %q (or the repository does not exist)", where, tag.TagStr())
+		case http.StatusTooManyRequests:
+			return fmt.Errorf("rate limited by %s (HTTP 429), retries exhausted", target.RegistryStr())
+		}
+		if te.StatusCode >= 500 {
+			return fmt.Errorf("registry %s failed (HTTP %d), retries exhausted", target.RegistryStr(), te.StatusCode)
+		}
+	}
+	return err
+}
