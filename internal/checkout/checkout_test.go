@@ -1,0 +1,159 @@
+package checkout
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, root, rel, data string) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type globFilter struct{ skipDir, skipFile string }
+
+func (f globFilter) File(rel string) bool { return f.skipFile == "" || !strings.HasSuffix(rel, f.skipFile) }
+func (f globFilter) Dir(rel string) bool  { return f.skipDir == "" || rel != f.skipDir }
+
+func gitTree(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	write(t, root, ".git/HEAD", "ref: refs/heads/main\n")
+	write(t, root, ".git/config", "")
+	write(t, root, ".git/info/exclude", "local-only.yaml\n")
+	write(t, root, ".gitignore", "# build output\n/dist/\n*.generated.yaml\n!keep.generated.yaml\n")
+	write(t, root, "deploy/app.yaml", "a")
+	write(t, root, "deploy/.gitignore", "secret.yaml\n")
+	write(t, root, "deploy/secret.yaml", "s")
+	write(t, root, "deploy/x.generated.yaml", "g")
+	write(t, root, "deploy/keep.generated.yaml", "k")
+	write(t, root, "dist/out.yaml", "d")
+	write(t, root, "local-only.yaml", "l")
+	write(t, root, "Dockerfile", "FROM x")
+	write(t, root, "vendor/lib/x.yaml", "v")
+	if err := os.Symlink(filepath.Join(root, "deploy"), filepath.Join(root, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(root, "passwd.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestFilesFollowsGitIgnoreAndSkipsSymlinks(t *testing.T) {
+	root := gitTree(t)
+	r, git, err := FindRoot(filepath.Join(root, "deploy"))
+	if err != nil || !git {
+		t.Fatalf("FindRoot = %s %v %v", r, git, err)
+	}
+	co, err := Open(r, git)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	got, err := co.Files([]string{"."}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".gitignore", "Dockerfile", "deploy/.gitignore", "deploy/app.yaml", "deploy/keep.generated.yaml", "vendor/lib/x.yaml"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Files = %v\nwant    %v", got, want)
+	}
+	// a walk that starts below the root still honours the root's rules
+	got, _ = co.Files([]string{"deploy"}, nil)
+	if want := []string{"deploy/.gitignore", "deploy/app.yaml", "deploy/keep.generated.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files(deploy) = %v, want %v", got, want)
+	}
+	// a file named explicitly is taken whatever the ignore rules say
+	got, _ = co.Files([]string{"deploy/secret.yaml", "deploy/secret.yaml"}, nil)
+	if want := []string{"deploy/secret.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files(explicit) = %v", got)
+	}
+	got, _ = co.Files([]string{"."}, globFilter{skipDir: "vendor", skipFile: ".gitignore"})
+	if want := []string{"Dockerfile", "deploy/app.yaml", "deploy/keep.generated.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files(filter) = %v", got)
+	}
+	if _, err := co.Files([]string{"passwd.yaml"}, nil); err == nil {
+		t.Error("a symlink named explicitly was accepted")
+	}
+}
+
+func TestOutsideGitEverythingCounts(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, ".gitignore", "*.yaml\n")
+	write(t, root, "a.yaml", "a")
+	co, err := Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	got, _ := co.Files([]string{"."}, nil)
+	if want := []string{".gitignore", "a.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files = %v", got)
+	}
+}
+
+func TestRel(t *testing.T) {
+	root := gitTree(t)
+	co, _ := Open(root, true)
+	defer co.Close()
+	if rel, err := co.Rel(filepath.Join(root, "deploy", "app.yaml")); err != nil || rel != "deploy/app.yaml" {
+		t.Errorf("Rel = %q %v", rel, err)
+	}
+	if _, err := co.Rel(filepath.Dir(root)); err == nil {
+		t.Error("a path above the root was accepted")
+	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Rel(filepath.Join(root, "escape")); err == nil {
+		t.Error("a symlink leading out of the root was accepted")
+	}
+}
+
+func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
+	root := gitTree(t)
+	co, _ := Open(root, true)
+	defer co.Close()
+	p := filepath.Join(root, "deploy", "app.yaml")
+	if err := os.Chmod(p, 0o751); err != nil {
+		t.Fatal(err)
+	}
+	if err := co.WriteFile("deploy/app.yaml", []byte("new bytes")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(data) != "new bytes" || fi.Mode().Perm() != 0o751 {
+		t.Errorf("after write: %q mode %v", data, fi.Mode())
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "deploy"))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".pinbot-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+	if err := co.WriteFile("passwd.yaml", []byte("x")); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("writing through a symlink: %v", err)
+	}
+	if err := co.WriteFile("linkdir/app.yaml", []byte("x")); err == nil {
+		t.Error("writing through a symlinked directory succeeded")
+	}
+	if err := co.WriteFile("../outside.yaml", []byte("x")); err == nil {
+		t.Error("writing outside the root succeeded")
+	}
+	if _, err := co.ReadFile("passwd.yaml"); err == nil {
+		t.Error("reading through a symlink out of the root succeeded")
+	}
+}

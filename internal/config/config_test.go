@@ -1,0 +1,105 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pinbot/pinbot/internal/imageref"
+)
+
+func TestParse(t *testing.T) {
+	c, err := Parse(".pinbot.yaml", []byte(`# settings
+mirrors:
+  docker.io: harbor.example.com/dockerhub-proxy
+  quay.io: mirror.example.com/quay
+insecureRegistries: [registry.local:5000]
+pullPolicy: Always
+include: ["deploy/**"]
+exclude: ["**/testdata/**"]
+ignore:
+  - postgres
+  - ghcr.io/acme/*
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.MirrorList(), ","); got != "docker.io=harbor.example.com/dockerhub-proxy,quay.io=mirror.example.com/quay" {
+		t.Errorf("mirrors %s", got)
+	}
+	if c.PullPolicy != "Always" || len(c.InsecureRegistries) != 1 || c.Include[0] != "deploy/**" || len(c.Ignore) != 2 {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, in := range []string{"", "# nothing yet\n", "---\n"} {
+		if _, err := Parse("c", []byte(in)); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+}
+
+func TestParseErrorsNameFileLineAndKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"pullPolicy: Always\nmirror:\n  docker.io: x\n": `.pinbot.yaml:2: unknown key "mirror"`,
+		"pullPolicy: Sometimes\n":                       ".pinbot.yaml:1: pullPolicy:",
+		"include: deploy\n":                             ".pinbot.yaml: line 1: cannot unmarshal",
+		"exclude: ['[']\n":                              `.pinbot.yaml:1: exclude: "[" is not a valid glob`,
+		"mirrors:\n  docker.io: ''\n":                   ".pinbot.yaml:1: mirrors:",
+		"- a\n- b\n":                                    ".pinbot.yaml:1: want a mapping",
+		"mirrors: {a: b\n":                              ".pinbot.yaml: ",
+	} {
+		_, err := Parse(".pinbot.yaml", []byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", in, err, want)
+		}
+	}
+}
+
+func TestMatcherFiles(t *testing.T) {
+	m, err := NewMatcher([]string{"deploy/**", "Dockerfile"}, []string{"**/testdata/**", "deploy/legacy/**"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"deploy/app.yaml":             true,
+		"deploy/base/x.yaml":          true,
+		"Dockerfile":                  true,
+		"docs/example.yaml":           false,
+		"deploy/testdata/broken.yaml": false,
+		"deploy/legacy/old.yaml":      false,
+	} {
+		if got := m.File(p); got != want {
+			t.Errorf("File(%q) = %v, want %v", p, got, want)
+		}
+	}
+	if m.Dir("deploy/legacy") || !m.Dir("deploy") || m.Dir("a/testdata") {
+		t.Error("Dir pruning is wrong")
+	}
+}
+
+func TestMatcherIgnored(t *testing.T) {
+	m, err := NewMatcher(nil, nil, []string{"postgres", "ghcr.io/acme/*", "docker.io/library/redis:7", "quay.io/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]bool{
+		"postgres:16":                true,
+		"docker.io/library/postgres": true,
+		"index.docker.io/library/postgres:16@sha256:" + strings.Repeat("a", 64): true,
+		"ghcr.io/acme/api:v1":             true,
+		"ghcr.io/acme/team/api:v1":        false,
+		"redis:7":                         true,
+		"redis:6":                         false,
+		"quay.io/prometheus/prometheus:1": true,
+		"nginx:1.25":                      false,
+	} {
+		r, err := imageref.Parse(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Ignored(r); got != want {
+			t.Errorf("Ignored(%s) = %v, want %v", ref, got, want)
+		}
+	}
+}
