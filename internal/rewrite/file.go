@@ -34,6 +34,14 @@ func (f Format) String() string {
 	return [...]string{"none", "manifest", "compose", "workflow", "action", "kustomization", "dockerfile"}[f]
 }
 
+// Kind names the language of the format's files: "YAML" or "Dockerfile".
+func (f Format) Kind() string {
+	if f == FormatDockerfile {
+		return "Dockerfile"
+	}
+	return "YAML"
+}
+
 // notDockerfile are extensions that make "Dockerfile.x" something else.
 var notDockerfile = map[string]bool{
 	".dockerignore": true, ".md": true, ".txt": true, ".go": true, ".sh": true, ".py": true, ".js": true,

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/config"
+	"github.com/pinbot/pinbot/internal/pin"
+	"github.com/pinbot/pinbot/internal/report"
+	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// pinFlags are the flags "pin" and "pr" share.
+type pinFlags struct {
+	g          *globals
+	configFile string
+	pullPolicy string
+	mirrors    []string
+	insecure   []string
+	jobs       int
+	timeout    time.Duration
+	offline    bool
+}
+
+func (f *pinFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.configFile, "config", "", "configuration file (default: "+config.DefaultFile+" at the root, when present)")
+	fs.StringVar(&f.pullPolicy, "pull-policy", string(rewrite.PolicyIfNotPresent), "imagePullPolicy for pinned Kubernetes containers: IfNotPresent, Always or keep")
+	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve registry `SRC=DST` through a mirror, as in docker.io=harbor.example.com/dockerhub (repeatable)")
+	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
+	fs.IntVar(&f.jobs, "jobs", 8, "registry requests in flight at once")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
+}
+
+// session is a checkout opened with its configuration and resolver.
+type session struct {
+	co       *checkout.Checkout
+	opts     pin.Options
+	resolver pin.Resolver
+	cfg      *config.Config
+}
+
+// open finds the root of the paths given, reads the configuration and sets
+// up the resolver. Every problem here is a usage error.
+func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
+	if len(args) == 0 {
+		args = []string{"."}
+	}
+	for _, a := range args {
+		if _, err := os.Stat(a); err != nil {
+			return nil, usageError("%v", err)
+		}
+	}
+	rootDir, git, err := checkout.FindRoot(args[0])
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if !git {
+		// Outside git, the working directory is the root when it holds the paths.
+		if wd, err := os.Getwd(); err == nil {
+			if real, err := filepath.EvalSymlinks(wd); err == nil && within(real, rootDir) {
+				rootDir = real
+			}
+		}
+	}
+	co, err := checkout.Open(rootDir, git)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	s := &session{co: co, cfg: &config.Config{}}
+	ok := false
+	defer func() {
+		if !ok {
+			co.Close()
+		}
+	}()
+	for _, a := range args {
+		rel, err := co.Rel(a)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		s.opts.Paths = append(s.opts.Paths, rel)
+	}
+
+	cfgPath := f.configFile
+	if cfgPath == "" {
+		if _, err := os.Stat(filepath.Join(co.Root, config.DefaultFile)); err == nil {
+			cfgPath = filepath.Join(co.Root, config.DefaultFile)
+		}
+	}
+	if cfgPath != "" {
+		if s.cfg, err = config.Load(cfgPath); err != nil {
+			return nil, usageError("%v", err)
+		}
+	}
+
+	policy := s.cfg.PullPolicy
+	if cmd.Flags().Changed("pull-policy") || policy == "" {
+		policy = f.pullPolicy
+	}
+	if s.opts.PullPolicy, err = rewrite.ParsePullPolicy(policy); err != nil {
+		return nil, usageError("%v", err)
+	}
+	matcher, err := config.NewMatcher(s.cfg.Include, s.cfg.Exclude, s.cfg.Ignore)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	s.opts.Filter = matcher
+	s.opts.Offline = f.offline
+
+	var mirrors []resolve.Mirror
+	for _, m := range append(append([]string(nil), f.mirrors...), s.cfg.MirrorList()...) { // flags first: they win
+		mm, err := resolve.ParseMirror(m)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		mirrors = append(mirrors, mm)
+	}
+	if f.jobs < 1 {
+		return nil, usageError("--jobs must be at least 1")
+	}
+	r, err := resolve.New(resolve.Options{
+		Mirrors:   mirrors,
+		Insecure:  append(append([]string(nil), f.insecure...), s.cfg.InsecureRegistries...),
+		Jobs:      f.jobs,
+		Timeout:   f.timeout,
+		UserAgent: "pinbot/" + buildVersion().Version,
+		Logger:    f.g.logger(cmd.ErrOrStderr()),
+	})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	s.resolver = r
+	ok = true
+	return s, nil
+}
+
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != ".."+string(filepath.Separator))
+}
+
+func newPinCmd(g *globals) *cobra.Command {
+	f := &pinFlags{g: g}
+	var check, diff bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "pin [PATH...]",
+		Short: "Pin every container image under PATH (default .) to its digest",
+		Long: `Pin rewrites, in place, every mutable image reference under the given paths
+(default: the current directory) to name:tag@sha256:<digest>, and renews the
+digest of references whose tag has moved upstream. Nothing else in any file
+changes: not comments, quoting, indentation, key order or line endings.
+
+Where images are found:
+  Kubernetes objects    containers, initContainers, ephemeralContainers and image
+                        volumes of Pod, Deployment, StatefulSet, DaemonSet,
+                        ReplicaSet, Job, CronJob, ReplicationController and
+                        PodTemplate, in multi-document files and Lists; any
+                        "image:" string of other kinds (CRDs such as Argo
+                        Workflows or Tekton Tasks). ConfigMap and Secret data
+                        are never touched.
+  Compose files         services.*.image (a service with build: is left alone)
+  GitHub workflows      jobs.*.container, jobs.*.services.*.image, uses: docker://
+  Dockerfiles           FROM, COPY --from=, the # syntax= directive, and global
+                        ARG defaults that a FROM uses whole
+  kustomization.yaml    images[] entries with newTag gain a digest: field
+
+A reference built from variables (${TAG}, {{ .Values.image }}) is skipped, and
+a line "# pinbot:ignore" on or above a reference leaves it alone. A file that
+is not valid YAML (a Helm template) is reported and left byte-identical.
+
+Pinned Kubernetes containers of the built-in kinds get imagePullPolicy:
+IfNotPresent (--pull-policy): a digest cannot go stale, so Always only adds a
+registry round trip to every pod start. Never is kept. Custom resources never
+get a field they may not have.
+
+Credentials come from the docker config file and its credential helpers, and
+GITHUB_TOKEN for ghcr.io. Registries are reached over HTTPS unless named with
+--insecure-registry.
+
+Exit status: 0 done; 1 --check found references to pin or update; 2 usage or
+configuration error; 3 some references could not be resolved or some files
+could not be written (everything else was still pinned, and each failure is
+named as file:line: ref: error).`,
+		Example: `  pinbot pin                          # pin everything under the current directory
+  pinbot pin --check                  # CI gate: exit 1 if anything is unpinned or stale
+  pinbot pin --diff deploy/           # show what would change
+  pinbot pin --output json > pins.json
+  pinbot pin --mirror docker.io=harbor.example.com/dockerhub-proxy`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError("--output %q: want text or json", output)
+			}
+			if diff && output == "json" {
+				return usageError("--diff and --output json both write to standard output: choose one")
+			}
+			s, err := f.open(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer s.co.Close()
+			res, err := pin.Run(cmd.Context(), s.co, s.resolver, s.opts)
+			if err != nil {
+				return err
+			}
+			rep := res.Report
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if !check && !diff {
+				writeChanges(s.co, res)
+			}
+			switch {
+			case output == "json":
+				err = report.WriteJSON(stdout, rep)
+			case diff:
+				for _, c := range res.Changes {
+					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
+						break
+					}
+				}
+				if check {
+					err = errors.Join(err, report.WriteCheck(stderr, rep))
+				}
+			case check:
+				err = report.WriteCheck(stdout, rep)
+			default:
+				err = report.WriteText(stdout, rep, g.verbose)
+			}
+			if err != nil {
+				return err
+			}
+			report.WriteProblems(stderr, rep)
+			return outcome(rep, check)
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
+	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text or json")
+	return cmd
+}
+
+// writeChanges writes each changed file, recording failures in the report.
+func writeChanges(co *checkout.Checkout, res *pin.Result) {
+	rep := res.Report
+	var written []string
+	for _, c := range res.Changes {
+		if err := co.WriteFile(c.Path, c.New); err != nil {
+			msg := err.Error()
+			if errors.Is(err, fs.ErrPermission) {
+				msg = "permission denied"
+			}
+			rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: msg})
+			continue
+		}
+		written = append(written, c.Path)
+	}
+	rep.Changed = written
+}
+
+// outcome maps a report to the exit status.
+func outcome(rep *report.Report, check bool) error {
+	switch {
+	case rep.Failed():
+		return &exitError{code: exitFailure}
+	case check && len(rep.Work()) > 0:
+		return &exitError{code: exitWork}
+	}
+	return nil
+}
+

@@ -1,0 +1,176 @@
+// Package report is what a pinbot run found and did, one model rendered as
+// terminal text, JSON, SARIF, GitHub annotations and a pull request body.
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Status is what happened to one image reference.
+type Status string
+
+const (
+	Pinned   Status = "pinned"   // a tag gained its digest
+	Updated  Status = "updated"  // a pinned tag moved upstream: new digest
+	Current  Status = "current"  // pinned, and the digest is the tag's
+	Unpinned Status = "unpinned" // offline check: no digest written
+	Skipped  Status = "skipped"  // left alone, for Reason
+	Failed   Status = "failed"   // could not be resolved: Error
+)
+
+// Entry is one image reference in one file.
+type Entry struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Kind   string `json:"kind"`
+	// Ref is the reference exactly as written.
+	Ref string `json:"ref"`
+	// Image is the repository as people say it ("nginx", "quay.io/argoproj/argocd").
+	Image string `json:"image,omitempty"`
+	Tag   string `json:"tag,omitempty"`
+	// OldDigest is the digest written before the run, if any.
+	OldDigest string `json:"oldDigest,omitempty"`
+	// Digest is the one the registry serves for the tag now.
+	Digest string `json:"digest,omitempty"`
+	// Pinned is the reference as pinbot writes it.
+	Pinned string `json:"pinned,omitempty"`
+	Status Status `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Via is the mirror reference that was asked, when one was.
+	Via string `json:"via,omitempty"`
+	// PullPolicy says what happened to the container's imagePullPolicy:
+	// "added IfNotPresent", "Always -> IfNotPresent", "kept Never".
+	PullPolicy string `json:"pullPolicy,omitempty"`
+}
+
+// Location is "file:line".
+func (e Entry) Location() string { return fmt.Sprintf("%s:%d", e.File, e.Line) }
+
+// Changes reports whether the entry changes its file: a new or renewed
+// digest, or a pull policy set.
+func (e Entry) Changes() bool {
+	return e.Status == Pinned || e.Status == Updated || e.PolicyChanged()
+}
+
+// PolicyChanged reports whether imagePullPolicy was added or changed.
+func (e Entry) PolicyChanged() bool {
+	return strings.HasPrefix(e.PullPolicy, "added ") || strings.Contains(e.PullPolicy, " -> ")
+}
+
+// Warning is a file pinbot could not read, left as it was.
+type Warning struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Message)
+	}
+	return fmt.Sprintf("%s: %s", w.File, w.Message)
+}
+
+// FileError is a file that could not be written.
+type FileError struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
+}
+
+// Report is a run.
+type Report struct {
+	Files    int         `json:"filesScanned"`
+	Entries  []Entry     `json:"entries"`
+	Warnings []Warning   `json:"warnings,omitempty"`
+	Changed  []string    `json:"filesChanged,omitempty"`
+	Errors   []FileError `json:"writeErrors,omitempty"`
+	// Offline is true when no registry was asked.
+	Offline bool `json:"offline,omitempty"`
+}
+
+// Counts tallies entries by status.
+func (r *Report) Counts() map[Status]int {
+	c := map[Status]int{}
+	for _, e := range r.Entries {
+		c[e.Status]++
+	}
+	return c
+}
+
+// Failed reports whether any reference failed or any file could not be written.
+func (r *Report) Failed() bool {
+	return r.Counts()[Failed] > 0 || len(r.Errors) > 0
+}
+
+// Work are the entries that change their files (or, offline, that lack a digest).
+func (r *Report) Work() []Entry {
+	var out []Entry
+	for _, e := range r.Entries {
+		if e.Changes() || e.Status == Unpinned {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Sort orders entries by file, line and column.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Entries, func(i, j int) bool {
+		a, b := r.Entries[i], r.Entries[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	sort.Slice(r.Warnings, func(i, j int) bool {
+		if r.Warnings[i].File != r.Warnings[j].File {
+			return r.Warnings[i].File < r.Warnings[j].File
+		}
+		return r.Warnings[i].Line < r.Warnings[j].Line
+	})
+	sort.Strings(r.Changed)
+}
+
+// Summary is one line: "12 pinned, 3 updated, 40 current, 2 skipped, 1 failed; 9 files changed".
+func (r *Report) Summary() string {
+	c := r.Counts()
+	var parts []string
+	for _, s := range []Status{Pinned, Updated, Current, Unpinned, Skipped, Failed} {
+		if c[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no image references")
+	}
+	s := strings.Join(parts, ", ") + fmt.Sprintf(" in %d files scanned", r.Files)
+	if n := len(r.Changed); n > 0 {
+		s += fmt.Sprintf("; %d %s changed", n, plural(n, "file", "files"))
+	}
+	if n := len(r.Warnings); n > 0 {
+		s += fmt.Sprintf("; %d %s not understood", n, plural(n, "file", "files"))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ShortDigest is the first 12 hex digits of a digest: "sha256:0123456789ab".
+func ShortDigest(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return d[:len("sha256:")+12]
+	}
+	return d
+}
