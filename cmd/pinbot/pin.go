@@ -274,4 +274,3 @@ func outcome(rep *report.Report, check bool) error {
 	}
 	return nil
 }
-

@@ -22,8 +22,10 @@ func write(t *testing.T, root, rel, data string) {
 
 type globFilter struct{ skipDir, skipFile string }
 
-func (f globFilter) File(rel string) bool { return f.skipFile == "" || !strings.HasSuffix(rel, f.skipFile) }
-func (f globFilter) Dir(rel string) bool  { return f.skipDir == "" || rel != f.skipDir }
+func (f globFilter) File(rel string) bool {
+	return f.skipFile == "" || !strings.HasSuffix(rel, f.skipFile)
+}
+func (f globFilter) Dir(rel string) bool { return f.skipDir == "" || rel != f.skipDir }
 
 func gitTree(t *testing.T) string {
 	t.Helper()
