@@ -52,7 +52,7 @@ func Parse(s string) (Ref, error) {
 		return Ref{}, ErrVariable
 	}
 	if s == "" || strings.TrimSpace(s) != s {
-		return Ref{}, fmt.Errorf("%q is not an image reference", s)
+		return Ref{}, errors.New("not an image reference: empty or padded with spaces")
 	}
 	var r Ref
 	rest := s
@@ -60,19 +60,19 @@ func Parse(s string) (Ref, error) {
 		r.Digest = rest[i+1:]
 		rest = rest[:i]
 		if !digestRE.MatchString(r.Digest) {
-			return Ref{}, fmt.Errorf("%q: digest %q is not sha256:<64 hex digits>", s, r.Digest)
+			return Ref{}, fmt.Errorf("digest %q is not sha256:<64 hex digits>", r.Digest)
 		}
 	}
 	if i := strings.LastIndexByte(rest, ':'); i > strings.LastIndexByte(rest, '/') {
 		r.Tag = rest[i+1:]
 		rest = rest[:i]
 		if r.Tag == "" {
-			return Ref{}, fmt.Errorf("%q: empty tag", s)
+			return Ref{}, errors.New("empty tag")
 		}
 	}
 	r.Name = rest
 	if _, err := r.repository(); err != nil {
-		return Ref{}, fmt.Errorf("%q is not an image reference: %w", s, err)
+		return Ref{}, fmt.Errorf("not an image reference: %w", err)
 	}
 	return r, nil
 }

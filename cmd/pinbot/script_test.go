@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pinbot/pinbot/internal/registrytest"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var updateScripts = flag.Bool("update", false, "rewrite the files testdata/script/*.txtar compare against")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"pinbot": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// mirroredHosts are the registries the scripts' configuration sends to the
+// in-process registry.
+var mirroredHosts = []string{"docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.k8s.io", "public.ecr.aws", "mcr.microsoft.com"}
+
+type scriptRegistry struct {
+	reg         *registrytest.Registry
+	generations map[string]int
+}
+
+// TestScript runs the end-to-end scripts in testdata/script: pinbot as a
+// separate process against an in-process registry. Each script gets its own
+// registry ($REGISTRY) and a configuration that mirrors the usual registries
+// to it ($REGCONFIG), and these commands:
+//
+//	push [-index] REF...   store REF's first image (digests are fixed by the name)
+//	move REF...            point REF's tag at a new image
+//	status CODE CMD ARGS   run CMD and check its exit status
+//	manifest-requests reset | HEADS GETS
+//	                       zero, or check, the manifest requests served
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		UpdateScripts:       *updateScripts,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			reg := registrytest.Start()
+			env.Defer(reg.Close)
+			env.Values["reg"] = &scriptRegistry{reg: reg, generations: map[string]int{}}
+			dir, err := os.MkdirTemp("", "pinbot-script-config")
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { os.RemoveAll(dir) })
+			var b strings.Builder
+			fmt.Fprintf(&b, "insecureRegistries: [%q]\nmirrors:\n", reg.Host)
+			for _, h := range mirroredHosts {
+				fmt.Fprintf(&b, "  %s: %s/%s/%s\n", h, reg.Host, registrytest.Prefix, h)
+			}
+			cfg := filepath.Join(dir, "registry.yaml")
+			if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
+				return err
+			}
+			env.Setenv("REGISTRY", reg.Host)
+			env.Setenv("REGCONFIG", cfg)
+			// Never the developer's own credentials or tokens.
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
+			env.Setenv("GITHUB_TOKEN", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"push": func(ts *testscript.TestScript, neg bool, args []string) {
+				sr := ts.Value("reg").(*scriptRegistry)
+				index := false
+				if len(args) > 0 && args[0] == "-index" {
+					index, args = true, args[1:]
+				}
+				for _, ref := range args {
+					var err error
+					if index {
+						_, err = sr.reg.PushIndex(ref, 0)
+					} else {
+						_, err = sr.reg.Push(ref, 0)
+					}
+					ts.Check(err)
+					sr.generations[ref] = 0
+				}
+			},
+			"move": func(ts *testscript.TestScript, neg bool, args []string) {
+				sr := ts.Value("reg").(*scriptRegistry)
+				for _, ref := range args {
+					sr.generations[ref]++
+					_, err := sr.reg.Push(ref, sr.generations[ref])
+					ts.Check(err)
+				}
+			},
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%v", err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("exit status %d, want %d", got, want)
+				}
+			},
+			"manifest-requests": func(ts *testscript.TestScript, neg bool, args []string) {
+				sr := ts.Value("reg").(*scriptRegistry)
+				if len(args) == 1 && args[0] == "reset" {
+					sr.reg.ResetCounts()
+					return
+				}
+				heads, gets := sr.reg.ManifestRequests()
+				want := args
+				if len(want) != 2 {
+					ts.Fatalf("usage: manifest-requests HEADS GETS")
+				}
+				if strconv.FormatInt(heads, 10) != want[0] || strconv.FormatInt(gets, 10) != want[1] {
+					ts.Fatalf("manifest requests: %d HEAD, %d GET; want %s HEAD, %s GET", heads, gets, want[0], want[1])
+				}
+			},
+		},
+	})
+}
