@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,6 +41,9 @@ type scriptRegistry struct {
 //
 //	push [-index] REF...   store REF's first image (digests are fixed by the name)
 //	move REF...            point REF's tag at a new image
+//
+// (both set $D_<ref> to the digest pushed: $D_nginx_1_25 for nginx:1.25)
+//
 //	status CODE CMD ARGS   run CMD and check its exit status
 //	manifest-requests reset | HEADS GETS
 //	                       zero, or check, the manifest requests served
@@ -82,42 +86,28 @@ func TestScript(t *testing.T) {
 					index, args = true, args[1:]
 				}
 				for _, ref := range args {
+					var digest string
 					var err error
 					if index {
-						_, err = sr.reg.PushIndex(ref, 0)
+						digest, err = sr.reg.PushIndex(ref, 0)
 					} else {
-						_, err = sr.reg.Push(ref, 0)
+						digest, err = sr.reg.Push(ref, 0)
 					}
 					ts.Check(err)
 					sr.generations[ref] = 0
+					ts.Setenv(digestVar(ref), digest)
 				}
 			},
 			"move": func(ts *testscript.TestScript, neg bool, args []string) {
 				sr := ts.Value("reg").(*scriptRegistry)
 				for _, ref := range args {
 					sr.generations[ref]++
-					_, err := sr.reg.Push(ref, sr.generations[ref])
+					digest, err := sr.reg.Push(ref, sr.generations[ref])
 					ts.Check(err)
+					ts.Setenv(digestVar(ref), digest)
 				}
 			},
-			"status": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) < 2 {
-					ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
-				}
-				want, err := strconv.Atoi(args[0])
-				ts.Check(err)
-				got := 0
-				if err := ts.Exec(args[1], args[2:]...); err != nil {
-					var ee *exec.ExitError
-					if !errors.As(err, &ee) {
-						ts.Fatalf("%v", err)
-					}
-					got = ee.ExitCode()
-				}
-				if got != want {
-					ts.Fatalf("exit status %d, want %d", got, want)
-				}
-			},
+			"status": scriptStatus,
 			"manifest-requests": func(ts *testscript.TestScript, neg bool, args []string) {
 				sr := ts.Value("reg").(*scriptRegistry)
 				if len(args) == 1 && args[0] == "reset" {
@@ -136,3 +126,28 @@ func TestScript(t *testing.T) {
 		},
 	})
 }
+
+// scriptStatus is "status CODE CMD ARGS...": run CMD and check its exit status.
+func scriptStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// digestVar names the variable holding the digest pushed for ref.
+func digestVar(ref string) string { return "D_" + nonWord.ReplaceAllString(ref, "_") }
