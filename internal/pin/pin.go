@@ -132,16 +132,16 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		}
 		f := s.file
 		digestOf := func(site *rewrite.Site) string {
-			if opts.Offline {
-				return ""
-			}
 			t, err := site.Ref.Canonical()
 			if err != nil {
 				return ""
 			}
 			return results[t.Name()].Digest
 		}
-		updated, notes, err := f.Rewrite(digestOf, opts.PullPolicy)
+		updated, notes, err := f.Data, map[*rewrite.Site]rewrite.PolicyNote(nil), error(nil)
+		if !opts.Offline {
+			updated, notes, err = f.Rewrite(digestOf, opts.PullPolicy)
+		}
 		if err != nil {
 			// conflicting edits: a bug or a file shape pinbot misread; leave the file
 			rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + err.Error()})

@@ -1,0 +1,137 @@
+package pin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/registrytest"
+	"github.com/pinbot/pinbot/internal/resolve"
+)
+
+const (
+	benchFiles = 2000
+	benchRefs  = 300
+)
+
+// benchTree writes benchFiles Deployments naming benchRefs unique
+// references (three containers each, so every reference appears ~20 times)
+// and returns the root and the references.
+func benchTree(b *testing.B) (string, []string) {
+	b.Helper()
+	root := b.TempDir()
+	refs := make([]string, benchRefs)
+	for i := range refs {
+		switch i % 3 {
+		case 0:
+			refs[i] = fmt.Sprintf("team%d/service-%d:v1.%d", i%7, i, i%5)
+		case 1:
+			refs[i] = fmt.Sprintf("ghcr.io/acme/app-%d:2.%d", i, i%9)
+		default:
+			refs[i] = fmt.Sprintf("quay.io/org/tool-%d:latest", i)
+		}
+	}
+	for f := 0; f < benchFiles; f++ {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "# service %d\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc-%d\n  labels: {app: svc-%d}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n", f, f, f)
+		for c := 0; c < 3; c++ {
+			ref := refs[(f*3+c)%benchRefs]
+			fmt.Fprintf(&sb, "      - name: c%d\n        image: %s\n        ports:\n        - containerPort: %d\n        resources: {limits: {cpu: 100m}}\n", c, ref, 8000+c)
+		}
+		dir := filepath.Join(root, fmt.Sprintf("svc%02d", f%40))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("deploy-%d.yaml", f)), []byte(sb.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return root, refs
+}
+
+func reportRates(b *testing.B, sites int) {
+	secs := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(benchFiles/secs, "files/s")
+	b.ReportMetric(benchRefs/secs, "refs/s")
+	b.ReportMetric(float64(sites)/secs, "sites/s")
+}
+
+// BenchmarkPin is the whole pipeline: walk, parse, resolve each unique
+// reference once against an in-process registry over loopback, plan and
+// splice (nothing is written).
+func BenchmarkPin(b *testing.B) {
+	root, refs := benchTree(b)
+	reg := registrytest.Start()
+	defer reg.Close()
+	for _, r := range refs {
+		if _, err := reg.Push(r, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer co.Close()
+	var mirrors []resolve.Mirror
+	for _, h := range []string{"docker.io", "ghcr.io", "quay.io"} {
+		mirrors = append(mirrors, resolve.Mirror{From: h, To: reg.Host + "/" + registrytest.Prefix + "/" + h})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	sites := 0
+	for i := 0; i < b.N; i++ {
+		r, err := resolve.New(resolve.Options{Mirrors: mirrors, Insecure: []string{reg.Host}, Jobs: 16, Keychain: authn.NewMultiKeychain()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := Run(context.Background(), co, r, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c := out.Report.Counts(); c["pinned"] != benchFiles*3 || len(out.Changes) != benchFiles {
+			b.Fatalf("counts %v, %d changes", c, len(out.Changes))
+		}
+		sites = len(out.Report.Entries)
+	}
+	reportRates(b, sites)
+}
+
+// BenchmarkScanRewrite is the pipeline without the network: a resolver
+// that answers from memory.
+func BenchmarkScanRewrite(b *testing.B) {
+	root, refs := benchTree(b)
+	table := map[string]resolve.Result{}
+	for i, r := range refs {
+		t, err := name.NewTag(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		table[t.Name()] = resolve.Result{Digest: fmt.Sprintf("sha256:%064x", i+1)}
+	}
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer co.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	sites := 0
+	for i := 0; i < b.N; i++ {
+		out, err := Run(context.Background(), co, &fakeResolver{table: table}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Changes) != benchFiles {
+			b.Fatalf("%d changes", len(out.Changes))
+		}
+		sites = len(out.Report.Entries)
+	}
+	reportRates(b, sites)
+}
