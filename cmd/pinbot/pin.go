@@ -36,6 +36,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 8, "registry requests in flight at once")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
+	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
 
 // session is a checkout opened with its configuration and resolver.

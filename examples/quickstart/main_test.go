@@ -1,0 +1,33 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestQuickstart runs the README's first command end to end: it builds
+// pinbot, pins the example repository against the in-process registry, and
+// renews a digest after a tag moves.
+func TestQuickstart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(&out, false); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`13 references to pin or update: run pinbot pin to fix\n\(exit status 1\)`),
+		regexp.MustCompile(`\+\s+imagePullPolicy: IfNotPresent`),
+		regexp.MustCompile(`13 pinned, 2 skipped in 7 files scanned; 7 files changed`),
+		regexp.MustCompile(`all image references are pinned and current \(13 current, 2 skipped in 7 files scanned\)`),
+		regexp.MustCompile(`deploy/redis.yaml:16: redis:7.2@sha256:[0-9a-f]{64} -> redis:7.2@sha256:[0-9a-f]{64} \(tag moved\)`),
+		regexp.MustCompile(`3 updated, 10 current, 2 skipped in 7 files scanned; 3 files changed`),
+	} {
+		if !want.MatchString(out.String()) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "oliver006/redis_exporter:v1.62.0@") {
+		t.Error("a reference marked # pinbot:ignore was pinned")
+	}
+}
