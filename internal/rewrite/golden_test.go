@@ -240,6 +240,15 @@ func scrub(v any) any {
 			out[k] = scrub(e)
 		}
 		return out
+	case map[any]any:
+		out := map[any]any{}
+		for k, e := range x {
+			if k == "imagePullPolicy" || k == "digest" {
+				continue
+			}
+			out[k] = scrub(e)
+		}
+		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {

@@ -259,6 +259,10 @@ func (w *yamlWalk) siteText(v *yaml.Node, kind Kind, prefix string) *Site {
 		return nil
 	}
 	s := &Site{Kind: kind, Written: strings.TrimPrefix(t.Value, prefix), Line: t.Line, Column: t.Column}
+	if t.Tag != "!!str" {
+		s.skip("not a string (YAML reads it as " + strings.TrimPrefix(t.Tag, "!!") + ")")
+		return s
+	}
 	sp, _, err := w.f.locate(t)
 	if err != nil {
 		s.skip(ReasonUneditable + ": " + err.Error())
