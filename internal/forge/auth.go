@@ -1,0 +1,71 @@
+package forge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-github/v60/github"
+	"golang.org/x/oauth2"
+)
+
+// TokenClient is an HTTP client that authenticates to the API with token.
+func TokenClient(ctx context.Context, token string) *http.Client {
+	return oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
+}
+
+// App is a GitHub App's identity.
+type App struct {
+	ID         int64
+	PrivateKey []byte // PEM, as GitHub hands it out
+}
+
+// jwt is the short-lived token that authenticates as the App itself.
+func (a App) jwt(now time.Time) (string, error) {
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(a.PrivateKey)
+	if err != nil {
+		return "", fmt.Errorf("App private key: %w", err)
+	}
+	claims := jwt.RegisteredClaims{
+		Issuer:    strconv.FormatInt(a.ID, 10),
+		IssuedAt:  jwt.NewNumericDate(now.Add(-time.Minute)), // clock drift
+		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(key)
+}
+
+// InstallationToken mints an installation access token for the App's
+// installation on repo, limited to that repository.
+func (a App) InstallationToken(ctx context.Context, apiURL string, repo Repo) (string, error) {
+	signed, err := a.jwt(time.Now())
+	if err != nil {
+		return "", err
+	}
+	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed), APIURL: apiURL})
+	if err != nil {
+		return "", err
+	}
+	var inst *github.Installation
+	err = g.call(ctx, "find the App's installation on "+repo.String(), "App installed on the repository", func() (r *github.Response, err error) {
+		inst, r, err = g.c.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
+		return
+	})
+	if notFound(err) {
+		return "", fmt.Errorf("App %d is not installed on %s: %w", a.ID, repo, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	var tok *github.InstallationToken
+	err = g.call(ctx, "mint an installation token", "App installed on the repository", func() (r *github.Response, err error) {
+		tok, r, err = g.c.Apps.CreateInstallationToken(ctx, inst.GetID(), &github.InstallationTokenOptions{Repositories: []string{repo.Name}})
+		return
+	})
+	if err != nil {
+		return "", err
+	}
+	return tok.GetToken(), nil
+}
