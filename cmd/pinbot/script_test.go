@@ -52,61 +52,10 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata/script",
 		UpdateScripts:       *updateScripts,
 		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			reg := registrytest.Start()
-			env.Defer(reg.Close)
-			env.Values["reg"] = &scriptRegistry{reg: reg, generations: map[string]int{}}
-			dir, err := os.MkdirTemp("", "pinbot-script-config")
-			if err != nil {
-				return err
-			}
-			env.Defer(func() { os.RemoveAll(dir) })
-			var b strings.Builder
-			fmt.Fprintf(&b, "insecureRegistries: [%q]\nmirrors:\n", reg.Host)
-			for _, h := range mirroredHosts {
-				fmt.Fprintf(&b, "  %s: %s/%s/%s\n", h, reg.Host, registrytest.Prefix, h)
-			}
-			cfg := filepath.Join(dir, "registry.yaml")
-			if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
-				return err
-			}
-			env.Setenv("REGISTRY", reg.Host)
-			env.Setenv("REGCONFIG", cfg)
-			// Never the developer's own credentials or tokens.
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
-			env.Setenv("GITHUB_TOKEN", "")
-			return nil
-		},
+		Setup:               setupRegistry,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"push": func(ts *testscript.TestScript, neg bool, args []string) {
-				sr := ts.Value("reg").(*scriptRegistry)
-				index := false
-				if len(args) > 0 && args[0] == "-index" {
-					index, args = true, args[1:]
-				}
-				for _, ref := range args {
-					var digest string
-					var err error
-					if index {
-						digest, err = sr.reg.PushIndex(ref, 0)
-					} else {
-						digest, err = sr.reg.Push(ref, 0)
-					}
-					ts.Check(err)
-					sr.generations[ref] = 0
-					ts.Setenv(digestVar(ref), digest)
-				}
-			},
-			"move": func(ts *testscript.TestScript, neg bool, args []string) {
-				sr := ts.Value("reg").(*scriptRegistry)
-				for _, ref := range args {
-					sr.generations[ref]++
-					digest, err := sr.reg.Push(ref, sr.generations[ref])
-					ts.Check(err)
-					ts.Setenv(digestVar(ref), digest)
-				}
-			},
+			"push":   scriptPush,
+			"move":   scriptMove,
 			"status": scriptStatus,
 			"manifest-requests": func(ts *testscript.TestScript, neg bool, args []string) {
 				sr := ts.Value("reg").(*scriptRegistry)
@@ -151,3 +100,64 @@ var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // digestVar names the variable holding the digest pushed for ref.
 func digestVar(ref string) string { return "D_" + nonWord.ReplaceAllString(ref, "_") }
+
+// setupRegistry gives a script its own registry ($REGISTRY) and a
+// configuration that mirrors the usual registries to it ($REGCONFIG).
+func setupRegistry(env *testscript.Env) error {
+	reg := registrytest.Start()
+	env.Defer(reg.Close)
+	env.Values["reg"] = &scriptRegistry{reg: reg, generations: map[string]int{}}
+	dir, err := os.MkdirTemp("", "pinbot-script-config")
+	if err != nil {
+		return err
+	}
+	env.Defer(func() { os.RemoveAll(dir) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "insecureRegistries: [%q]\nmirrors:\n", reg.Host)
+	for _, h := range mirroredHosts {
+		fmt.Fprintf(&b, "  %s: %s/%s/%s\n", h, reg.Host, registrytest.Prefix, h)
+	}
+	cfg := filepath.Join(dir, "registry.yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	env.Setenv("REGISTRY", reg.Host)
+	env.Setenv("REGCONFIG", cfg)
+	// Never the developer's own credentials or tokens.
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
+	env.Setenv("GITHUB_TOKEN", "")
+	return nil
+}
+
+// scriptPush is "push [-index] REF...".
+func scriptPush(ts *testscript.TestScript, neg bool, args []string) {
+	sr := ts.Value("reg").(*scriptRegistry)
+	index := false
+	if len(args) > 0 && args[0] == "-index" {
+		index, args = true, args[1:]
+	}
+	for _, ref := range args {
+		var digest string
+		var err error
+		if index {
+			digest, err = sr.reg.PushIndex(ref, 0)
+		} else {
+			digest, err = sr.reg.Push(ref, 0)
+		}
+		ts.Check(err)
+		sr.generations[ref] = 0
+		ts.Setenv(digestVar(ref), digest)
+	}
+}
+
+// scriptMove is "move REF...".
+func scriptMove(ts *testscript.TestScript, neg bool, args []string) {
+	sr := ts.Value("reg").(*scriptRegistry)
+	for _, ref := range args {
+		sr.generations[ref]++
+		digest, err := sr.reg.Push(ref, sr.generations[ref])
+		ts.Check(err)
+		ts.Setenv(digestVar(ref), digest)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
@@ -281,4 +282,44 @@ func (c *Checkout) Mode(rel string) (fs.FileMode, error) {
 		return 0, err
 	}
 	return fi.Mode(), nil
+}
+
+// RemoteURL is the URL git has for a remote ("origin") of the work tree.
+func (c *Checkout) RemoteURL(remote string) (string, error) {
+	if !c.Git {
+		return "", fmt.Errorf("%s is not a git work tree", c.Root)
+	}
+	gitDir := filepath.Join(c.Root, ".git")
+	if fi, err := os.Stat(gitDir); err == nil && !fi.IsDir() {
+		// a linked work tree or a submodule: ".git" names the git directory
+		data, err := os.ReadFile(gitDir)
+		if err != nil {
+			return "", err
+		}
+		dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: ")
+		if !ok {
+			return "", fmt.Errorf("%s: not a gitdir file", gitDir)
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(c.Root, dir)
+		}
+		gitDir = dir
+		if common, err := os.ReadFile(filepath.Join(dir, "commondir")); err == nil {
+			gitDir = filepath.Join(dir, strings.TrimSpace(string(common)))
+		}
+	}
+	f, err := os.Open(filepath.Join(gitDir, "config"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	cfg := gitconfig.New()
+	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
+		return "", fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	u := cfg.Section("remote").Subsection(remote).Option("url")
+	if u == "" {
+		return "", fmt.Errorf("the work tree has no remote %q", remote)
+	}
+	return u, nil
 }

@@ -159,3 +159,25 @@ func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
 		t.Error("reading through a symlink out of the root succeeded")
 	}
 }
+
+func TestRemoteURL(t *testing.T) {
+	root := gitTree(t)
+	write(t, root, ".git/config", "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:acme/shop.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n")
+	co, _ := Open(root, true)
+	defer co.Close()
+	if u, err := co.RemoteURL("origin"); err != nil || u != "git@github.com:acme/shop.git" {
+		t.Errorf("RemoteURL = %q %v", u, err)
+	}
+	if _, err := co.RemoteURL("upstream"); err == nil {
+		t.Error("a missing remote was found")
+	}
+	// a linked work tree: .git is a file pointing into the main repository
+	linked := t.TempDir()
+	write(t, root, ".git/worktrees/feature/commondir", "../..\n")
+	write(t, linked, ".git", "gitdir: "+filepath.Join(root, ".git", "worktrees", "feature")+"\n")
+	co2, _ := Open(linked, true)
+	defer co2.Close()
+	if u, err := co2.RemoteURL("origin"); err != nil || u != "git@github.com:acme/shop.git" {
+		t.Errorf("linked work tree: RemoteURL = %q %v", u, err)
+	}
+}

@@ -90,6 +90,18 @@ type Report struct {
 	Errors   []FileError `json:"writeErrors,omitempty"`
 	// Offline is true when no registry was asked.
 	Offline bool `json:"offline,omitempty"`
+	// PullRequest is what "pinbot pr" did.
+	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+}
+
+// PullRequest is the pull request a run opened, updated or closed.
+type PullRequest struct {
+	Action string `json:"action"` // opened, updated, unchanged, closed, nothing
+	Number int    `json:"number,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Branch string `json:"branch"`
+	Base   string `json:"base"`
+	DryRun bool   `json:"dryRun,omitempty"`
 }
 
 // Counts tallies entries by status.
@@ -150,7 +162,7 @@ func (r *Report) Summary() string {
 	if len(parts) == 0 {
 		parts = append(parts, "no image references")
 	}
-	s := strings.Join(parts, ", ") + fmt.Sprintf(" in %d files scanned", r.Files)
+	s := strings.Join(parts, ", ") + fmt.Sprintf(" in %d %s scanned", r.Files, plural(r.Files, "file", "files"))
 	if n := len(r.Changed); n > 0 {
 		s += fmt.Sprintf("; %d %s changed", n, plural(n, "file", "files"))
 	}

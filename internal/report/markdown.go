@@ -1,0 +1,234 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// MaxBody is the longest pull request body GitHub accepts, in characters.
+const MaxBody = 65536
+
+// Title is a pull request title that says what the change does.
+func (r *Report) Title() string {
+	c := r.Counts()
+	pinned, updated := c[Pinned], c[Updated]
+	switch {
+	case pinned > 0 && updated > 0:
+		return fmt.Sprintf("Pin %d container %s and update %d %s", pinned, plural(pinned, "image", "images"), updated, plural(updated, "digest", "digests"))
+	case pinned == 1:
+		return "Pin 1 container image to its digest"
+	case pinned > 0:
+		return fmt.Sprintf("Pin %d container images to their digests", pinned)
+	case updated > 0:
+		return fmt.Sprintf("Update %d container image %s: %s moved upstream", updated, plural(updated, "digest", "digests"), plural(updated, "its tag", "their tags"))
+	}
+	return "Set imagePullPolicy on pinned containers"
+}
+
+// CommitMessage is the commit's message: the title, then each image once.
+func (r *Report) CommitMessage() string {
+	var b strings.Builder
+	b.WriteString(r.Title())
+	b.WriteString("\n")
+	for _, sec := range []struct {
+		status Status
+		head   string
+	}{{Updated, "Updated (the tag moved upstream):"}, {Pinned, "Pinned:"}} {
+		seen := map[string]bool{}
+		var lines []string
+		for _, e := range r.Entries {
+			if e.Status != sec.status {
+				continue
+			}
+			line := fmt.Sprintf("  %s:%s  %s", e.Image, e.Tag, ShortDigest(e.Digest))
+			if e.Status == Updated {
+				line = fmt.Sprintf("  %s:%s  %s -> %s", e.Image, e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest))
+			}
+			if !seen[line] {
+				seen[line] = true
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) > 0 {
+			sort.Strings(lines)
+			b.WriteString("\n" + sec.head + "\n" + strings.Join(lines, "\n") + "\n")
+		}
+	}
+	return b.String()
+}
+
+// CurrentComment is posted on a pull request pinbot closes because every
+// reference is pinned and current.
+const CurrentComment = "Every image reference is now pinned to the digest its tag points at: nothing is left to change, " +
+	"so pinbot closes this pull request and deletes its branch. It opens a new one when a tag moves."
+
+// Body is the pull request's description for a reviewer: what was newly
+// pinned, what was updated (old digest -> new), pull policy changes, what
+// was skipped or failed and why, and how to make pinbot leave an image
+// alone. A body over MaxBody characters loses table rows, with a note.
+func (r *Report) Body(version string) string {
+	rows := 0
+	for _, e := range r.Entries {
+		if e.Status != Current {
+			rows++
+		}
+	}
+	if body := r.body(version, -1); len(body) <= MaxBody {
+		return body
+	}
+	// The most rows per table that fit.
+	lo, hi := 0, rows
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if len(r.body(version, mid)) <= MaxBody {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	body := r.body(version, lo)
+	if len(body) > MaxBody { // even without rows: cut at a line
+		cut := strings.LastIndex(body[:MaxBody-200], "\n")
+		body = body[:cut] + "\n\n_The description is cut here: it is longer than GitHub accepts._\n"
+	}
+	return body
+}
+
+func (r *Report) body(version string, maxRows int) string {
+	var b strings.Builder
+	c := r.Counts()
+	var what []string
+	if n := c[Pinned]; n > 0 {
+		what = append(what, fmt.Sprintf("pins **%d** image %s to the digest %s tag points at", n, plural(n, "reference", "references"), plural(n, "its", "their")))
+	}
+	if n := c[Updated]; n > 0 {
+		what = append(what, fmt.Sprintf("updates **%d** pinned %s whose tag moved upstream", n, plural(n, "digest", "digests")))
+	}
+	if len(what) == 0 {
+		what = append(what, "sets imagePullPolicy on containers whose images are pinned")
+	}
+	fmt.Fprintf(&b, "This pull request %s. Each reference keeps its tag for people to read; the digest makes every node run the same bytes.\n", strings.Join(what, ", and "))
+
+	cut := 0 // rows left out
+	table := func(title, header string, entries []Entry, row func(Entry) string) {
+		if len(entries) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n### %s\n\n%s\n", title, header)
+		for i, e := range entries {
+			if maxRows >= 0 && i >= maxRows {
+				cut += len(entries) - i
+				break
+			}
+			b.WriteString(row(e) + "\n")
+		}
+	}
+	by := func(s Status) []Entry {
+		var out []Entry
+		for _, e := range r.Entries {
+			if e.Status == s {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
+		return fmt.Sprintf("| %s | %s | %s | %s → %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
+	})
+	table("Newly pinned", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Pinned), func(e Entry) string {
+		return fmt.Sprintf("| %s | %s | %s | %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)))
+	})
+
+	var added, changed, kept int
+	keptValues := map[string]bool{}
+	for _, e := range r.Entries {
+		switch {
+		case strings.HasPrefix(e.PullPolicy, "added "):
+			added++
+		case strings.Contains(e.PullPolicy, " -> "):
+			changed++
+		case strings.HasPrefix(e.PullPolicy, "kept "):
+			kept++
+			keptValues[strings.TrimPrefix(e.PullPolicy, "kept ")] = true
+		}
+	}
+	if added+changed+kept > 0 {
+		b.WriteString("\n### imagePullPolicy\n\n")
+		if added+changed > 0 {
+			policy := ""
+			for _, e := range r.Entries {
+				if e.PolicyChanged() {
+					f := strings.Fields(e.PullPolicy)
+					policy = f[len(f)-1]
+					break
+				}
+			}
+			var parts []string
+			if added > 0 {
+				parts = append(parts, fmt.Sprintf("added on %d", added))
+			}
+			if changed > 0 {
+				parts = append(parts, fmt.Sprintf("changed on %d", changed))
+			}
+			fmt.Fprintf(&b, "Pinned containers now say `imagePullPolicy: %s` (%s %s).", policy, strings.Join(parts, ", "), plural(added+changed, "container", "containers"))
+			if policy == "IfNotPresent" {
+				b.WriteString(" A digest cannot go stale, so pulling on every start would only add a registry round trip.")
+			}
+			b.WriteString("\n")
+		}
+		if kept > 0 {
+			var vals []string
+			for v := range keptValues {
+				vals = append(vals, "`"+v+"`")
+			}
+			sort.Strings(vals)
+			fmt.Fprintf(&b, "%d %s kept %s as written.\n", kept, plural(kept, "container", "containers"), strings.Join(vals, ", "))
+		}
+	}
+
+	table("Not pinned: the registry could not resolve them", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), func(e Entry) string {
+		return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Error))
+	})
+	if skipped := by(Skipped); len(skipped) > 0 {
+		fmt.Fprintf(&b, "\n<details><summary>Left alone: %d %s</summary>\n", len(skipped), plural(len(skipped), "reference", "references"))
+		table("Left alone", "| File | Reference | Why |\n| --- | --- | --- |", skipped, func(e Entry) string {
+			return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Reason))
+		})
+		b.WriteString("\n</details>\n")
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "\n<details><summary>Files pinbot could not read: %d</summary>\n\n", len(r.Warnings))
+		for i, w := range r.Warnings {
+			if maxRows >= 0 && i >= maxRows {
+				cut += len(r.Warnings) - i
+				break
+			}
+			fmt.Fprintf(&b, "- %s: %s\n", code(locate(w.File, w.Line)), cell(w.Message))
+		}
+		b.WriteString("\n</details>\n")
+	}
+	if cut > 0 {
+		fmt.Fprintf(&b, "\n_%d more %s left out: the description would be longer than GitHub accepts. `pinbot pin --check` lists them all._\n", cut, plural(cut, "row", "rows"))
+	}
+	fmt.Fprintf(&b, "\n---\n<sub>To leave an image alone, put `# pinbot:ignore` on its line or the line above it, or list it under `ignore:` in `.pinbot.yaml`. Opened by pinbot %s.</sub>\n", version)
+	return b.String()
+}
+
+// code is s as inline code in a table cell.
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.ReplaceAll(s, "|", `\|`)
+	if strings.Contains(s, "`") {
+		return "``" + s + "``"
+	}
+	return "`" + s + "`"
+}
+
+// cell is s as plain text in a table cell: one line, pipes escaped.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
