@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pinbot/pinbot/internal/checkout"
@@ -196,11 +198,11 @@ named as file:line: ref: error).`,
   pinbot pin --output json > pins.json
   pinbot pin --mirror docker.io=harbor.example.com/dockerhub-proxy`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
-			if diff && output == "json" {
-				return usageError("--diff and --output json both write to standard output: choose one")
+			if diff && output != "text" {
+				return usageError("--diff writes the diff to standard output: it goes with --output text only")
 			}
 			s, err := f.open(cmd, args)
 			if err != nil {
@@ -216,22 +218,17 @@ named as file:line: ref: error).`,
 			if !check && !diff {
 				writeChanges(s.co, res)
 			}
-			switch {
-			case output == "json":
-				err = report.WriteJSON(stdout, rep)
-			case diff:
+			if diff {
 				for _, c := range res.Changes {
 					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
-						break
+						return err
 					}
 				}
 				if check {
-					err = errors.Join(err, report.WriteCheck(stderr, rep))
+					err = report.WriteCheck(stderr, rep)
 				}
-			case check:
-				err = report.WriteCheck(stdout, rep)
-			default:
-				err = report.WriteText(stdout, rep, g.verbose)
+			} else {
+				err = render(stdout, rep, output, check, g.verbose)
 			}
 			if err != nil {
 				return err
@@ -243,7 +240,7 @@ named as file:line: ref: error).`,
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
 	return cmd
 }
 
@@ -274,4 +271,66 @@ func outcome(rep *report.Report, check bool) error {
 		return &exitError{code: exitWork}
 	}
 	return nil
+}
+
+var outputs = []string{"text", "json", "sarif", "github"}
+
+func checkOutput(output string) error {
+	for _, o := range outputs {
+		if o == output {
+			return nil
+		}
+	}
+	return usageError("--output %q: want %s", output, strings.Join(outputs, ", "))
+}
+
+// render writes the report in the chosen format. "github" is the text
+// report with workflow commands (annotations) after it, and, when the runner
+// names them, the job summary ($GITHUB_STEP_SUMMARY) and step outputs
+// ($GITHUB_OUTPUT).
+func render(w io.Writer, rep *report.Report, output string, check, verbose bool) error {
+	switch output {
+	case "json":
+		return report.WriteJSON(w, rep)
+	case "sarif":
+		return report.WriteSARIF(w, rep, buildVersion().Version)
+	}
+	var err error
+	if check {
+		err = report.WriteCheck(w, rep)
+	} else {
+		err = report.WriteText(w, rep, verbose)
+	}
+	if err != nil || output != "github" {
+		return err
+	}
+	return githubExtras(w, rep, check)
+}
+
+// githubExtras writes the workflow commands, the job summary and the step
+// outputs of --output github.
+func githubExtras(w io.Writer, rep *report.Report, check bool) error {
+	if err := report.WriteAnnotations(w, rep, check); err != nil {
+		return err
+	}
+	if err := appendTo(os.Getenv("GITHUB_STEP_SUMMARY"), func(f io.Writer) error { return report.WriteStepSummary(f, rep, check) }); err != nil {
+		return err
+	}
+	return appendTo(os.Getenv("GITHUB_OUTPUT"), func(f io.Writer) error { return report.WriteOutputs(f, rep) })
+}
+
+// appendTo appends to a file the Actions runner named, if it named one.
+func appendTo(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -65,8 +65,8 @@ opened, updated or closed.`,
   # by hand: see what would be sent, write nothing
   GITHUB_TOKEN=$(gh auth token) pinbot pr --dry-run --repo acme/shop`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.output != "text" && o.output != "json" {
-				return usageError("--output %q: want text or json", o.output)
+			if err := checkOutput(o.output); err != nil {
+				return err
 			}
 			if (o.appID != 0) != (o.appKey != "") {
 				return usageError("--app-id and --app-private-key go together")
@@ -119,13 +119,16 @@ opened, updated or closed.`,
 				rep.PullRequest = &report.PullRequest{Action: string(result.Action), Number: result.Number, URL: result.URL,
 					Branch: result.Branch, Base: result.Base, DryRun: result.DryRun}
 			}
-			if o.output == "json" {
-				err = report.WriteJSON(stdout, rep)
-			} else {
-				err = report.WriteText(stdout, rep, g.verbose)
+			if o.output == "text" || o.output == "github" {
+				err = render(stdout, rep, "text", false, g.verbose)
 				if err == nil && result != nil {
 					writeOutcome(stdout, result, req)
 				}
+				if err == nil && o.output == "github" {
+					err = githubExtras(stdout, rep, false)
+				}
+			} else {
+				err = render(stdout, rep, o.output, false, g.verbose)
 			}
 			if err != nil {
 				return err
@@ -151,7 +154,7 @@ opened, updated or closed.`,
 	fl.StringVar(&o.tokenFile, "token-file", "", "read the token from this file instead of $GITHUB_TOKEN")
 	fl.Int64Var(&o.appID, "app-id", 0, "authenticate as this GitHub App's installation on the repository")
 	fl.StringVar(&o.appKey, "app-private-key", "", "the GitHub App's private key (PEM `FILE`)")
-	fl.StringVarP(&o.output, "output", "o", "text", "report format: text or json (json adds the pull request)")
+	fl.StringVarP(&o.output, "output", "o", "text", "report format: text, json (with the pull request), sarif or github (annotations, job summary, step outputs)")
 	return cmd
 }
 

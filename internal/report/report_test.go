@@ -121,3 +121,115 @@ func TestTextAndCheck(t *testing.T) {
 		t.Errorf("JSON round trip: %+v", back)
 	}
 }
+
+func TestAnnotations(t *testing.T) {
+	r := sample()
+	r.Entries = append(r.Entries, Entry{File: "odd,name:x.yaml", Line: 2, Column: 3, Ref: "a:1", Status: Unpinned})
+	var b bytes.Buffer
+	if err := WriteAnnotations(&b, r, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"::error file=deploy/app.yaml,line=9,col=16,title=Unpinned image::nginx:1.25 names no digest: pin it as nginx:1.25@" + dNew + "\n",
+		"::error file=deploy/app.yaml,line=14,col=16,title=Stale digest::the tag 7 moved upstream: sha256:111111111111 is now redis:7@" + dNew + "\n",
+		"::error file=Dockerfile,line=1,col=6,title=Image not resolved::ghcr.io/acme/gone:v1: not found: no tag\n",
+		"::error file=odd%2Cname%3Ax.yaml,line=2,col=3,title=Unpinned image::a:1 names no digest",
+		"::warning file=chart/templates/x.yaml,line=4,title=Not understood::not valid YAML\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("annotations lack %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "busybox") {
+		t.Error("a current reference was annotated")
+	}
+	b.Reset()
+	WriteAnnotations(&b, sample(), false)
+	if !strings.Contains(b.String(), "::notice file=deploy/app.yaml,line=9,col=16,title=Pinned::nginx:1.25 -> nginx:1.25@") {
+		t.Errorf("without --check, a pinned reference is a notice:\n%s", b.String())
+	}
+	if got := escapeData("50% done\r\nnext"); got != "50%25 done%0D%0Anext" {
+		t.Errorf("escapeData = %q", got)
+	}
+}
+
+func TestStepSummaryAndOutputs(t *testing.T) {
+	r := sample()
+	r.PullRequest = &PullRequest{Action: "opened", Number: 7, URL: "https://github.example/a/b/pull/7", Branch: "pinbot/digests", Base: "main"}
+	var b bytes.Buffer
+	WriteStepSummary(&b, r, false)
+	for _, want := range []string{"### pinbot\n\n1 pinned, 1 updated, 1 current, 1 skipped, 1 failed in 3 files scanned; 1 file changed",
+		"Pull request [#7](https://github.example/a/b/pull/7): opened.",
+		"| `deploy/app.yaml:9` | `nginx:1.25` | `nginx:1.25@" + dNew + "` |",
+		"#### Not resolved"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	WriteOutputs(&b, r)
+	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
+		t.Errorf("outputs:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestSARIF(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, sample(), "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Name  string `json:"name"`
+					Rules []struct {
+						ID string `json:"id"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				RuleIndex int    `json:"ruleIndex"`
+				Level     string `json:"level"`
+				Message   struct {
+					Text string `json:"text"`
+				} `json:"message"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || log.Runs[0].Tool.Driver.Name != "pinbot" {
+		t.Fatalf("log %+v", log)
+	}
+	run := log.Runs[0]
+	var got []string
+	for _, res := range run.Results {
+		if run.Tool.Driver.Rules[res.RuleIndex].ID != res.RuleID {
+			t.Errorf("ruleIndex %d does not point at %s", res.RuleIndex, res.RuleID)
+		}
+		l := res.Locations[0].PhysicalLocation
+		got = append(got, fmt.Sprintf("%s %s:%d %s", res.RuleID, l.ArtifactLocation.URI, l.Region.StartLine, res.Level))
+	}
+	want := []string{
+		"pinbot/unpinned-image deploy/app.yaml:9 error",
+		"pinbot/stale-digest deploy/app.yaml:14 warning",
+		"pinbot/unresolved-image Dockerfile:1 error",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// GitHub Actions workflow commands and files: annotations that show on the
+// pull request's diff, a job summary, and step outputs.
+
+// escapeData escapes a workflow command's message.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// escapeProperty escapes a workflow command's property value.
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+func annotation(w io.Writer, level, file string, line, col int, title, msg string) error {
+	props := []string{"file=" + escapeProperty(file)}
+	if line > 0 {
+		props = append(props, fmt.Sprintf("line=%d", line))
+	}
+	if col > 0 {
+		props = append(props, fmt.Sprintf("col=%d", col))
+	}
+	props = append(props, "title="+escapeProperty(title))
+	_, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg))
+	return err
+}
+
+// WriteAnnotations writes workflow commands for the run. With check, every
+// reference that is unpinned or stale is an error on its line; without, what
+// was pinned or updated is a notice. Unresolved references are errors and
+// unreadable files warnings either way.
+func WriteAnnotations(w io.Writer, r *Report, check bool) error {
+	for _, e := range r.Entries {
+		var err error
+		switch {
+		case e.Status == Failed:
+			err = annotation(w, "error", e.File, e.Line, e.Column, "Image not resolved", fmt.Sprintf("%s: %s", e.Ref, e.Error))
+		case check && e.Status == Unpinned:
+			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: the tag can point at other bytes tomorrow. Run pinbot pin.", e.Ref))
+		case check && e.Status == Pinned:
+			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: pin it as %s", e.Ref, e.Pinned))
+		case check && e.Status == Updated:
+			err = annotation(w, "error", e.File, e.Line, e.Column, "Stale digest", fmt.Sprintf("the tag %s moved upstream: %s is now %s", e.Tag, ShortDigest(e.OldDigest), e.Pinned))
+		case check && e.PolicyChanged():
+			err = annotation(w, "error", e.File, e.Line, e.Column, "imagePullPolicy", fmt.Sprintf("%s is pinned: imagePullPolicy %s", e.Ref, e.PullPolicy))
+		case e.Status == Pinned:
+			err = annotation(w, "notice", e.File, e.Line, e.Column, "Pinned", fmt.Sprintf("%s -> %s", e.Ref, e.Pinned))
+		case e.Status == Updated:
+			err = annotation(w, "notice", e.File, e.Line, e.Column, "Digest updated", fmt.Sprintf("the tag %s moved upstream: %s -> %s", e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, wn := range r.Warnings {
+		if err := annotation(w, "warning", wn.File, wn.Line, 0, "Not understood", wn.Message); err != nil {
+			return err
+		}
+	}
+	for _, fe := range r.Errors {
+		if err := annotation(w, "error", fe.File, 0, 0, "Not written", fe.Error); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteStepSummary writes the job summary: the outcome, and a table of the
+// references that need (or got) work, and of the failures.
+func WriteStepSummary(w io.Writer, r *Report, check bool) error {
+	var b strings.Builder
+	b.WriteString("### pinbot\n\n" + r.Summary() + "\n")
+	if pr := r.PullRequest; pr != nil && pr.URL != "" {
+		fmt.Fprintf(&b, "\nPull request [#%d](%s): %s.\n", pr.Number, pr.URL, pr.Action)
+	}
+	work := r.Work()
+	if len(work) > 0 {
+		head := "Pinned or updated"
+		if check {
+			head = "To pin or update"
+		}
+		fmt.Fprintf(&b, "\n#### %s\n\n| File | Reference | Now |\n| --- | --- | --- |\n", head)
+		for i, e := range work {
+			if i == 500 {
+				fmt.Fprintf(&b, "\n_%d more: see the log._\n", len(work)-i)
+				break
+			}
+			now := e.Pinned
+			switch {
+			case e.Status == Unpinned:
+				now = "no digest"
+			case e.Status != Pinned && e.Status != Updated:
+				now = "imagePullPolicy " + e.PullPolicy
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(e.Location()), code(e.Ref), code(now))
+		}
+	}
+	var failed []Entry
+	for _, e := range r.Entries {
+		if e.Status == Failed {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("\n#### Not resolved\n\n| File | Reference | Error |\n| --- | --- | --- |\n")
+		for _, e := range failed {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(e.Location()), code(e.Ref), cell(e.Error))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteOutputs writes step outputs, name=value a line: the counts and the
+// pull request.
+func WriteOutputs(w io.Writer, r *Report) error {
+	c := r.Counts()
+	lines := []string{
+		fmt.Sprintf("pinned=%d", c[Pinned]),
+		fmt.Sprintf("updated=%d", c[Updated]),
+		fmt.Sprintf("unpinned=%d", c[Unpinned]),
+		fmt.Sprintf("failed=%d", c[Failed]),
+		fmt.Sprintf("files-changed=%d", len(r.Changed)),
+	}
+	if pr := r.PullRequest; pr != nil {
+		lines = append(lines, "pr-action="+pr.Action)
+		if pr.Number > 0 {
+			lines = append(lines, fmt.Sprintf("pr-number=%d", pr.Number), "pr-url="+pr.URL)
+		}
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n")
+	return err
+}

@@ -1,0 +1,164 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// SARIF 2.1.0, as GitHub code scanning reads it: one result per reference
+// that is unpinned, stale or unresolvable, under a rule per kind of finding.
+
+// Rule ids.
+const (
+	RuleUnpinned   = "pinbot/unpinned-image"
+	RuleStale      = "pinbot/stale-digest"
+	RuleUnresolved = "pinbot/unresolved-image"
+	RulePullPolicy = "pinbot/pull-policy"
+)
+
+type sarifRule struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name"`
+	ShortDescription sarifText      `json:"shortDescription"`
+	FullDescription  sarifText      `json:"fullDescription"`
+	Help             sarifHelp      `json:"help"`
+	Default          sarifDefault   `json:"defaultConfiguration"`
+	Properties       map[string]any `json:"properties,omitempty"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifHelp struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
+}
+
+type sarifDefault struct {
+	Level string `json:"level"`
+}
+
+var sarifRules = []sarifRule{
+	{
+		ID: RuleUnpinned, Name: "UnpinnedImage",
+		ShortDescription: sarifText{"Container image not pinned to a digest"},
+		FullDescription:  sarifText{"The reference names a tag but no digest: the registry can point the tag at other bytes at any time, and nodes that cached the old image keep running it."},
+		Help: sarifHelp{
+			Text:     "Run `pinbot pin` to write name:tag@sha256:<digest>, or mark the line with `# pinbot:ignore`.",
+			Markdown: "Run `pinbot pin` to write `name:tag@sha256:<digest>` (the tag stays for people to read), or mark the line with `# pinbot:ignore`.",
+		},
+		Default:    sarifDefault{"error"},
+		Properties: map[string]any{"tags": []string{"supply-chain", "containers"}},
+	},
+	{
+		ID: RuleStale, Name: "StaleDigest",
+		ShortDescription: sarifText{"Pinned digest is no longer the tag's"},
+		FullDescription:  sarifText{"The tag moved upstream: the digest written is not the one the registry serves for the tag any more."},
+		Help: sarifHelp{
+			Text:     "Run `pinbot pin` (or merge pinbot's pull request) to take the new digest after reviewing the change upstream.",
+			Markdown: "Run `pinbot pin` (or merge pinbot's pull request) to take the new digest after reviewing the change upstream.",
+		},
+		Default:    sarifDefault{"warning"},
+		Properties: map[string]any{"tags": []string{"supply-chain", "containers"}},
+	},
+	{
+		ID: RuleUnresolved, Name: "UnresolvedImage",
+		ShortDescription: sarifText{"Container image could not be resolved"},
+		FullDescription:  sarifText{"The registry did not answer with a digest for the tag: it may not exist, or the credentials in use may not pull it."},
+		Help: sarifHelp{
+			Text:     "Check the reference and the registry credentials (docker login, or GITHUB_TOKEN for ghcr.io).",
+			Markdown: "Check the reference and the registry credentials (`docker login`, or `GITHUB_TOKEN` for ghcr.io).",
+		},
+		Default: sarifDefault{"error"},
+	},
+	{
+		ID: RulePullPolicy, Name: "PullPolicy",
+		ShortDescription: sarifText{"imagePullPolicy does not match the pinned image"},
+		FullDescription:  sarifText{"A container pinned by digest still pulls on every start (Always), or has no pull policy: a digest cannot go stale, so IfNotPresent is safe and fast."},
+		Help: sarifHelp{
+			Text:     "Run `pinbot pin`, or choose the policy with --pull-policy.",
+			Markdown: "Run `pinbot pin`, or choose the policy with `--pull-policy`.",
+		},
+		Default: sarifDefault{"note"},
+	},
+}
+
+// WriteSARIF writes the run as a SARIF 2.1.0 log.
+func WriteSARIF(w io.Writer, r *Report, version string) error {
+	type loc struct {
+		PhysicalLocation struct {
+			ArtifactLocation struct {
+				URI       string `json:"uri"`
+				URIBaseID string `json:"uriBaseId"`
+			} `json:"artifactLocation"`
+			Region struct {
+				StartLine   int `json:"startLine"`
+				StartColumn int `json:"startColumn,omitempty"`
+			} `json:"region"`
+		} `json:"physicalLocation"`
+	}
+	type result struct {
+		RuleID              string            `json:"ruleId"`
+		RuleIndex           int               `json:"ruleIndex"`
+		Level               string            `json:"level"`
+		Message             sarifText         `json:"message"`
+		Locations           []loc             `json:"locations"`
+		PartialFingerprints map[string]string `json:"partialFingerprints"`
+	}
+	index := map[string]int{}
+	for i, rule := range sarifRules {
+		index[rule.ID] = i
+	}
+	results := []result{}
+	for _, e := range r.Entries {
+		var rule, msg string
+		switch {
+		case e.Status == Failed:
+			rule, msg = RuleUnresolved, fmt.Sprintf("%s could not be resolved: %s", e.Ref, e.Error)
+		case e.Status == Unpinned:
+			rule, msg = RuleUnpinned, fmt.Sprintf("%s names no digest.", e.Ref)
+		case e.Status == Pinned:
+			rule, msg = RuleUnpinned, fmt.Sprintf("%s names no digest: pin it as %s.", e.Ref, e.Pinned)
+		case e.Status == Updated:
+			rule, msg = RuleStale, fmt.Sprintf("The tag %s moved upstream: %s is now %s.", e.Tag, ShortDigest(e.OldDigest), e.Pinned)
+		case e.PolicyChanged():
+			rule, msg = RulePullPolicy, fmt.Sprintf("%s is pinned: imagePullPolicy %s.", e.Ref, e.PullPolicy)
+		default:
+			continue
+		}
+		var l loc
+		l.PhysicalLocation.ArtifactLocation.URI = e.File
+		l.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+		l.PhysicalLocation.Region.StartLine = e.Line
+		l.PhysicalLocation.Region.StartColumn = e.Column
+		results = append(results, result{
+			RuleID: rule, RuleIndex: index[rule], Level: sarifRules[index[rule]].Default.Level,
+			Message: sarifText{msg}, Locations: []loc{l},
+			// the same reference in the same file is the same alert, whatever its line
+			PartialFingerprints: map[string]string{"pinbot/v1": e.File + "|" + e.Kind + "|" + e.Ref},
+		})
+	}
+	log := map[string]any{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+		"version": "2.1.0",
+		"runs": []any{map[string]any{
+			"tool": map[string]any{"driver": map[string]any{
+				"name": "pinbot", "version": version, "semanticVersion": semver(version),
+				"informationUri": "https://github.com/pinbot/pinbot", "rules": sarifRules,
+			}},
+			"results": results,
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}
+
+func semver(v string) string {
+	if len(v) > 1 && v[0] == 'v' {
+		return v[1:]
+	}
+	return "0.0.0"
+}
