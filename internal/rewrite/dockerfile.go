@@ -81,15 +81,7 @@ func (w *dockerWalk) newSite(kind Kind, written string, sp span) *Site {
 	if w.f.src.ignored(s.Line) {
 		s.skip(ReasonIgnored)
 	}
-	r, err := imageref.Parse(written)
-	switch {
-	case errors.Is(err, imageref.ErrVariable):
-		s.skip(ReasonVariable)
-	case err != nil:
-		s.skip(err.Error())
-	default:
-		s.Ref = r
-	}
+	s.parse()
 	return s
 }
 

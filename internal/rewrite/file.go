@@ -9,12 +9,15 @@
 package rewrite
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pinbot/pinbot/internal/imageref"
 )
 
 // Format is the kind of file, told by its path.
@@ -168,5 +171,18 @@ func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, map
 func (s *Site) skip(reason string) {
 	if s.Skip == "" {
 		s.Skip = reason
+	}
+}
+
+// parse reads the site's reference, or says why it cannot be pinned.
+func (s *Site) parse() {
+	r, err := imageref.Parse(s.Written)
+	switch {
+	case errors.Is(err, imageref.ErrVariable):
+		s.skip(ReasonVariable)
+	case err != nil:
+		s.skip(err.Error())
+	default:
+		s.Ref = r
 	}
 }

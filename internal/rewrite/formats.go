@@ -103,7 +103,7 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 		if w.f.src.ignored(nameK.Line) || w.f.src.ignored(t.Line) {
 			s.skip(ReasonIgnored)
 		}
-		w.parse(s)
+		s.parse()
 		w.add(s)
 		if !s.Pinnable() {
 			continue

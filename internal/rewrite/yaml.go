@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/pinbot/pinbot/internal/imageref"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -274,21 +273,8 @@ func (w *yamlWalk) siteText(v *yaml.Node, kind Kind, prefix string) *Site {
 	if w.f.src.ignored(s.Line) || (v.Kind == yaml.AliasNode && w.f.src.ignored(v.Line)) {
 		s.skip(ReasonIgnored)
 	}
-	w.parse(s)
+	s.parse()
 	return s
-}
-
-// parse reads the site's reference, or says why it cannot be pinned.
-func (w *yamlWalk) parse(s *Site) {
-	r, err := imageref.Parse(s.Written)
-	switch {
-	case errors.Is(err, imageref.ErrVariable):
-		s.skip(ReasonVariable)
-	case err != nil:
-		s.skip(err.Error())
-	default:
-		s.Ref = r
-	}
 }
 
 func (w *yamlWalk) add(s *Site) {
