@@ -21,5 +21,7 @@ RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pinbot /usr/local/bin/pinbot
 USER nonroot:nonroot
+# Mount the checkout here: docker run -v "$PWD:/work" IMAGE pin --check
+WORKDIR /work
 ENTRYPOINT ["/usr/local/bin/pinbot"]
 CMD ["pin", "--check"]
