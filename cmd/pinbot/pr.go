@@ -106,7 +106,7 @@ opened, updated or closed.`,
 			req := forge.Request{
 				Repo: repo, Base: o.base, Branch: o.branch, Title: o.title, Body: rep.Body(buildVersion().Version),
 				CommitMessage: rep.CommitMessage(), Labels: o.labels, Reviewers: o.reviewers, Draft: o.draft,
-				CurrentComment: report.CurrentComment, DryRun: o.dryRun,
+				CurrentComment: report.CurrentComment, DryRun: o.dryRun, KeepOpen: rep.Failed(),
 			}
 			if req.Title == "" {
 				req.Title = rep.Title()
@@ -239,6 +239,10 @@ func writeOutcome(w io.Writer, r *forge.Result, req forge.Request) {
 	case forge.Updated:
 		fmt.Fprintf(w, "updated pull request %s: %s\n", num, r.URL)
 	case forge.Unchanged:
+		if len(req.Files) == 0 {
+			fmt.Fprintf(w, "pull request %s left open: some references could not be resolved, so the pins are not known to be current: %s\n", num, r.URL)
+			return
+		}
 		fmt.Fprintf(w, "pull request %s already carries this change: %s\n", num, r.URL)
 	case forge.Closed:
 		fmt.Fprintf(w, "closed pull request %s: every pin is current\n", num)

@@ -84,6 +84,10 @@ type Request struct {
 	CurrentComment string
 	// DryRun reads but writes nothing: the result says what would be done.
 	DryRun bool
+	// KeepOpen leaves an open pull request open even with nothing to change:
+	// the run could not see everything (some references failed to resolve),
+	// so "the pins are current" would not be known to be true.
+	KeepOpen bool
 }
 
 // Trailer marks a commit as pinbot's. A branch holding any commit without

@@ -255,8 +255,12 @@ func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
 	}
 
 	if len(req.Files) == 0 {
-		if pr == nil {
+		switch {
+		case pr == nil:
 			res.Action = Nothing
+			return res, nil
+		case req.KeepOpen:
+			res.Action = Unchanged
 			return res, nil
 		}
 		res.Action = Closed

@@ -127,8 +127,15 @@ func TestPublishOpensUpdatesAndCloses(t *testing.T) {
 		t.Errorf("pull requests after update: %+v", prs)
 	}
 
-	// 4. nothing left to change: comment, close, delete the branch
-	req.Files = nil
+	// 4. nothing to change, but the run could not see everything: left open
+	req.Files, req.KeepOpen = nil, true
+	res, err = g.Publish(ctx, req)
+	if err != nil || res.Action != Unchanged || fake.Pulls(repoName)[0].State != "open" {
+		t.Fatalf("a run that could not resolve everything closed the pull request: %+v %v", res, err)
+	}
+
+	// 5. nothing left to change: comment, close, delete the branch
+	req.KeepOpen = false
 	res, err = g.Publish(ctx, req)
 	if err != nil || res.Action != Closed || res.Number != 1 {
 		t.Fatalf("fourth run: %+v %v", res, err)
@@ -141,7 +148,7 @@ func TestPublishOpensUpdatesAndCloses(t *testing.T) {
 		t.Error("the branch was not deleted")
 	}
 
-	// 5. and again: nothing at all
+	// 6. and again: nothing at all
 	res, err = g.Publish(ctx, req)
 	if err != nil || res.Action != Nothing {
 		t.Fatalf("fifth run: %+v %v", res, err)
