@@ -46,7 +46,6 @@ type session struct {
 	co       *checkout.Checkout
 	opts     pin.Options
 	resolver pin.Resolver
-	cfg      *config.Config
 }
 
 // open finds the root of the paths given, reads the configuration and sets
@@ -76,7 +75,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	s := &session{co: co, cfg: &config.Config{}}
+	s := &session{co: co}
 	ok := false
 	defer func() {
 		if !ok {
@@ -97,20 +96,21 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 			cfgPath = filepath.Join(co.Root, config.DefaultFile)
 		}
 	}
+	cfg := &config.Config{}
 	if cfgPath != "" {
-		if s.cfg, err = config.Load(cfgPath); err != nil {
+		if cfg, err = config.Load(cfgPath); err != nil {
 			return nil, usageError("%v", err)
 		}
 	}
 
-	policy := s.cfg.PullPolicy
+	policy := cfg.PullPolicy
 	if cmd.Flags().Changed("pull-policy") || policy == "" {
 		policy = f.pullPolicy
 	}
 	if s.opts.PullPolicy, err = rewrite.ParsePullPolicy(policy); err != nil {
 		return nil, usageError("%v", err)
 	}
-	matcher, err := config.NewMatcher(s.cfg.Include, s.cfg.Exclude, s.cfg.Ignore)
+	matcher, err := config.NewMatcher(cfg.Include, cfg.Exclude, cfg.Ignore)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
@@ -118,7 +118,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	s.opts.Offline = f.offline
 
 	var mirrors []resolve.Mirror
-	for _, m := range append(append([]string(nil), f.mirrors...), s.cfg.MirrorList()...) { // flags first: they win
+	for _, m := range append(append([]string(nil), f.mirrors...), cfg.MirrorList()...) { // flags first: they win
 		mm, err := resolve.ParseMirror(m)
 		if err != nil {
 			return nil, usageError("%v", err)
@@ -130,7 +130,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	}
 	r, err := resolve.New(resolve.Options{
 		Mirrors:   mirrors,
-		Insecure:  append(append([]string(nil), f.insecure...), s.cfg.InsecureRegistries...),
+		Insecure:  append(append([]string(nil), f.insecure...), cfg.InsecureRegistries...),
 		Jobs:      f.jobs,
 		Timeout:   f.timeout,
 		UserAgent: "pinbot/" + buildVersion().Version,
