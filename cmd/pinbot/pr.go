@@ -211,7 +211,7 @@ func (o *prFlags) httpClient(cmd *cobra.Command, repo forge.Repo, apiURL string)
 	}
 	if token == "" {
 		if o.dryRun {
-			return http.DefaultClient, nil
+			return &http.Client{Timeout: forge.RequestTimeout}, nil
 		}
 		return nil, usageError("no GitHub token: set GITHUB_TOKEN, or pass --token-file or --app-id with --app-private-key")
 	}

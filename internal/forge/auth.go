@@ -12,9 +12,14 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// RequestTimeout bounds each API request.
+const RequestTimeout = 2 * time.Minute
+
 // TokenClient is an HTTP client that authenticates to the API with token.
 func TokenClient(ctx context.Context, token string) *http.Client {
-	return oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
+	c := oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
+	c.Timeout = RequestTimeout
+	return c
 }
 
 // App is a GitHub App's identity.
