@@ -216,20 +216,21 @@ func (ig *ignorer) match(rel string, dir bool) bool {
 	return gitignore.NewMatcher(ig.patterns).Match(strings.Split(rel, "/"), dir)
 }
 
-// ReadFile reads a file under the root. It refuses symlinks and files over
-// MaxFileSize.
-func (c *Checkout) ReadFile(rel string) ([]byte, error) {
+// ReadFile reads a regular file under the root, and tells its mode. It
+// refuses symlinks and files over MaxFileSize.
+func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	fi, err := c.root.Lstat(rel)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", rel)
+		return nil, 0, fmt.Errorf("%s: not a regular file", rel)
 	}
 	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: %d bytes is over the %d MiB pinbot reads", rel, fi.Size(), MaxFileSize>>20)
+		return nil, 0, fmt.Errorf("%s: %d bytes is over the %d MiB pinbot reads", rel, fi.Size(), MaxFileSize>>20)
 	}
-	return c.root.ReadFile(rel)
+	data, err := c.root.ReadFile(rel)
+	return data, fi.Mode(), err
 }
 
 // ErrNotRegular is returned for writes to anything but a regular file.
@@ -273,15 +274,6 @@ func (c *Checkout) WriteFile(rel string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", rel, werr)
 	}
 	return nil
-}
-
-// Mode is a file's permission bits.
-func (c *Checkout) Mode(rel string) (fs.FileMode, error) {
-	fi, err := c.root.Lstat(rel)
-	if err != nil {
-		return 0, err
-	}
-	return fi.Mode(), nil
 }
 
 // RemoteURL is the URL git has for a remote ("origin") of the work tree.

@@ -140,6 +140,9 @@ func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
 	if string(data) != "new bytes" || fi.Mode().Perm() != 0o751 {
 		t.Errorf("after write: %q mode %v", data, fi.Mode())
 	}
+	if got, mode, err := co.ReadFile("deploy/app.yaml"); err != nil || string(got) != "new bytes" || mode.Perm() != 0o751 {
+		t.Errorf("ReadFile = %q %v %v", got, mode, err)
+	}
 	entries, _ := os.ReadDir(filepath.Join(root, "deploy"))
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".pinbot-") {
@@ -155,7 +158,7 @@ func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
 	if err := co.WriteFile("../outside.yaml", []byte("x")); err == nil {
 		t.Error("writing outside the root succeeded")
 	}
-	if _, err := co.ReadFile("passwd.yaml"); err == nil {
+	if _, _, err := co.ReadFile("passwd.yaml"); err == nil {
 		t.Error("reading through a symlink out of the root succeeded")
 	}
 }

@@ -100,6 +100,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 
 	rep := &report.Report{Files: len(candidates), Offline: opts.Offline}
 	var tags []name.Tag
+	canon := map[*rewrite.Site]string{} // the tag each site follows, canonical
 	for _, s := range scans {
 		if s.warn != nil {
 			rep.Warnings = append(rep.Warnings, *s.warn)
@@ -114,6 +115,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			}
 			if t, err := site.Ref.Canonical(); err == nil {
 				tags = append(tags, t)
+				canon[site] = t.Name()
 			}
 		}
 	}
@@ -131,14 +133,10 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			continue
 		}
 		f := s.file
-		digestOf := func(site *rewrite.Site) string {
-			t, err := site.Ref.Canonical()
-			if err != nil {
-				return ""
-			}
-			return results[t.Name()].Digest
-		}
-		updated, notes, err := f.Data, map[*rewrite.Site]rewrite.PolicyNote(nil), error(nil)
+		digestOf := func(site *rewrite.Site) string { return results[canon[site]].Digest }
+		updated := f.Data
+		var notes map[*rewrite.Site]rewrite.PolicyNote
+		var err error
 		if !opts.Offline {
 			updated, notes, err = f.Rewrite(digestOf, opts.PullPolicy)
 		}
@@ -150,7 +148,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		}
 		seen := map[string]int{}
 		for _, site := range f.Sites {
-			e := entry(f.Path, site, results, notes[site], opts)
+			e := entry(f.Path, site, results[canon[site]], notes[site], opts)
 			key := fmt.Sprintf("%d:%d:%s:%s", e.Line, e.Column, e.Kind, e.Ref)
 			if i, dup := seen[key]; dup { // one value reached through aliases
 				if rep.Entries[i].PullPolicy == "" {
@@ -170,7 +168,8 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	return out, nil
 }
 
-func entry(file string, s *rewrite.Site, results map[string]resolve.Result, note rewrite.PolicyNote, opts Options) report.Entry {
+// entry reports one site, given the registry's answer for the tag it follows.
+func entry(file string, s *rewrite.Site, r resolve.Result, note rewrite.PolicyNote, opts Options) report.Entry {
 	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written}
 	if !s.Pinnable() {
 		e.Status, e.Reason = report.Skipped, s.Skip
@@ -187,8 +186,6 @@ func entry(file string, s *rewrite.Site, results map[string]resolve.Result, note
 	case s.Ref.Follows() == "":
 		e.Status, e.Digest, e.Reason = report.Current, s.Ref.Digest, ReasonDigestOnly
 	default:
-		t, _ := s.Ref.Canonical()
-		r := results[t.Name()]
 		e.Via = r.Via
 		switch {
 		case r.Err != nil || r.Digest == "":
@@ -252,11 +249,10 @@ func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs in
 }
 
 func scanOne(co *checkout.Checkout, p string) scanned {
-	data, err := co.ReadFile(p)
+	data, mode, err := co.ReadFile(p)
 	if err != nil {
 		return scanned{warn: &report.Warning{File: p, Message: "not read: " + err.Error()}}
 	}
-	mode, _ := co.Mode(p)
 	f, err := rewrite.Scan(p, rewrite.Detect(p), data)
 	if err != nil {
 		var pe *rewrite.ParseError
