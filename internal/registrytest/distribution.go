@@ -18,11 +18,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -154,36 +152,12 @@ func (d *Distribution) Transport() *http.Transport {
 // Push stores generation of ref (as written) at HOST/m/<registry>/<repo>:<tag>,
 // as an index of two platforms when index is set, and returns its digest.
 func (d *Distribution) Push(ref string, generation int, index bool) (string, error) {
-	ref, _, _ = strings.Cut(ref, "@")
-	t, err := name.NewTag(ref)
+	target, err := mirrorTarget(d.Host, ref)
 	if err != nil {
 		return "", err
 	}
-	target, err := name.NewTag(fmt.Sprintf("%s/%s/%s/%s:%s", d.Host, Prefix, host(t), t.RepositoryStr(), t.TagStr()))
-	if err != nil {
-		return "", err
-	}
-	opts := []remote.Option{remote.WithTransport(d.Transport()), remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Password})}
-	if index {
-		idx, err := Index(ref, generation)
-		if err != nil {
-			return "", err
-		}
-		if err := remote.WriteIndex(target, idx, opts...); err != nil {
-			return "", err
-		}
-		h, err := idx.Digest()
-		return h.String(), err
-	}
-	img, err := Image(ref, generation)
-	if err != nil {
-		return "", err
-	}
-	if err := remote.Write(target, img, opts...); err != nil {
-		return "", err
-	}
-	h, err := img.Digest()
-	return h.String(), err
+	return write(target, ref, generation, index,
+		remote.WithTransport(d.Transport()), remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Password}))
 }
 
 // WriteDockerConfig writes a docker config.json in dir that logs in to the

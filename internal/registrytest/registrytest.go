@@ -83,12 +83,18 @@ func host(t name.Tag) string {
 
 // Target is where a reference as written is stored in this registry.
 func (r *Registry) Target(ref string) (name.Tag, error) {
+	return mirrorTarget(r.Host, ref, name.Insecure)
+}
+
+// mirrorTarget is where a mirror at registry keeps a reference as written:
+// registry/m/<its registry>/<repository>:<tag>.
+func mirrorTarget(registry, ref string, opts ...name.Option) (name.Tag, error) {
 	ref, _, _ = strings.Cut(ref, "@")
 	t, err := name.NewTag(ref)
 	if err != nil {
 		return name.Tag{}, err
 	}
-	return name.NewTag(fmt.Sprintf("%s/%s/%s/%s:%s", r.Host, Prefix, host(t), t.RepositoryStr(), t.TagStr()), name.Insecure)
+	return name.NewTag(fmt.Sprintf("%s/%s/%s/%s:%s", registry, Prefix, host(t), t.RepositoryStr(), t.TagStr()), opts...)
 }
 
 // Image is a small image whose digest depends only on ref and generation:
@@ -118,37 +124,48 @@ func Index(ref string, generation int) (v1.ImageIndex, error) {
 
 // Push stores generation of ref (as written, "nginx:1.25") and returns its digest.
 func (r *Registry) Push(ref string, generation int) (string, error) {
+	return r.push(ref, generation, false)
+}
+
+// PushIndex stores generation of ref as a multi-platform index and returns its digest.
+func (r *Registry) PushIndex(ref string, generation int) (string, error) {
+	return r.push(ref, generation, true)
+}
+
+func (r *Registry) push(ref string, generation int, index bool) (string, error) {
 	target, err := r.Target(ref)
 	if err != nil {
 		return "", err
+	}
+	d, err := write(target, ref, generation, index)
+	if err == nil {
+		r.note(ref)
+	}
+	return d, err
+}
+
+// write pushes generation of ref, an image or a two-platform index, to
+// target and returns its digest.
+func write(target name.Tag, ref string, generation int, index bool, opts ...remote.Option) (string, error) {
+	if index {
+		idx, err := Index(ref, generation)
+		if err != nil {
+			return "", err
+		}
+		if err := remote.WriteIndex(target, idx, opts...); err != nil {
+			return "", err
+		}
+		d, err := idx.Digest()
+		return d.String(), err
 	}
 	img, err := Image(ref, generation)
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(target, img); err != nil {
+	if err := remote.Write(target, img, opts...); err != nil {
 		return "", err
 	}
-	r.note(ref)
 	d, err := img.Digest()
-	return d.String(), err
-}
-
-// PushIndex stores generation of ref as a multi-platform index and returns its digest.
-func (r *Registry) PushIndex(ref string, generation int) (string, error) {
-	target, err := r.Target(ref)
-	if err != nil {
-		return "", err
-	}
-	idx, err := Index(ref, generation)
-	if err != nil {
-		return "", err
-	}
-	if err := remote.WriteIndex(target, idx); err != nil {
-		return "", err
-	}
-	r.note(ref)
-	d, err := idx.Digest()
 	return d.String(), err
 }
 
