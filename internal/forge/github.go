@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/pinbot/pinbot/internal/wait"
 )
 
 // DefaultAPIURL is github.com's REST API.
@@ -67,7 +68,7 @@ func NewGitHub(o GitHubOptions) (*GitHub, error) {
 	c := github.NewClient(hc)
 	c.BaseURL = u
 	c.UserAgent = "pinbot"
-	g := &GitHub{c: c, attempts: o.Attempts, maxWait: o.MaxWait, sleep: sleepCtx, log: o.Logger}
+	g := &GitHub{c: c, attempts: o.Attempts, maxWait: o.MaxWait, sleep: wait.Sleep, log: o.Logger}
 	if g.attempts <= 0 {
 		g.attempts = 4
 	}
@@ -86,17 +87,6 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Permissions, as a token's scopes name them.
@@ -143,11 +133,8 @@ func (g *GitHub) retryAfter(resp *github.Response, err error, attempt int) (time
 	case resp == nil:
 		return 0, false
 	case resp.StatusCode == http.StatusTooManyRequests:
-		if s := resp.Header.Get("Retry-After"); s != "" {
-			var n int
-			if _, err := fmt.Sscan(s, &n); err == nil {
-				return time.Duration(n) * time.Second, true
-			}
+		if d, ok := wait.RetryAfter(resp.Header, time.Now()); ok {
+			return d, true
 		}
 		return time.Minute, true
 	case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/pinbot/pinbot/internal/wait"
 )
 
 // Mirror resolves references under From (a registry, or a registry and a
@@ -146,7 +147,7 @@ func New(opts Options) (*Resolver, error) {
 		backoff:  opts.Backoff,
 		maxWait:  opts.MaxWait,
 		timeout:  opts.Timeout,
-		sleep:    sleepCtx,
+		sleep:    wait.Sleep,
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(opts.Keychain),

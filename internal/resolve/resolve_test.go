@@ -487,23 +487,6 @@ func TestResolveIsConcurrentAndBounded(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h := http.Header{}
-	h.Set("Retry-After", "7")
-	if d, ok := retryAfter(h, now); !ok || d != 7*time.Second {
-		t.Errorf("seconds: %v %v", d, ok)
-	}
-	h.Set("Retry-After", now.Add(90*time.Second).Format(http.TimeFormat))
-	if d, ok := retryAfter(h, now); !ok || d != 90*time.Second {
-		t.Errorf("date: %v %v", d, ok)
-	}
-	h.Set("Retry-After", "soon")
-	if _, ok := retryAfter(h, now); ok {
-		t.Error("garbage accepted")
-	}
-}
-
 func TestRetryTransportHonoursRetryAfterWithinBounds(t *testing.T) {
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

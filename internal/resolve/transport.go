@@ -8,10 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pinbot/pinbot/internal/wait"
 )
 
 // retryTransport retries a request on 408, 429 and 5xx answers and on
@@ -24,17 +24,6 @@ type retryTransport struct {
 	maxWait  time.Duration // the longest pause, Retry-After included
 	timeout  time.Duration // per attempt
 	sleep    func(context.Context, time.Duration) error
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func retryableStatus(code int) bool {
@@ -53,27 +42,9 @@ func retryableError(err error) bool {
 		(errors.As(err, &ne) && ne.Timeout())
 }
 
-// retryAfter reads a Retry-After header: seconds, or an HTTP date.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
-	}
-	return 0, false
-}
-
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	parent := req.Context()
-	wait := t.backoff
+	backoff := t.backoff
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(parent, t.timeout)
 		r := req.Clone(ctx)
@@ -110,9 +81,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
-		pause := wait + rand.N(wait/4+1)
+		pause := backoff + rand.N(backoff/4+1)
 		if resp != nil {
-			if d, ok := retryAfter(resp.Header, time.Now()); ok {
+			if d, ok := wait.RetryAfter(resp.Header, time.Now()); ok {
 				pause = d
 			}
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -125,7 +96,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := t.sleep(parent, pause); err != nil {
 			return nil, err
 		}
-		wait *= 2
+		backoff *= 2
 	}
 }
 
