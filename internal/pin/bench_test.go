@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -134,4 +135,69 @@ func BenchmarkScanRewrite(b *testing.B) {
 		sites = len(out.Report.Entries)
 	}
 	reportRates(b, sites)
+}
+
+// peakRSS is the process's peak resident set size in MB (VmHWM), or 0 where
+// /proc does not tell it.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkManyDocuments is one file at the size limit holding 450,000
+// small documents, each naming an image: memory follows the largest
+// document, not the file. Run it alone for a true peak-RSS-MB:
+//
+//	go test ./internal/pin -run '^$' -bench ManyDocuments -benchtime 1x
+func BenchmarkManyDocuments(b *testing.B) {
+	const docs, uniq = 450_000, 50
+	var sb strings.Builder
+	for i := 0; i < docs; i++ {
+		fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: Pod\nspec: {containers: [{image: r%d:1}]}\n", i%uniq)
+	}
+	if sb.Len() > checkout.MaxFileSize {
+		b.Fatalf("%d bytes is over the limit", sb.Len())
+	}
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "pods.yaml"), []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	size := sb.Len()
+	sb = strings.Builder{}
+	table := map[string]resolve.Result{}
+	for i := 0; i < uniq; i++ {
+		t, _ := name.NewTag(fmt.Sprintf("r%d:1", i))
+		table[t.Name()] = resolve.Result{Digest: fmt.Sprintf("sha256:%064x", i+1)}
+	}
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer co.Close()
+	if os.Getenv("GOMEMLIMIT") == "" { // as cmd/pinbot runs
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(SoftMemoryLimit))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := Run(context.Background(), co, &fakeResolver{table: table}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c := out.Report.Counts(); c["pinned"] != docs || len(out.Changes) != 1 {
+			b.Fatalf("counts %v, %d changes, warnings %v", c, len(out.Changes), out.Report.Warnings)
+		}
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+	b.ReportMetric(peakRSS(), "peak-RSS-MB")
 }

@@ -7,7 +7,6 @@ package pin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"runtime"
 	"sync"
@@ -57,6 +56,13 @@ type Result struct {
 	Changes []Change
 }
 
+// SoftMemoryLimit is the heap size past which pinbot's garbage collector
+// works harder rather than let the heap double (GOMEMLIMIT overrides it). A
+// scan holds one document at a time, but the report of a file naming an
+// image 450,000 times is itself large: without the limit the collector's
+// headroom alone can double the peak.
+const SoftMemoryLimit = 320 << 20
+
 // ReasonConfigIgnored is the skip reason for images listed in the config's ignore.
 const ReasonConfigIgnored = "listed under ignore in the configuration"
 
@@ -100,22 +106,33 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 
 	rep := &report.Report{Files: len(candidates), Offline: opts.Offline}
 	var tags []name.Tag
-	canon := map[*rewrite.Site]string{} // the tag each site follows, canonical
+	// Work per unique reference as written, not per site: a file may name
+	// one image thousands of times.
+	refs := map[string]*refInfo{}
+	nsites := 0
 	for _, s := range scans {
 		if s.warn != nil {
 			rep.Warnings = append(rep.Warnings, *s.warn)
 			continue
 		}
+		nsites += len(s.file.Sites)
 		for _, site := range s.file.Sites {
 			if site.Pinnable() && opts.Filter != nil && opts.Filter.Ignored(site.Ref) {
 				site.Skip = ReasonConfigIgnored
 			}
-			if !site.Pinnable() || opts.Offline {
+			if !site.Pinnable() {
 				continue
 			}
-			if t, err := site.Ref.Canonical(); err == nil {
-				tags = append(tags, t)
-				canon[site] = t.Name()
+			ri := refs[site.Written]
+			if ri == nil {
+				ri = &refInfo{image: site.Ref.Familiar()}
+				if t, err := site.Ref.Canonical(); err == nil {
+					ri.canon = t.Name()
+					if !opts.Offline {
+						tags = append(tags, t)
+					}
+				}
+				refs[site.Written] = ri
 			}
 		}
 	}
@@ -126,63 +143,126 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	for _, ri := range refs {
+		ri.res = results[ri.canon]
+	}
 
+	// The digest each site is to carry: the registry's answer for the tag
+	// it follows, or, for a reference pinned by digest alone (and offline),
+	// its own. A failure ("") leaves the site as it is, pull policy included.
+	digestOf := func(site *rewrite.Site) string {
+		if site.Ref.Follows() == "" || opts.Offline {
+			return site.Ref.Digest
+		}
+		if ri := refs[site.Written]; ri != nil {
+			return ri.res.Digest
+		}
+		return ""
+	}
+	// Splice every file first, then report: the splicing's scratch space is
+	// gone before the entries take the sites' place.
 	out := &Result{Report: rep}
-	for _, s := range scans {
+	notes := make([][]rewrite.PolicyNote, len(scans))
+	for i := range scans {
+		s := &scans[i]
 		if s.file == nil {
 			continue
 		}
 		f := s.file
-		digestOf := func(site *rewrite.Site) string { return results[canon[site]].Digest }
-		updated := f.Data
-		var notes map[*rewrite.Site]rewrite.PolicyNote
-		var err error
-		if !opts.Offline {
-			updated, notes, err = f.Rewrite(digestOf, opts.PullPolicy)
-		}
+		updated, n, err := f.Rewrite(digestOf, opts.PullPolicy)
 		if err != nil {
 			// conflicting edits: a bug or a file shape pinbot misread; leave the file
 			rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + err.Error()})
-			updated = f.Data
-			notes = nil
+			continue
 		}
-		seen := map[string]int{}
-		for _, site := range f.Sites {
-			e := entry(f.Path, site, results[canon[site]], notes[site], opts)
-			key := fmt.Sprintf("%d:%d:%s:%s", e.Line, e.Column, e.Kind, e.Ref)
-			if i, dup := seen[key]; dup { // one value reached through aliases
-				if rep.Entries[i].PullPolicy == "" {
-					rep.Entries[i].PullPolicy = e.PullPolicy
-				}
-				continue
-			}
-			seen[key] = len(rep.Entries)
-			rep.Entries = append(rep.Entries, e)
-		}
-		if string(updated) != string(f.Data) {
+		notes[i] = n
+		if !opts.Offline && string(updated) != string(f.Data) {
 			out.Changes = append(out.Changes, Change{Path: f.Path, Old: f.Data, New: updated, Mode: s.mode})
 			rep.Changed = append(rep.Changed, f.Path)
 		}
+	}
+	rep.Entries = make([]report.Entry, 0, nsites)
+	for i := range scans {
+		s := &scans[i]
+		if s.file == nil {
+			continue
+		}
+		f := s.file
+		first := len(rep.Entries) // this file's entries start here
+		for j, site := range f.Sites {
+			var note rewrite.PolicyNote
+			if notes[i] != nil {
+				note = notes[i][j]
+			}
+			e := entry(f.Path, site, refs[site.Written], note, opts)
+			if k := sameSite(rep.Entries[first:], e); k >= 0 { // one value reached through aliases
+				if p := &rep.Entries[first+k].PullPolicy; *p == "" {
+					*p = e.PullPolicy
+				}
+			} else {
+				rep.Entries = append(rep.Entries, e)
+			}
+			f.Sites[j] = nil // reported: memory goes from sites to entries, not to both
+		}
+		s.file, notes[i] = nil, nil
 	}
 	rep.Sort()
 	return out, nil
 }
 
-// entry reports one site, given the registry's answer for the tag it follows.
-func entry(file string, s *rewrite.Site, r resolve.Result, note rewrite.PolicyNote, opts Options) report.Entry {
+// sameSite finds, among a file's entries so far, one for the same place,
+// kind and reference as e. Sites come sorted by position, so only the last
+// entries can match.
+func sameSite(entries []report.Entry, e report.Entry) int {
+	for i := len(entries) - 1; i >= 0; i-- {
+		x := &entries[i]
+		if x.Line != e.Line || x.Column != e.Column {
+			return -1
+		}
+		if x.Kind == e.Kind && x.Ref == e.Ref {
+			return i
+		}
+	}
+	return -1
+}
+
+// refInfo is what a run knows of one reference as written: the image as
+// people say it, the canonical tag it follows, the registry's answer, and
+// the pinned spelling for each digest (shared by every site naming it).
+type refInfo struct {
+	image  string
+	canon  string
+	res    resolve.Result
+	pinned map[string]string
+}
+
+func (ri *refInfo) pinnedAs(ref imageref.Ref, digest string) string {
+	if p, ok := ri.pinned[digest]; ok {
+		return p
+	}
+	if ri.pinned == nil {
+		ri.pinned = map[string]string{}
+	}
+	p := ref.WithDigest(digest)
+	ri.pinned[digest] = p
+	return p
+}
+
+// entry reports one site, given what the run knows of its reference.
+func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, opts Options) report.Entry {
 	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written}
-	if !s.Pinnable() {
+	if !s.Pinnable() || ri == nil {
 		e.Status, e.Reason = report.Skipped, s.Skip
 		return e
 	}
-	e.Image, e.Tag, e.OldDigest = s.Ref.Familiar(), s.Ref.Follows(), s.Ref.Digest
+	r := ri.res
+	e.Image, e.Tag, e.OldDigest = ri.image, s.Ref.Follows(), s.Ref.Digest
 	switch {
 	case opts.Offline && s.Ref.Digest == "":
 		e.Status = report.Unpinned
 		return e
 	case opts.Offline:
-		e.Status, e.Digest = report.Current, s.Ref.Digest
-		return e
+		e.Status, e.Digest = report.Unverified, s.Ref.Digest
 	case s.Ref.Follows() == "":
 		e.Status, e.Digest, e.Reason = report.Current, s.Ref.Digest, ReasonDigestOnly
 	default:
@@ -205,16 +285,35 @@ func entry(file string, s *rewrite.Site, r resolve.Result, note rewrite.PolicyNo
 		}
 		e.Digest = r.Digest
 	}
-	e.Pinned = s.Ref.WithDigest(e.Digest)
+	e.Pinned = ri.pinnedAs(s.Ref, e.Digest)
+	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
+	return e
+}
+
+// policyText says what happened to a container's imagePullPolicy, in the
+// few spellings there are (shared, not built anew for every site).
+func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) string {
 	switch note {
 	case rewrite.PolicyAdded:
-		e.PullPolicy = "added " + string(opts.PullPolicy)
+		if want == rewrite.PolicyIfNotPresent {
+			return "added IfNotPresent"
+		}
+		return "added " + string(want)
 	case rewrite.PolicyChanged:
-		e.PullPolicy = s.PullPolicy + " -> " + string(opts.PullPolicy)
+		switch {
+		case was == "Always" && want == rewrite.PolicyIfNotPresent:
+			return "Always -> IfNotPresent"
+		case was == "IfNotPresent" && want == rewrite.PolicyAlways:
+			return "IfNotPresent -> Always"
+		}
+		return was + " -> " + string(want)
 	case rewrite.PolicyKept:
-		e.PullPolicy = "kept " + s.PullPolicy
+		if was == "Never" {
+			return "kept Never"
+		}
+		return "kept " + was
 	}
-	return e
+	return ""
 }
 
 // scanAll reads and parses files with a bounded pool, in the given order.

@@ -186,8 +186,59 @@ func TestRunOfflineAsksNoRegistry(t *testing.T) {
 		t.Errorf("offline run changed %d files", len(out.Changes))
 	}
 	c := out.Report.Counts()
-	if c[report.Unpinned] != 4 || c[report.Current] != 2 {
-		t.Errorf("counts %v, want 4 unpinned and 2 current", c)
+	if c[report.Unpinned] != 4 || c[report.Unverified] != 2 || c[report.Current] != 0 {
+		t.Errorf("counts %v, want 4 unpinned and 2 unverified: offline, nothing is known to be current", c)
+	}
+	// The pull policy needs no registry: the pinned containers without one
+	// are work offline as they are online.
+	policy := 0
+	for _, e := range out.Report.Work() {
+		if e.Status == report.Unverified && e.PullPolicy == "added IfNotPresent" {
+			policy++
+		}
+	}
+	if policy != 2 {
+		t.Errorf("%d pinned containers need a pull policy offline, want 2", policy)
+	}
+}
+
+// TestOfflineGateChecksPullPolicy: image@sha256 with Always fails the
+// offline gate exactly as it fails the online one.
+func TestOfflineGateChecksPullPolicy(t *testing.T) {
+	src := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx@" + d1 + "\n    imagePullPolicy: Always\n"
+	for _, offline := range []bool{true, false} {
+		co := tree(t, map[string]string{"pod.yaml": src})
+		out, err := Run(context.Background(), co, &fakeResolver{}, Options{Offline: offline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		work := out.Report.Work()
+		if len(work) != 1 || work[0].PullPolicy != "Always -> IfNotPresent" {
+			t.Errorf("offline=%v: work %+v, want the pull policy", offline, work)
+		}
+		if offline && len(out.Changes) != 0 {
+			t.Error("an offline run changed a file")
+		}
+	}
+}
+
+// TestFailedReferenceLeftAlone: a pinned reference that could not be
+// resolved keeps its bytes, pull policy included, and the report says
+// nothing changed for it; every byte that does change is reported.
+func TestFailedReferenceLeftAlone(t *testing.T) {
+	src := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: quay.io/acme/gone:v1@" + d1 + "\n  - name: b\n    image: quay.io/acme/gone:v2\n    imagePullPolicy: Always\n"
+	co := tree(t, map[string]string{"pod.yaml": src})
+	out, err := Run(context.Background(), co, &fakeResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 0 {
+		t.Errorf("a file with only failed references changed:\n%s", out.Changes[0].New)
+	}
+	for _, e := range out.Report.Entries {
+		if e.Status != report.Failed || e.PullPolicy != "" || e.Changes() {
+			t.Errorf("entry %+v: want failed and unchanged", e)
+		}
 	}
 }
 

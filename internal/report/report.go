@@ -16,8 +16,11 @@ const (
 	Updated  Status = "updated"  // a pinned tag moved upstream: new digest
 	Current  Status = "current"  // pinned, and the digest is the tag's
 	Unpinned Status = "unpinned" // offline check: no digest written
-	Skipped  Status = "skipped"  // left alone, for Reason
-	Failed   Status = "failed"   // could not be resolved: Error
+	// Unverified is a reference with a digest that an offline run did not
+	// ask the registry about: pinned, but not known to be current.
+	Unverified Status = "unverified"
+	Skipped    Status = "skipped" // left alone, for Reason
+	Failed     Status = "failed"  // could not be resolved: Error
 )
 
 // Entry is one image reference in one file.
@@ -154,8 +157,12 @@ func (r *Report) Sort() {
 func (r *Report) Summary() string {
 	c := r.Counts()
 	var parts []string
-	for _, s := range []Status{Pinned, Updated, Current, Unpinned, Skipped, Failed} {
-		if c[s] > 0 {
+	for _, s := range []Status{Pinned, Updated, Current, Unverified, Unpinned, Skipped, Failed} {
+		switch {
+		case c[s] == 0:
+		case s == Unverified:
+			parts = append(parts, fmt.Sprintf("%d pinned (not verified offline)", c[s]))
+		default:
 			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
 		}
 	}

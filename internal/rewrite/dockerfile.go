@@ -81,7 +81,7 @@ func (w *dockerWalk) newSite(kind Kind, written string, sp span) *Site {
 	if w.f.src.ignored(s.Line) {
 		s.skip(ReasonIgnored)
 	}
-	s.parse()
+	s.parse(w.f)
 	return s
 }
 

@@ -19,13 +19,13 @@ func Apply(data []byte, edits []Edit) ([]byte, error) {
 	if len(edits) == 0 {
 		return data, nil
 	}
-	seen := make(map[Edit]bool, len(edits))
-	var es []Edit
-	for _, e := range edits {
-		if !seen[e] {
-			seen[e] = true
-			es = append(es, e)
-		}
+	return apply(data, append([]Edit(nil), edits...))
+}
+
+// apply is Apply that may reorder edits.
+func apply(data []byte, es []Edit) ([]byte, error) {
+	if len(es) == 0 {
+		return data, nil
 	}
 	sort.SliceStable(es, func(i, j int) bool {
 		if es[i].Start != es[j].Start {
@@ -33,6 +33,23 @@ func Apply(data []byte, edits []Edit) ([]byte, error) {
 		}
 		return es[i].End < es[j].End
 	})
+	// Identical edits count once. They sort next to each other (with, at
+	// most, other insertions at the same offset between them).
+	n := 0
+	for i, e := range es {
+		dup := false
+		for j := n - 1; j >= 0 && es[j].Start == e.Start && es[j].End == e.End; j-- {
+			if es[j].Text == e.Text {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			es[n] = es[i]
+			n++
+		}
+	}
+	es = es[:n]
 	uniq := es[:1]
 	for _, e := range es[1:] {
 		last := uniq[len(uniq)-1]

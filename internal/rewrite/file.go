@@ -9,6 +9,7 @@
 package rewrite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -94,6 +95,28 @@ type File struct {
 	Data   []byte
 	Sites  []*Site
 	src    *source
+	parsed map[string]parsedRef // references as written, parsed
+	texts  map[[3]string]string // edit texts by their parts, one copy each
+}
+
+// text is the concatenation of parts, shared with every other edit of the
+// file that inserts the same text: a file naming one image thousands of
+// times holds it once.
+func (f *File) text(parts ...string) string {
+	var k [3]string
+	copy(k[:], parts)
+	if len(parts) > 3 {
+		return strings.Join(parts, "")
+	}
+	if t, ok := f.texts[k]; ok {
+		return t
+	}
+	if f.texts == nil {
+		f.texts = map[[3]string]string{}
+	}
+	t := k[0] + k[1] + k[2]
+	f.texts[k] = t
+	return t
 }
 
 // ParseError is a file pinbot cannot read as its format. The file is left as
@@ -101,7 +124,10 @@ type File struct {
 type ParseError struct {
 	Line int // 1-based; 0 when unknown
 	Msg  string
+	Err  error // the cause, when it is one of this package's errors
 }
+
+func (e *ParseError) Unwrap() error { return e.Err }
 
 func (e *ParseError) Error() string {
 	if e.Line > 0 {
@@ -126,6 +152,11 @@ func parseError(err error) *ParseError {
 // Scan finds the image sites of a file in the given format. A *ParseError
 // means the file could not be understood; no sites are returned then.
 func Scan(p string, format Format, data []byte) (*File, error) {
+	return ScanContext(context.Background(), p, format, data)
+}
+
+// ScanContext is Scan that gives up, with ctx's error, once ctx is done.
+func ScanContext(ctx context.Context, p string, format Format, data []byte) (*File, error) {
 	f := &File{Path: p, Format: format, Data: data, src: newSource(data)}
 	var err error
 	switch format {
@@ -133,7 +164,7 @@ func Scan(p string, format Format, data []byte) (*File, error) {
 	case FormatDockerfile:
 		err = f.scanDockerfile()
 	default:
-		err = f.scanYAML()
+		err = f.scanYAML(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -149,18 +180,14 @@ func Scan(p string, format Format, data []byte) (*File, error) {
 
 // Rewrite returns the file's bytes with every site pinned to the digest
 // digestOf gives it ("" leaves a site alone) and the pull policy applied, and
-// the policy note of each site that has one.
-func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, map[*Site]PolicyNote, error) {
-	var edits []Edit
-	notes := map[*Site]PolicyNote{}
-	for _, s := range f.Sites {
-		e, note := s.Edits(f, digestOf(s), pol)
-		edits = append(edits, e...)
-		if note != PolicyNone {
-			notes[s] = note
-		}
+// the policy note of each site, index for index with f.Sites.
+func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, []PolicyNote, error) {
+	edits := make([]Edit, 0, 2*len(f.Sites))
+	notes := make([]PolicyNote, len(f.Sites))
+	for i, s := range f.Sites {
+		edits, notes[i] = s.appendEdits(edits, f, digestOf(s), pol)
 	}
-	out, err := Apply(f.Data, edits)
+	out, err := apply(f.Data, edits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
@@ -174,15 +201,28 @@ func (s *Site) skip(reason string) {
 	}
 }
 
-// parse reads the site's reference, or says why it cannot be pinned.
-func (s *Site) parse() {
-	r, err := imageref.Parse(s.Written)
-	switch {
-	case errors.Is(err, imageref.ErrVariable):
-		s.skip(ReasonVariable)
-	case err != nil:
-		s.skip(err.Error())
-	default:
-		s.Ref = r
+// parse reads the site's reference, or says why it cannot be pinned. A file
+// naming one image many times parses it once.
+func (s *Site) parse(f *File) {
+	p, ok := f.parsed[s.Written]
+	if !ok {
+		p.ref, p.err = imageref.Parse(s.Written)
+		if f.parsed == nil {
+			f.parsed = map[string]parsedRef{}
+		}
+		f.parsed[s.Written] = p
 	}
+	switch {
+	case errors.Is(p.err, imageref.ErrVariable):
+		s.skip(ReasonVariable)
+	case p.err != nil:
+		s.skip(p.err.Error())
+	default:
+		s.Ref = p.ref
+	}
+}
+
+type parsedRef struct {
+	ref imageref.Ref
+	err error
 }

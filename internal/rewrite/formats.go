@@ -8,15 +8,15 @@ import (
 
 // compose scans services.*.image of a compose file.
 func (w *yamlWalk) compose(root *yaml.Node) {
-	_, services := field(root, "services")
-	for _, kv := range pairs(services) {
+	_, services := w.field(root, "services")
+	for _, kv := range w.pairs(services) {
 		svc := kv[1]
-		_, img := field(svc, "image")
+		_, img := w.field(svc, "image")
 		s := w.site(img, KindCompose)
 		if s == nil {
 			continue
 		}
-		if k, _ := field(svc, "build"); k != nil {
+		if k, _ := w.field(svc, "build"); k != nil {
 			s.skip(ReasonBuild)
 		}
 		w.add(s)
@@ -27,7 +27,7 @@ const dockerScheme = "docker://"
 
 // uses scans a step's "uses: docker://image".
 func (w *yamlWalk) uses(step *yaml.Node, kind Kind) {
-	_, u := field(step, "uses")
+	_, u := w.field(step, "uses")
 	if t := deref(u); t != nil && t.Kind == yaml.ScalarNode && strings.HasPrefix(t.Value, dockerScheme) {
 		w.add(w.siteText(u, kind, dockerScheme))
 	}
@@ -36,20 +36,20 @@ func (w *yamlWalk) uses(step *yaml.Node, kind Kind) {
 // workflow scans a GitHub Actions workflow: jobs.*.container (a string or
 // .image), jobs.*.services.*.image and steps[].uses: docker://.
 func (w *yamlWalk) workflow(root *yaml.Node) {
-	_, jobs := field(root, "jobs")
-	for _, kv := range pairs(jobs) {
+	_, jobs := w.field(root, "jobs")
+	for _, kv := range w.pairs(jobs) {
 		job := kv[1]
-		_, c := field(job, "container")
+		_, c := w.field(job, "container")
 		if t := deref(c); t != nil && t.Kind == yaml.MappingNode {
-			_, c = field(t, "image")
+			_, c = w.field(t, "image")
 		}
 		w.add(w.site(c, KindWorkflowContainer))
-		_, services := field(job, "services")
-		for _, sv := range pairs(services) {
-			_, img := field(sv[1], "image")
+		_, services := w.field(job, "services")
+		for _, sv := range w.pairs(services) {
+			_, img := w.field(sv[1], "image")
 			w.add(w.site(img, KindWorkflowService))
 		}
-		_, steps := field(job, "steps")
+		_, steps := w.field(job, "steps")
 		for _, st := range items(steps, yaml.SequenceNode) {
 			w.uses(st, KindWorkflowStep)
 		}
@@ -59,12 +59,12 @@ func (w *yamlWalk) workflow(root *yaml.Node) {
 // action scans a GitHub Action's metadata: runs.image: docker://image and
 // the steps of a composite action.
 func (w *yamlWalk) action(root *yaml.Node) {
-	_, runs := field(root, "runs")
-	_, img := field(runs, "image")
+	_, runs := w.field(root, "runs")
+	_, img := w.field(runs, "image")
 	if t := deref(img); t != nil && t.Kind == yaml.ScalarNode && strings.HasPrefix(t.Value, dockerScheme) {
 		w.add(w.siteText(img, KindAction, dockerScheme))
 	}
-	_, steps := field(runs, "steps")
+	_, steps := w.field(runs, "steps")
 	for _, st := range items(steps, yaml.SequenceNode) {
 		w.uses(st, KindWorkflowStep)
 	}
@@ -73,18 +73,18 @@ func (w *yamlWalk) action(root *yaml.Node) {
 // kustomization scans images[]: an entry with newTag resolves (newName or
 // name):newTag and keeps the digest in its digest field.
 func (w *yamlWalk) kustomization(root *yaml.Node) {
-	_, images := field(root, "images")
+	_, images := w.field(root, "images")
 	for _, e := range items(images, yaml.SequenceNode) {
 		if !w.once(e) {
 			continue
 		}
 		e = deref(e)
-		nameK, nameV := field(e, "name")
-		tagK, tagV := field(e, "newTag")
+		nameK, nameV := w.field(e, "name")
+		tagK, tagV := w.field(e, "newTag")
 		if nameK == nil {
 			continue
 		}
-		repo := str(e, "newName")
+		repo := w.str(e, "newName")
 		if repo == "" {
 			repo = deref(nameV).Value
 		}
@@ -96,14 +96,14 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 			continue
 		}
 		s := &Site{Kind: KindKustomize, Written: repo + ":" + t.Value, Line: t.Line, Column: t.Column}
-		digestK, digestV := field(e, "digest")
+		digestK, digestV := w.field(e, "digest")
 		if d := deref(digestV); digestK != nil && d != nil && d.Value != "" {
 			s.Written += "@" + d.Value
 		}
 		if w.f.src.ignored(nameK.Line) || w.f.src.ignored(t.Line) {
 			s.skip(ReasonIgnored)
 		}
-		s.parse()
+		s.parse(w.f)
 		w.add(s)
 		if !s.Pinnable() {
 			continue

@@ -27,6 +27,9 @@ func fakeDigest(canonical string) string {
 }
 
 func fakeResolve(s *Site) string {
+	if s.Ref.Follows() == "" { // pinned by digest alone: it keeps its digest
+		return s.Ref.Digest
+	}
 	c, err := s.Ref.Canonical()
 	if err != nil {
 		return ""

@@ -35,7 +35,7 @@ func group(apiVersion string) string {
 
 // object scans one Kubernetes object (or a List of them).
 func (w *yamlWalk) object(root *yaml.Node) {
-	apiVersion, kind := str(root, "apiVersion"), str(root, "kind")
+	apiVersion, kind := w.str(root, "apiVersion"), w.str(root, "kind")
 	if apiVersion == "" || kind == "" || opaqueKinds[kind] {
 		return
 	}
@@ -44,9 +44,9 @@ func (w *yamlWalk) object(root *yaml.Node) {
 		return
 	}
 	if strings.HasSuffix(kind, "List") {
-		if _, list := field(root, "items"); deref(list) != nil && deref(list).Kind == yaml.SequenceNode {
+		if _, list := w.field(root, "items"); deref(list) != nil && deref(list).Kind == yaml.SequenceNode {
 			for _, it := range items(list, yaml.SequenceNode) {
-				if it = deref(it); it != nil && it.Kind == yaml.MappingNode {
+				if it = deref(it); it != nil && it.Kind == yaml.MappingNode && w.once(it) {
 					w.object(it)
 				}
 			}
@@ -56,7 +56,7 @@ func (w *yamlWalk) object(root *yaml.Node) {
 	if p, ok := podSpecPaths[kind]; ok && contains(p.groups, group(apiVersion)) {
 		spec := root
 		for _, key := range p.path {
-			_, spec = field(spec, key)
+			_, spec = w.field(spec, key)
 		}
 		w.podSpec(spec)
 		return
@@ -89,15 +89,15 @@ func (w *yamlWalk) podSpec(spec *yaml.Node) {
 		return
 	}
 	for _, ck := range containerKinds {
-		_, list := field(spec, ck.key)
+		_, list := w.field(spec, ck.key)
 		for _, c := range items(list, yaml.SequenceNode) {
 			w.container(c, ck.kind)
 		}
 	}
-	_, vols := field(spec, "volumes")
+	_, vols := w.field(spec, "volumes")
 	for _, v := range items(vols, yaml.SequenceNode) {
-		_, img := field(v, "image")
-		if _, ref := field(img, "reference"); ref != nil {
+		_, img := w.field(v, "image")
+		if _, ref := w.field(img, "reference"); ref != nil {
 			w.add(w.site(ref, KindImageVolume))
 		}
 	}
@@ -112,7 +112,7 @@ func (w *yamlWalk) container(c *yaml.Node, kind Kind) {
 	if c.Kind != yaml.MappingNode {
 		return
 	}
-	k, v := field(c, "image")
+	k, v := w.field(c, "image")
 	if k == nil {
 		return
 	}
@@ -122,7 +122,7 @@ func (w *yamlWalk) container(c *yaml.Node, kind Kind) {
 	}
 	w.add(s)
 	ct := &container{flow: c.Style&yaml.FlowStyle != 0}
-	pk, pv := field(c, "imagePullPolicy")
+	pk, pv := w.field(c, "imagePullPolicy")
 	if pk != nil {
 		ct.hasPolicy = true
 		if t := deref(pv); t != nil && t.Kind == yaml.ScalarNode {
@@ -148,33 +148,33 @@ func (w *yamlWalk) container(c *yaml.Node, kind Kind) {
 }
 
 // generic scans another kind's object for any "image" key holding a string.
-// metadata (labels, annotations) is no place for images.
+// metadata (labels, annotations) is no place for images. Each mapping and
+// sequence is visited once, however many aliases lead to it.
 func (w *yamlWalk) generic(n *yaml.Node, top bool) {
+	w.tick()
 	n = deref(n)
-	if n == nil {
+	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || !w.once(n) {
 		return
 	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		if !w.once(n) {
-			return
-		}
-		for _, kv := range pairs(n) {
-			k, v := kv[0], kv[1]
-			if top && k.Value == "metadata" {
-				continue
-			}
-			if k.Value == "image" {
-				if t := deref(v); t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" {
-					w.add(w.site(v, KindCustomResource))
-					continue
-				}
-			}
-			w.generic(v, false)
-		}
-	case yaml.SequenceNode:
+	if n.Kind == yaml.SequenceNode {
 		for _, c := range n.Content {
 			w.generic(c, false)
 		}
+		return
+	}
+	for _, kv := range w.pairs(n) {
+		k, v := kv[0], kv[1]
+		if top && k.Value == "metadata" {
+			continue
+		}
+		if k.Value == "image" {
+			if t := deref(v); t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" {
+				if w.once(t) { // one value merged into many mappings is one site
+					w.add(w.site(v, KindCustomResource))
+				}
+				continue
+			}
+		}
+		w.generic(v, false)
 	}
 }

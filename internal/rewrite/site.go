@@ -106,17 +106,19 @@ const (
 	PolicyKept    PolicyNote = "kept"    // Never, or a value pinbot does not own, left as it was
 )
 
-// Edits are the changes that pin the site to digest ("" leaves the reference
-// as it is, as for a failure) and apply the pull policy to a built-in
-// container whose image ends up pinned.
+// Edits are the changes that make the site carry digest and apply the pull
+// policy to a built-in container whose image then carries one. digest ""
+// leaves the site exactly as it is, pull policy included: that is what a
+// reference that could not be resolved gets.
 func (s *Site) Edits(f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
-	if !s.Pinnable() {
-		return nil, PolicyNone
+	return s.appendEdits(nil, f, digest, pol)
+}
+
+func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
+	if !s.Pinnable() || digest == "" {
+		return edits, PolicyNone
 	}
-	var edits []Edit
-	pinned := s.Ref.Digest != ""
-	if digest != "" && digest != s.Ref.Digest {
-		pinned = true
+	if digest != s.Ref.Digest {
 		switch {
 		case s.kustomize != nil:
 			edits = append(edits, s.kustomize.edit(digest, f))
@@ -124,23 +126,21 @@ func (s *Site) Edits(f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote
 			// Replace just the old digest: the tail of the reference.
 			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})
 		default:
-			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: "@" + digest})
+			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest)})
 		}
 	}
-	if s.container == nil || !pinned || pol == PolicyKeep {
+	if s.container == nil || pol == PolicyKeep {
 		return edits, PolicyNone
 	}
 	c := s.container
 	want := string(pol)
 	switch {
 	case !c.hasPolicy:
-		edits = append(edits, c.insert("imagePullPolicy", want, f))
-		return edits, PolicyAdded
+		return append(edits, c.insert("imagePullPolicy", want, f)), PolicyAdded
 	case s.PullPolicy == want:
 		return edits, PolicyNone
 	case (s.PullPolicy == string(PolicyAlways) || s.PullPolicy == string(PolicyIfNotPresent)) && c.policy.valid:
-		edits = append(edits, Edit{Start: c.policy.start, End: c.policy.end, Text: want})
-		return edits, PolicyChanged
+		return append(edits, Edit{Start: c.policy.start, End: c.policy.end, Text: want}), PolicyChanged
 	default: // Never, or something pinbot does not own
 		return edits, PolicyKept
 	}
@@ -162,11 +162,10 @@ func (k *kustEntry) edit(digest string, f *File) Edit {
 // and line ending.
 func insertField(key, value string, flow bool, after, lineEnd int, eol, indent string, f *File) Edit {
 	if flow {
-		return Edit{Start: after, End: after, Text: ", " + key + ": " + value}
+		return Edit{Start: after, End: after, Text: f.text(", ", key+": ", value)}
 	}
-	line := indent + key + ": " + value
 	if eol == "" { // the last line of a file without a final newline
-		return Edit{Start: lineEnd, End: lineEnd, Text: f.src.eol() + line}
+		return Edit{Start: lineEnd, End: lineEnd, Text: f.src.eol() + indent + key + ": " + value}
 	}
-	return Edit{Start: lineEnd, End: lineEnd, Text: line + eol}
+	return Edit{Start: lineEnd, End: lineEnd, Text: f.text(indent, key+": "+value, eol)}
 }

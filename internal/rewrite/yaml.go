@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,30 +21,52 @@ const (
 	ReasonScratch    = "scratch is no image"
 )
 
-// scanYAML decodes every document of the file and hands each to the scanner
-// of the file's format.
-func (f *File) scanYAML() error {
+// A scan's budget: the steps (nodes and mapping entries visited) a file may
+// cost per byte before it is given up as too complex, plus a floor for tiny
+// files. Every node is visited once however many aliases reach it, so an
+// honest file costs a few steps per node; only a crafted one gets near this.
+const (
+	stepsPerByte = 16
+	stepsFloor   = 1 << 16
+)
+
+// errBudget and a cancelled context end a walk from deep inside it.
+type walkAbort struct{ err error }
+
+// scanYAML decodes the file's documents one at a time, hands each to the
+// scanner of the file's format and lets it go: memory follows the largest
+// document, not the file.
+func (f *File) scanYAML(ctx context.Context) (err error) {
+	w := &yamlWalk{f: f, ctx: ctx, budget: stepsFloor + stepsPerByte*len(f.Data)}
+	defer func() {
+		if r := recover(); r != nil {
+			a, ok := r.(walkAbort)
+			if !ok {
+				panic(r)
+			}
+			f.Sites = nil
+			err = a.err
+		}
+	}()
 	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
-	var docs []*yaml.Node
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
+			f.Sites = nil
 			return parseError(err)
 		}
 		if err := duplicateKeys(&doc, 0); err != nil {
+			f.Sites = nil
 			return err
 		}
-		docs = append(docs, &doc)
-	}
-	w := &yamlWalk{f: f, seen: map[*yaml.Node]bool{}}
-	for _, doc := range docs {
 		if len(doc.Content) == 0 {
 			continue
 		}
+		w.seen = map[*yaml.Node]bool{} // aliases never cross documents
 		root := deref(doc.Content[0])
 		if root == nil || root.Kind != yaml.MappingNode {
 			continue
@@ -61,7 +84,6 @@ func (f *File) scanYAML() error {
 			w.object(root)
 		}
 	}
-	return nil
 }
 
 // duplicateKeys rejects a mapping that names a key twice: Kubernetes and
@@ -92,8 +114,29 @@ func duplicateKeys(n *yaml.Node, depth int) error {
 }
 
 type yamlWalk struct {
-	f    *File
-	seen map[*yaml.Node]bool // mappings already scanned (reached again through an alias)
+	f      *File
+	ctx    context.Context
+	seen   map[*yaml.Node]bool // collections already scanned (reached again through an alias)
+	steps  int
+	budget int
+}
+
+// ErrTooComplex is a file whose scan would cost more than its budget: a web
+// of aliases or merge keys built to make a walk explode.
+var ErrTooComplex = errors.New("too complex to scan: aliases or merge keys reach more nodes than the file's budget allows")
+
+// tick counts one step of the walk, and ends the walk when the budget is
+// spent or the context is done.
+func (w *yamlWalk) tick() {
+	w.steps++
+	if w.steps > w.budget {
+		panic(walkAbort{&ParseError{Msg: ErrTooComplex.Error(), Err: ErrTooComplex}})
+	}
+	if w.steps&1023 == 0 && w.ctx != nil {
+		if err := w.ctx.Err(); err != nil {
+			panic(walkAbort{err})
+		}
+	}
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -103,38 +146,70 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// field finds key in mapping m, then in the mappings it merges ("<<: *base").
-func field(m *yaml.Node, key string) (k, v *yaml.Node) {
-	m = deref(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	var merges []*yaml.Node
+// mergeSources are the mappings m merges ("<<: *base", "<<: [*a, *b]"), in
+// order of precedence.
+func mergeSources(m *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		kn := m.Content[i]
-		switch {
-		case kn.Value == key && kn.Kind == yaml.ScalarNode:
-			return kn, m.Content[i+1]
-		case kn.Value == "<<" && kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge":
+		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
 			mv := deref(m.Content[i+1])
 			if mv != nil && mv.Kind == yaml.SequenceNode {
-				merges = append(merges, mv.Content...)
+				out = append(out, mv.Content...)
 			} else {
-				merges = append(merges, mv)
+				out = append(out, mv)
 			}
 		}
 	}
-	for _, mm := range merges {
-		if k, v := field(mm, key); k != nil {
-			return k, v
+	return out
+}
+
+// mappings are m and the mappings it merges, transitively, each once, in
+// order of precedence (depth first, as YAML's merge key orders them).
+func (w *yamlWalk) mappings(m *yaml.Node) []*yaml.Node {
+	m = deref(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := []*yaml.Node{m}
+	if len(mergeSources(m)) == 0 { // the common case: no merge keys
+		return out
+	}
+	visited := map[*yaml.Node]bool{m: true}
+	var walk func(m *yaml.Node)
+	walk = func(m *yaml.Node) {
+		for _, mm := range mergeSources(m) {
+			w.tick()
+			mm = deref(mm)
+			if mm == nil || mm.Kind != yaml.MappingNode || visited[mm] {
+				continue
+			}
+			visited[mm] = true
+			out = append(out, mm)
+			walk(mm)
+		}
+	}
+	walk(m)
+	return out
+}
+
+// field finds key in mapping m, then in the mappings it merges.
+func (w *yamlWalk) field(m *yaml.Node, key string) (k, v *yaml.Node) {
+	for _, mm := range w.mappings(m) {
+		for i := 0; i+1 < len(mm.Content); i += 2 {
+			w.tick()
+			kn := mm.Content[i]
+			if kn.Value == key && kn.Kind == yaml.ScalarNode && kn.Tag != "!!merge" {
+				return kn, mm.Content[i+1]
+			}
 		}
 	}
 	return nil, nil
 }
 
 // str is the value of a plain string scalar field, or "".
-func str(m *yaml.Node, key string) string {
-	_, v := field(m, key)
+func (w *yamlWalk) str(m *yaml.Node, key string) string {
+	_, v := w.field(m, key)
 	v = deref(v)
 	if v == nil || v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
 		return ""
@@ -150,38 +225,31 @@ func items(n *yaml.Node, kind yaml.Kind) []*yaml.Node {
 	return n.Content
 }
 
-// pairs are the key/value pairs of a mapping, merged ones included.
-func pairs(m *yaml.Node) [][2]*yaml.Node {
+// pairs are the key/value pairs of a mapping, merged ones included; a key
+// counts once, with the value that takes precedence.
+func (w *yamlWalk) pairs(m *yaml.Node) [][2]*yaml.Node {
 	var out [][2]*yaml.Node
-	seen := map[string]bool{}
-	var walk func(m *yaml.Node, depth int)
-	walk = func(m *yaml.Node, depth int) {
-		m = deref(m)
-		if m == nil || m.Kind != yaml.MappingNode || depth > 10 {
-			return
-		}
-		var merges []*yaml.Node
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k := m.Content[i]
+	var seen map[string]bool
+	ms := w.mappings(m)
+	for _, mm := range ms {
+		for i := 0; i+1 < len(mm.Content); i += 2 {
+			w.tick()
+			k := mm.Content[i]
 			if k.Tag == "!!merge" {
-				mv := deref(m.Content[i+1])
-				if mv != nil && mv.Kind == yaml.SequenceNode {
-					merges = append(merges, mv.Content...)
-				} else {
-					merges = append(merges, mv)
-				}
 				continue
 			}
-			if !seen[k.Value] {
+			if len(ms) > 1 {
+				if seen == nil {
+					seen = map[string]bool{}
+				}
+				if seen[k.Value] {
+					continue
+				}
 				seen[k.Value] = true
-				out = append(out, [2]*yaml.Node{k, m.Content[i+1]})
 			}
-		}
-		for _, mm := range merges {
-			walk(mm, depth+1)
+			out = append(out, [2]*yaml.Node{k, mm.Content[i+1]})
 		}
 	}
-	walk(m, 0)
 	return out
 }
 
@@ -273,7 +341,7 @@ func (w *yamlWalk) siteText(v *yaml.Node, kind Kind, prefix string) *Site {
 	if w.f.src.ignored(s.Line) || (v.Kind == yaml.AliasNode && w.f.src.ignored(v.Line)) {
 		s.skip(ReasonIgnored)
 	}
-	s.parse()
+	s.parse(w.f)
 	return s
 }
 
