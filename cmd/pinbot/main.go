@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/pinbot/pinbot/internal/pin"
@@ -42,14 +43,48 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
-func main() {
+func main() { os.Exit(mainCode()) }
+
+// mainCode runs pinbot as a process: a soft memory limit, SIGINT and
+// SIGTERM ending the run (exit 130 and 143), and the exit code.
+func mainCode() int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(pin.SoftMemoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, sig := withSignals(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	if s := sig(); s != nil {
+		code = signalCode(s)
+	}
+	return code
+}
+
+// withSignals is a context that SIGINT and SIGTERM cancel, and a function
+// telling which signal did, if one did. A second signal kills at once.
+func withSignals(parent context.Context) (context.Context, func() os.Signal) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		s := <-ch
+		got.Store(s)
+		cancel()
+		s = <-ch
+		os.Exit(signalCode(s))
+	}()
+	return ctx, func() os.Signal {
+		s, _ := got.Load().(os.Signal)
+		return s
+	}
+}
+
+// signalCode is the shell's exit status for a process ended by s: 128+n.
+func signalCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 130
 }
 
 // run executes pinbot with args and returns the exit code.

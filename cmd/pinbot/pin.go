@@ -4,9 +4,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pinbot/pinbot/internal/checkout"
@@ -29,6 +30,7 @@ type pinFlags struct {
 	jobs       int
 	timeout    time.Duration
 	offline    bool
+	maxFileSize string
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
@@ -38,6 +40,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 8, "registry requests in flight at once")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
+	fs.StringVar(&f.maxFileSize, "max-file-size", checkout.FormatSize(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
 
@@ -55,51 +58,57 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		args = []string{"."}
 	}
 	for _, a := range args {
-		if _, err := os.Stat(a); err != nil {
+		if _, err := os.Lstat(a); err != nil {
 			return nil, usageError("%v", err)
 		}
 	}
-	rootDir, git, err := checkout.FindRoot(args[0])
+	if f.timeout <= 0 {
+		return nil, usageError("--timeout must be more than 0 (it bounds each registry request)")
+	}
+	wd, err := os.Getwd()
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	if !git {
-		// Outside git, the working directory is the root when it holds the paths.
-		if wd, err := os.Getwd(); err == nil {
-			if real, err := filepath.EvalSymlinks(wd); err == nil && within(real, rootDir) {
-				rootDir = real
-			}
-		}
+	loc, err := checkout.Locate(wd, args)
+	if err != nil {
+		return nil, usageError("%v", err)
 	}
-	co, err := checkout.Open(rootDir, git)
+	co, err := checkout.Open(loc.Root, loc.Git)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
 	s := &session{co: co}
+	s.opts.Paths = loc.Paths
 	ok := false
 	defer func() {
 		if !ok {
 			co.Close()
 		}
 	}()
-	for _, a := range args {
-		rel, err := co.Rel(a)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		s.opts.Paths = append(s.opts.Paths, rel)
-	}
 
-	cfgPath := f.configFile
-	if cfgPath == "" {
-		if _, err := os.Stat(filepath.Join(co.Root, config.DefaultFile)); err == nil {
-			cfgPath = filepath.Join(co.Root, config.DefaultFile)
+	cfg := &config.Config{}
+	switch {
+	case f.configFile != "":
+		if cfg, err = config.Load(f.configFile); err != nil {
+			return nil, usageError("%v", err)
+		}
+	default:
+		// The checkout's own configuration is read like any of its files:
+		// never through a symlink, never from outside the tree.
+		data, _, err := co.ReadFile(config.DefaultFile)
+		switch {
+		case err == nil:
+			if cfg, err = config.Parse(config.DefaultFile, data); err != nil {
+				return nil, usageError("%v", err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, usageError("%s: %v", config.DefaultFile, err)
 		}
 	}
-	cfg := &config.Config{}
-	if cfgPath != "" {
-		if cfg, err = config.Load(cfgPath); err != nil {
-			return nil, usageError("%v", err)
+	co.MaxFileSize = cfg.MaxFileSize
+	if cmd.Flags().Changed("max-file-size") {
+		if co.MaxFileSize, err = checkout.ParseSize(f.maxFileSize); err != nil {
+			return nil, usageError("--max-file-size: %v", err)
 		}
 	}
 
@@ -142,11 +151,6 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	s.resolver = r
 	ok = true
 	return s, nil
-}
-
-func within(dir, path string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != ".."+string(filepath.Separator))
 }
 
 func newPinCmd(g *globals) *cobra.Command {
@@ -204,6 +208,12 @@ named as file:line: ref: error).`,
 			if diff && output != "text" {
 				return usageError("--diff writes the diff to standard output: it goes with --output text only")
 			}
+			if diff && check {
+				return usageError("--check and --diff are two answers to one question: --check exits 1 and lists what would change, --diff shows it; choose one")
+			}
+			if diff && f.offline {
+				return usageError("--diff with --offline shows nothing: offline, no digest is looked up, so nothing would change")
+			}
 			s, err := f.open(cmd, args)
 			if err != nil {
 				return err
@@ -215,17 +225,15 @@ named as file:line: ref: error).`,
 			}
 			rep := res.Report
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if !check && !diff {
-				writeChanges(s.co, res)
+			if !check && !diff && !f.offline {
+				removeStale(s.co, g.logger(stderr))
+				writeChanges(s.co, res, f.jobs)
 			}
 			if diff {
 				for _, c := range res.Changes {
 					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
 						return err
 					}
-				}
-				if check {
-					err = report.WriteCheck(stderr, rep)
 				}
 			} else {
 				err = render(stdout, rep, output, check, g.verbose)
@@ -244,15 +252,32 @@ named as file:line: ref: error).`,
 	return cmd
 }
 
-// writeChanges writes each changed file, recording failures in the report.
-func writeChanges(co *checkout.Checkout, res *pin.Result) {
+// writeChanges writes the changed files, several at once, recording
+// failures in the report. A file edited since it was read is left alone.
+func writeChanges(co *checkout.Checkout, res *pin.Result, jobs int) {
 	rep := res.Report
+	errs := make([]error, len(res.Changes))
+	sem := make(chan struct{}, max(1, min(jobs, 16)))
+	var wg sync.WaitGroup
+	for i, c := range res.Changes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = co.WriteFile(c.Path, c.Old, c.New)
+			<-sem
+		}()
+	}
+	wg.Wait()
 	var written []string
-	for _, c := range res.Changes {
-		if err := co.WriteFile(c.Path, c.New); err != nil {
+	for i, c := range res.Changes {
+		if err := errs[i]; err != nil {
 			msg := err.Error()
-			if errors.Is(err, fs.ErrPermission) {
+			switch {
+			case errors.Is(err, fs.ErrPermission):
 				msg = "permission denied"
+			case errors.Is(err, checkout.ErrChanged):
+				msg = checkout.ErrChanged.Error()
 			}
 			rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: msg})
 			continue
@@ -260,6 +285,17 @@ func writeChanges(co *checkout.Checkout, res *pin.Result) {
 		written = append(written, c.Path)
 	}
 	rep.Changed = written
+}
+
+// removeStale removes the temporary files a killed run left behind.
+func removeStale(co *checkout.Checkout, log *slog.Logger) {
+	removed, err := co.RemoveTemp(co.Stale())
+	for _, r := range removed {
+		log.Info("removed a temporary file left by an interrupted run", "file", r)
+	}
+	if err != nil {
+		log.Warn("could not remove a temporary file left by an interrupted run", "err", err)
+	}
 }
 
 // outcome maps a report to the exit status.

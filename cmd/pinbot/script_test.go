@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +20,7 @@ var updateScripts = flag.Bool("update", false, "rewrite the files testdata/scrip
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"pinbot": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"pinbot": func() { os.Exit(mainCode()) },
 	})
 }
 

@@ -4,54 +4,185 @@
 package checkout
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
-// MaxFileSize is the largest file pinbot reads; bigger ones are reported and
-// left alone.
-const MaxFileSize = 32 << 20
+// DefaultMaxFileSize is the largest file pinbot reads unless told
+// otherwise; a bigger one is reported, left alone, and fails the run.
+const DefaultMaxFileSize = 32 << 20
+
+// MaxFileSize is DefaultMaxFileSize, for callers that name the default.
+const MaxFileSize = DefaultMaxFileSize
 
 // Checkout is a directory tree, usually a git work tree.
 type Checkout struct {
 	Root string // absolute, symlinks resolved
 	Git  bool   // Root is a git work tree
-	root *os.Root
+	// MaxFileSize is the largest file ReadFile reads; 0 means the default.
+	MaxFileSize int64
+	lexical     string // Root as the paths named on the command line spell it
+	root        *os.Root
+	stale       []string // temporary files of killed runs that Files came across
+}
+
+// Stale lists the temporary files of killed runs that Files came across
+// (never scanned; RemoveTemp removes them).
+func (c *Checkout) Stale() []string { return c.stale }
+
+// Location is where the paths named on a command line sit: the root of
+// their tree, as written and resolved, and each path relative to it.
+type Location struct {
+	Root  string   // absolute, as written (symlinks above the tree kept)
+	Git   bool     // Root is a git work tree
+	Paths []string // slash paths relative to Root
+}
+
+// Locate finds the tree the given paths (relative to the working directory
+// wd, or absolute) sit in, as written: the nearest enclosing git work tree,
+// or, outside git, wd when it holds them, else the first path's directory.
+//
+// A named path gets the rules a walked one does. Symlinks above the tree
+// (a home directory that is a link) are the user's business; a symlink at
+// or below the tree's root in a named path, such as a "deploy" that links
+// to a directory elsewhere, is refused: pinbot reads and writes nothing
+// outside the tree and follows no symlink out of it. All paths must sit in
+// the same tree.
+func Locate(wd string, paths []string) (*Location, error) {
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	if !filepath.IsAbs(wd) {
+		return nil, fmt.Errorf("working directory %q is not absolute", wd)
+	}
+	loc := &Location{}
+	for i, p := range paths {
+		abs := p
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(wd, p)
+		}
+		abs = filepath.Clean(abs)
+		root, git, err := treeOf(abs, wd)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if i == 0 {
+			loc.Root, loc.Git = root, git
+		} else if root != loc.Root {
+			return nil, fmt.Errorf("%s is not in %s, the tree of %s", p, loc.Root, paths[0])
+		}
+		if err := noLinkBelow(loc.Root, abs); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		rel, err := filepath.Rel(loc.Root, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("%s is outside %s", p, loc.Root)
+		}
+		loc.Paths = append(loc.Paths, filepath.ToSlash(rel))
+	}
+	return loc, nil
+}
+
+// ErrSymlink is a named path that goes through a symlink inside the tree.
+var ErrSymlink = errors.New("is a symlink")
+
+// treeOf finds the root of the tree abs sits in. Walking down from "/", a
+// directory holding .git starts a work tree; the deepest one wins unless a
+// symlink stands between it and an enclosing work tree (the path would
+// leave that tree through the link).
+func treeOf(abs, wd string) (string, bool, error) {
+	var chain []string // "/", then each ancestor down to abs
+	for d := abs; ; d = filepath.Dir(d) {
+		chain = append(chain, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	root, git := "", false
+	for i := len(chain) - 1; i >= 0; i-- {
+		d := chain[i]
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return "", false, err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && git {
+			return "", false, fmt.Errorf("%s %w inside the work tree %s: name its target instead", d, ErrSymlink, root)
+		}
+		if i > 0 && fi.Mode()&fs.ModeSymlink == 0 && !fi.IsDir() {
+			return "", false, fmt.Errorf("%s is not a directory", d)
+		}
+		if i == 0 && !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
+			break // a file: its directory's tree
+		}
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			root, git = d, true
+		}
+	}
+	if git {
+		return root, true, nil
+	}
+	// Outside git: the working directory when it holds the path.
+	if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return wd, false, nil
+	}
+	if fi, err := os.Lstat(abs); err == nil && fi.IsDir() {
+		return abs, false, nil
+	}
+	return filepath.Dir(abs), false, nil
+}
+
+// noLinkBelow refuses a path with a symlink at any component below root.
+func noLinkBelow(root, abs string) error {
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." {
+		return nil
+	}
+	d := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		d = filepath.Join(d, part)
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s %w: name its target instead", d, ErrSymlink)
+		}
+	}
+	return nil
 }
 
 // FindRoot is the git work tree holding dir (the nearest ancestor with a
-// .git), or dir itself when there is none.
+// .git), or dir itself when there is none, found as Locate finds it.
 func FindRoot(dir string) (root string, git bool, err error) {
-	abs, err := filepath.Abs(dir)
+	wd, err := filepath.Abs(dir)
 	if err != nil {
 		return "", false, err
 	}
-	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+	if fi, err := os.Lstat(wd); err == nil && !fi.IsDir() {
+		wd = filepath.Dir(wd)
+	}
+	loc, err := Locate(wd, []string{dir})
+	if err != nil {
 		return "", false, err
 	}
-	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
-		abs = filepath.Dir(abs)
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			return d, true, nil
-		}
-		if filepath.Dir(d) == d {
-			return abs, false, nil
-		}
-	}
+	return loc.Root, loc.Git, nil
 }
 
 // Open opens root (an absolute or relative directory).
@@ -60,35 +191,39 @@ func Open(root string, git bool) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if abs, err = filepath.EvalSymlinks(abs); err != nil {
-		return nil, err
-	}
-	r, err := os.OpenRoot(abs)
+	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return nil, err
 	}
-	return &Checkout{Root: abs, Git: git, root: r}, nil
+	r, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, err
+	}
+	return &Checkout{Root: real, Git: git, root: r, lexical: abs}, nil
 }
 
 // Close releases the root.
 func (c *Checkout) Close() error { return c.root.Close() }
 
 // Rel turns a path given on the command line (relative to the working
-// directory, or absolute) into a slash path relative to the root. It fails
-// for a path outside the root.
+// directory, or absolute) into a slash path relative to the root, as
+// written: it fails for a path outside the root or through a symlink in it.
 func (c *Checkout) Rel(p string) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", err
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	} else {
-		return "", err
-	}
-	rel, err := filepath.Rel(c.Root, abs)
+	base := c.lexical
+	rel, err := filepath.Rel(base, abs)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s is outside %s", p, c.Root)
+		// the root spelled another way (resolved): compare resolved paths
+		base = c.Root
+		if rel, err = filepath.Rel(base, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("%s is outside %s", p, c.Root)
+		}
+	}
+	if err := noLinkBelow(base, abs); err != nil {
+		return "", err
 	}
 	return filepath.ToSlash(rel), nil
 }
@@ -133,6 +268,10 @@ func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
 					return fs.SkipDir
 				}
 				ign.load(c, rel)
+				return nil
+			}
+			if d.Type().IsRegular() && IsTemp(d.Name()) {
+				c.stale = append(c.stale, rel) // a killed run's: never scanned
 				return nil
 			}
 			if !d.Type().IsRegular() || ign.match(rel, false) || (filter != nil && !filter.File(rel)) || seen[rel] {
@@ -219,27 +358,102 @@ func (ig *ignorer) match(rel string, dir bool) bool {
 // ReadFile reads a regular file under the root, and tells its mode. It
 // refuses symlinks and files over MaxFileSize.
 func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
-	fi, err := c.root.Lstat(rel)
+	f, err := c.root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if fi, lerr := c.root.Lstat(rel); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, 0, fmt.Errorf("%s: %w", rel, ErrSymlink)
+		}
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", rel)
+		return nil, 0, fmt.Errorf("%s: %w", rel, ErrNotRegular)
 	}
-	if fi.Size() > MaxFileSize {
-		return nil, 0, fmt.Errorf("%s: %d bytes is over the %d MiB pinbot reads", rel, fi.Size(), MaxFileSize>>20)
+	limit := c.maxSize()
+	if fi.Size() > limit {
+		return nil, 0, &TooLargeError{Size: fi.Size(), Limit: limit}
 	}
-	data, err := c.root.ReadFile(rel)
-	return data, fi.Mode(), err
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if int64(len(data)) > limit { // it grew while being read
+		return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}
+	}
+	return data, fi.Mode(), nil
+}
+
+func (c *Checkout) maxSize() int64 {
+	if c.MaxFileSize > 0 {
+		return c.MaxFileSize
+	}
+	return DefaultMaxFileSize
+}
+
+// TooLargeError is a file over the size pinbot reads.
+type TooLargeError struct{ Size, Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%d bytes is over the %s pinbot reads (maxFileSize in .pinbot.yaml, or --max-file-size)", e.Size, FormatSize(e.Limit))
+}
+
+// FormatSize writes a byte count the way --max-file-size reads it.
+func FormatSize(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ParseSize reads a size: "32MiB", "512KiB", "1GiB", "1048576" (bytes); MB,
+// KB and GB are read as their binary counterparts.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, KiB, MiB or GiB, as in 32MiB", s)
+	}
+	return n * mult, nil
 }
 
 // ErrNotRegular is returned for writes to anything but a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
-// WriteFile replaces a regular file's bytes atomically: a temporary file in
-// the same directory, synced, given the original's mode, then renamed over
-// it. A symlink is never written through.
-func (c *Checkout) WriteFile(rel string, data []byte) error {
+// ErrChanged is a file whose bytes changed after pinbot read them: someone
+// edited it during the run. It is left as it is.
+var ErrChanged = errors.New("changed since pinbot read it; left as it is")
+
+// tempInfix marks pinbot's temporary files: ".<name>.pinbot-<12 hex>".
+const tempInfix = ".pinbot-"
+
+var tempRE = regexp.MustCompile(`^\..+\.pinbot-[0-9a-f]{12}$`)
+
+// IsTemp reports whether a file name is one of pinbot's temporary files.
+func IsTemp(name string) bool { return tempRE.MatchString(name) }
+
+// WriteFile replaces a regular file's bytes atomically, if it still holds
+// old: a temporary file in the same directory, synced, given the original's
+// mode, then renamed over it. A file whose bytes are no longer old (edited
+// during the run) is left as it is, with ErrChanged. A symlink is never
+// written through.
+func (c *Checkout) WriteFile(rel string, old, data []byte) error {
 	fi, err := c.root.Lstat(rel)
 	if err != nil {
 		return err
@@ -251,7 +465,7 @@ func (c *Checkout) WriteFile(rel string, data []byte) error {
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return err
 	}
-	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+".pinbot-"+hex.EncodeToString(rnd[:]))
+	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+tempInfix+hex.EncodeToString(rnd[:]))
 	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
 		return err
@@ -267,13 +481,45 @@ func (c *Checkout) WriteFile(rel string, data []byte) error {
 		werr = c.root.Chmod(tmp, fi.Mode().Perm()) // the umask may have narrowed it
 	}
 	if werr == nil {
+		// As late as can be: the file must still hold what was read.
+		if now, _, err := c.ReadFile(rel); err != nil {
+			werr = err
+		} else if !bytes.Equal(now, old) {
+			werr = ErrChanged
+		}
+	}
+	if werr == nil {
 		werr = c.root.Rename(tmp, rel)
 	}
 	if werr != nil {
 		c.root.Remove(tmp)
+		if errors.Is(werr, ErrChanged) {
+			return fmt.Errorf("%s: %w", rel, werr)
+		}
 		return fmt.Errorf("writing %s: %w", rel, werr)
 	}
 	return nil
+}
+
+// RemoveTemp removes the temporary files a run that was killed left under
+// the given slash paths of the root (those Files reported in Stale), and
+// returns the ones removed.
+func (c *Checkout) RemoveTemp(stale []string) ([]string, error) {
+	var removed []string
+	for _, rel := range stale {
+		if !IsTemp(path.Base(rel)) {
+			continue
+		}
+		fi, err := c.root.Lstat(rel)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := c.root.Remove(rel); err != nil {
+			return removed, err
+		}
+		removed = append(removed, rel)
+	}
+	return removed, nil
 }
 
 // RemoteURL is the URL git has for a remote ("origin") of the work tree.

@@ -132,7 +132,11 @@ func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
 	if err := os.Chmod(p, 0o751); err != nil {
 		t.Fatal(err)
 	}
-	if err := co.WriteFile("deploy/app.yaml", []byte("new bytes")); err != nil {
+	old, _, err := co.ReadFile("deploy/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := co.WriteFile("deploy/app.yaml", old, []byte("new bytes")); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(p)
@@ -149,13 +153,13 @@ func TestWriteFileIsAtomicKeepsModeAndRefusesSymlinks(t *testing.T) {
 			t.Errorf("temporary file left behind: %s", e.Name())
 		}
 	}
-	if err := co.WriteFile("passwd.yaml", []byte("x")); !errors.Is(err, ErrNotRegular) {
+	if err := co.WriteFile("passwd.yaml", nil, []byte("x")); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("writing through a symlink: %v", err)
 	}
-	if err := co.WriteFile("linkdir/app.yaml", []byte("x")); err == nil {
+	if err := co.WriteFile("linkdir/app.yaml", nil, []byte("x")); err == nil {
 		t.Error("writing through a symlinked directory succeeded")
 	}
-	if err := co.WriteFile("../outside.yaml", []byte("x")); err == nil {
+	if err := co.WriteFile("../outside.yaml", nil, []byte("x")); err == nil {
 		t.Error("writing outside the root succeeded")
 	}
 	if _, _, err := co.ReadFile("passwd.yaml"); err == nil {

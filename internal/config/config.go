@@ -12,9 +12,11 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/pinbot/pinbot/internal/yamlerr"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -38,9 +40,12 @@ type Config struct {
 	// Ignore lists images to leave alone: a repository (any tag), a
 	// repository:tag, or a glob over either.
 	Ignore []string `yaml:"ignore"`
+	// MaxFileSize is the largest file read, in bytes (written "32MiB"); 0
+	// means the default. A larger file in scope fails the run.
+	MaxFileSize int64 `yaml:"maxFileSize"`
 }
 
-var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore"}
+var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize"}
 
 // Load reads a configuration file. An unknown key, a wrong type or a bad
 // value is an error naming the file, the line and the key.
@@ -52,6 +57,28 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
+// Error is a configuration problem at a line of a file, under a key.
+type Error struct {
+	File string
+	Line int    // 1-based; 0 when the problem is the file as a whole
+	Key  string // "" when it is not under one key
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
 // Parse reads configuration bytes; name is used in errors.
 func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{}
@@ -60,7 +87,16 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return c, nil // empty, or only comments
 		}
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		e := &Error{File: name}
+		e.Line, e.Msg = yamlerr.SplitIn(err, data)
+		e.Key = keyAt(data, e.Line)
+		if l := lineOf(data, e.Line); bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")) {
+			e.Msg = "a tab in the indentation: YAML indents with spaces"
+			if k, _, ok := bytes.Cut(bytes.TrimSpace(l), []byte(":")); ok && !bytes.ContainsAny(k, " -") {
+				e.Key = string(k)
+			}
+		}
+		return nil, e
 	}
 	if len(doc.Content) == 0 {
 		return c, nil
@@ -70,54 +106,127 @@ func Parse(name string, data []byte) (*Config, error) {
 		if root.Tag == "!!null" {
 			return c, nil
 		}
-		return nil, fmt.Errorf("%s:%d: want a mapping of settings (%s)", name, root.Line, strings.Join(keys, ", "))
+		return nil, &Error{File: name, Line: root.Line, Msg: "want a mapping of settings (" + strings.Join(keys, ", ") + ")"}
 	}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i]
-		known := false
-		for _, key := range keys {
-			known = known || k.Value == key
+		k, v := root.Content[i], root.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			return nil, &Error{File: name, Line: k.Line, Key: k.Value, Msg: fmt.Sprintf("already set at line %d", first)}
 		}
-		if !known {
-			return nil, fmt.Errorf("%s:%d: unknown key %q (known keys: %s)", name, k.Line, k.Value, strings.Join(keys, ", "))
+		seen[k.Value] = k.Line
+		bad := func(line int, format string, args ...any) error {
+			return &Error{File: name, Line: line, Key: k.Value, Msg: fmt.Sprintf(format, args...)}
 		}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			return nil, fmt.Errorf("%s: %s", name, strings.Join(te.Errors, "; "))
-		}
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	line := func(key string) int {
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			if root.Content[i].Value == key {
-				return root.Content[i].Line
+		switch k.Value {
+		case "mirrors":
+			if v.Kind != yaml.MappingNode {
+				return nil, bad(v.Line, "want a mapping of SRC: DST, as in docker.io: harbor.example.com/dockerhub")
 			}
-		}
-		return 0
-	}
-	if c.PullPolicy != "" {
-		if _, err := rewrite.ParsePullPolicy(c.PullPolicy); err != nil {
-			return nil, fmt.Errorf("%s:%d: pullPolicy: %v", name, line("pullPolicy"), err)
-		}
-	}
-	for _, key := range []string{"include", "exclude", "ignore"} {
-		list := map[string][]string{"include": c.Include, "exclude": c.Exclude, "ignore": c.Ignore}[key]
-		for _, g := range list {
-			if !doublestar.ValidatePattern(g) {
-				return nil, fmt.Errorf("%s:%d: %s: %q is not a valid glob", name, line(key), key, g)
+			c.Mirrors = map[string]string{}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				mk, mv := v.Content[j], v.Content[j+1]
+				if mk.Kind != yaml.ScalarNode || mv.Kind != yaml.ScalarNode || mv.Tag == "!!null" {
+					return nil, bad(mk.Line, "want SRC: DST, as in docker.io: harbor.example.com/dockerhub")
+				}
+				if _, err := resolve.ParseMirror(mk.Value + "=" + mv.Value); err != nil {
+					return nil, bad(mk.Line, "%v", err)
+				}
+				c.Mirrors[mk.Value] = mv.Value
 			}
-		}
-	}
-	for _, m := range c.MirrorList() {
-		if _, err := resolve.ParseMirror(m); err != nil {
-			return nil, fmt.Errorf("%s:%d: mirrors: %v", name, line("mirrors"), err)
+		case "insecureRegistries", "include", "exclude", "ignore":
+			list, err := stringList(v)
+			if err != nil {
+				return nil, bad(err.line, "%s", err.msg)
+			}
+			for j, g := range list {
+				if k.Value != "insecureRegistries" && !doublestar.ValidatePattern(g) {
+					return nil, bad(v.Content[j].Line, "%q is not a valid glob", g)
+				}
+			}
+			switch k.Value {
+			case "insecureRegistries":
+				c.InsecureRegistries = list
+			case "include":
+				c.Include = list
+			case "exclude":
+				c.Exclude = list
+			case "ignore":
+				c.Ignore = list
+			}
+		case "pullPolicy":
+			if v.Kind != yaml.ScalarNode {
+				return nil, bad(v.Line, "want IfNotPresent, Always or keep")
+			}
+			if _, err := rewrite.ParsePullPolicy(v.Value); err != nil {
+				return nil, bad(v.Line, "%v", err)
+			}
+			c.PullPolicy = v.Value
+		case "maxFileSize":
+			if v.Kind != yaml.ScalarNode {
+				return nil, bad(v.Line, "want a size, as in 32MiB")
+			}
+			n, err := checkout.ParseSize(v.Value)
+			if err != nil {
+				return nil, bad(v.Line, "%v", err)
+			}
+			c.MaxFileSize = n
+		default:
+			return nil, &Error{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (known keys: %s)", k.Value, strings.Join(keys, ", "))}
 		}
 	}
 	return c, nil
+}
+
+type listError struct {
+	line int
+	msg  string
+}
+
+// stringList reads a sequence of strings (block or flow style), naming the
+// line of the first item that is not one.
+func stringList(v *yaml.Node) ([]string, *listError) {
+	if v.Kind != yaml.SequenceNode {
+		what := "a " + strings.TrimPrefix(v.Tag, "!!")
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			what = fmt.Sprintf("the string %q", v.Value)
+		}
+		return nil, &listError{v.Line, fmt.Sprintf("want a list (- item, or [a, b]), not %s", what)}
+	}
+	out := make([]string, 0, len(v.Content))
+	for _, it := range v.Content {
+		if it.Kind != yaml.ScalarNode || it.Tag == "!!null" || it.Value == "" {
+			return nil, &listError{it.Line, "want a non-empty string"}
+		}
+		out = append(out, it.Value)
+	}
+	return out, nil
+}
+
+// lineOf is line n (1-based) of data.
+func lineOf(data []byte, n int) []byte {
+	lines := bytes.Split(data, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return nil
+	}
+	return lines[n-1]
+}
+
+// keyAt is the top-level key whose block holds line n, for errors the
+// YAML parser reports by line alone.
+func keyAt(data []byte, n int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	for i := min(n, len(lines)) - 1; i >= 0; i-- {
+		l := lines[i]
+		if len(l) == 0 || l[0] == ' ' || l[0] == '\t' || l[0] == '#' || l[0] == '-' {
+			continue
+		}
+		if k, _, ok := bytes.Cut(l, []byte(":")); ok {
+			return string(bytes.TrimSpace(k))
+		}
+		return ""
+	}
+	return ""
 }
 
 // MirrorList is Mirrors as SRC=DST strings, sorted.

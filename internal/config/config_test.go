@@ -43,11 +43,18 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"pullPolicy: Always\nmirror:\n  docker.io: x\n": `.pinbot.yaml:2: unknown key "mirror"`,
 		"pullPolicy: Sometimes\n":                       ".pinbot.yaml:1: pullPolicy:",
-		"include: deploy\n":                             ".pinbot.yaml: line 1: cannot unmarshal",
+		"include: deploy\n":                             ".pinbot.yaml:1: include: want a list",
+		"ignore: postgres\n":                            `.pinbot.yaml:1: ignore: want a list (- item, or [a, b]), not the string "postgres"`,
+		"pullPolicy: Always\n\tignore: [a]\n":           ".pinbot.yaml:2: ignore: a tab in the indentation",
+		"ignore:\n\t- a\n":                              ".pinbot.yaml:2: ignore: a tab in the indentation",
+		"include:\n- a\nexclude: [x, y\n":               ".pinbot.yaml:3: exclude: did not find expected ',' or ']'",
+		"include: [a]\nignore: [a,\n  b, {c: d}]\n":     ".pinbot.yaml:3: ignore: want a non-empty string",
+		"maxFileSize: lots\n":                           ".pinbot.yaml:1: maxFileSize: size \"lots\"",
+		"pullPolicy: Always\npullPolicy: keep\n":        ".pinbot.yaml:2: pullPolicy: already set at line 1",
 		"exclude: ['[']\n":                              `.pinbot.yaml:1: exclude: "[" is not a valid glob`,
-		"mirrors:\n  docker.io: ''\n":                   ".pinbot.yaml:1: mirrors:",
+		"mirrors:\n  docker.io: ''\n":                   ".pinbot.yaml:2: mirrors:",
 		"- a\n- b\n":                                    ".pinbot.yaml:1: want a mapping",
-		"mirrors: {a: b\n":                              ".pinbot.yaml: ",
+		"mirrors: {a: b\n":                              ".pinbot.yaml:1: mirrors: did not find expected ',' or '}'",
 	} {
 		_, err := Parse(".pinbot.yaml", []byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -70,9 +70,10 @@ const ReasonConfigIgnored = "listed under ignore in the configuration"
 const ReasonDigestOnly = "pinned by digest alone: no tag to follow"
 
 type scanned struct {
-	file *rewrite.File
-	mode fs.FileMode
-	warn *report.Warning
+	file   *rewrite.File
+	mode   fs.FileMode
+	warn   *report.Warning   // not understood (not YAML, say): left alone
+	unread *report.FileError // not read at all: the run fails
 }
 
 // Run scans, resolves and plans. Per-reference failures are in the report;
@@ -113,6 +114,10 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	for _, s := range scans {
 		if s.warn != nil {
 			rep.Warnings = append(rep.Warnings, *s.warn)
+			continue
+		}
+		if s.unread != nil {
+			rep.Unread = append(rep.Unread, *s.unread)
 			continue
 		}
 		nsites += len(s.file.Sites)
@@ -329,7 +334,7 @@ func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs in
 		go func() {
 			defer wg.Done()
 			for i := range idx {
-				out[i] = scanOne(co, files[i])
+				out[i] = scanOne(ctx, co, files[i])
 			}
 		}()
 	}
@@ -347,18 +352,34 @@ func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs in
 	return out, nil
 }
 
-func scanOne(co *checkout.Checkout, p string) scanned {
+func scanOne(ctx context.Context, co *checkout.Checkout, p string) scanned {
 	data, mode, err := co.ReadFile(p)
 	if err != nil {
-		return scanned{warn: &report.Warning{File: p, Message: "not read: " + err.Error()}}
+		return scanned{unread: &report.FileError{File: p, Error: readError(err)}}
 	}
-	f, err := rewrite.Scan(p, rewrite.Detect(p), data)
+	f, err := rewrite.ScanContext(ctx, p, rewrite.Detect(p), data)
 	if err != nil {
 		var pe *rewrite.ParseError
-		if errors.As(err, &pe) {
+		switch {
+		case errors.Is(err, rewrite.ErrTooComplex):
+			// pinbot cannot see what the file names: a gate must not pass it
+			return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
+		case errors.As(err, &pe):
 			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + rewrite.Detect(p).Kind() + ", left as it is: " + pe.Msg}}
 		}
-		return scanned{warn: &report.Warning{File: p, Message: err.Error()}}
+		return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
 	}
 	return scanned{file: f, mode: mode}
+}
+
+// readError says why a file could not be read, without the root's path.
+func readError(err error) string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -41,6 +41,17 @@ type Registry struct {
 	hosts map[string]bool // registries mirrored so far
 
 	heads, gets atomic.Int64 // manifest requests served
+	hook        atomic.Pointer[func(*http.Request)]
+}
+
+// OnManifest calls f (in the handler's goroutine, before answering) for
+// every manifest request; nil stops it.
+func (r *Registry) OnManifest(f func(*http.Request)) {
+	if f == nil {
+		r.hook.Store(nil)
+		return
+	}
+	r.hook.Store(&f)
 }
 
 // Start serves a registry on a loopback port.
@@ -54,6 +65,9 @@ func Start() *Registry {
 				r.heads.Add(1)
 			case http.MethodGet:
 				r.gets.Add(1)
+			}
+			if f := r.hook.Load(); f != nil {
+				(*f)(req)
 			}
 		}
 		inner.ServeHTTP(w, req)

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -20,6 +21,7 @@ func escapeProperty(s string) string {
 }
 
 func annotation(w io.Writer, level, file string, line, col int, title, msg string) error {
+	msg = Clip(msg)
 	props := []string{"file=" + escapeProperty(file)}
 	if line > 0 {
 		props = append(props, fmt.Sprintf("line=%d", line))
@@ -61,6 +63,11 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 	}
 	for _, wn := range r.Warnings {
 		if err := annotation(w, "warning", wn.File, wn.Line, 0, "Not understood", wn.Message); err != nil {
+			return err
+		}
+	}
+	for _, fe := range r.Unread {
+		if err := annotation(w, "error", fe.File, 0, 0, "Not read", fe.Error); err != nil {
 			return err
 		}
 	}
@@ -114,6 +121,12 @@ func WriteStepSummary(w io.Writer, r *Report, check bool) error {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(e.Location()), code(e.Ref), cell(e.Error))
 		}
 	}
+	if len(r.Unread) > 0 {
+		b.WriteString("\n#### Not read\n\n| File | Why |\n| --- | --- |\n")
+		for _, fe := range r.Unread {
+			fmt.Fprintf(&b, "| %s | %s |\n", code(fe.File), cell(fe.Error))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -122,19 +135,24 @@ func WriteStepSummary(w io.Writer, r *Report, check bool) error {
 // pull request.
 func WriteOutputs(w io.Writer, r *Report) error {
 	c := r.Counts()
-	lines := []string{
-		fmt.Sprintf("pinned=%d", c[Pinned]),
-		fmt.Sprintf("updated=%d", c[Updated]),
-		fmt.Sprintf("unpinned=%d", c[Unpinned]),
-		fmt.Sprintf("failed=%d", c[Failed]),
-		fmt.Sprintf("files-changed=%d", len(r.Changed)),
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"pinned", strconv.Itoa(c[Pinned])},
+		{"updated", strconv.Itoa(c[Updated])},
+		{"unpinned", strconv.Itoa(c[Unpinned])},
+		{"failed", strconv.Itoa(c[Failed])},
+		{"files-changed", strconv.Itoa(len(r.Changed))},
+		{"files-unread", strconv.Itoa(len(r.Unread))},
+	} {
+		b.WriteString(outputLine(kv[0], kv[1]))
 	}
 	if pr := r.PullRequest; pr != nil {
-		lines = append(lines, "pr-action="+pr.Action)
+		b.WriteString(outputLine("pr-action", pr.Action))
 		if pr.Number > 0 {
-			lines = append(lines, fmt.Sprintf("pr-number=%d", pr.Number), "pr-url="+pr.URL)
+			b.WriteString(outputLine("pr-number", strconv.Itoa(pr.Number)))
+			b.WriteString(outputLine("pr-url", pr.URL))
 		}
 	}
-	_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n")
+	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -197,8 +197,18 @@ func (r *Report) body(version string, maxRows int) string {
 		})
 		b.WriteString("\n</details>\n")
 	}
+	if len(r.Unread) > 0 {
+		b.WriteString("\n### Files pinbot could not read\n\nWhat they name is unknown, so this pull request may not pin everything.\n\n")
+		for i, fe := range r.Unread {
+			if maxRows >= 0 && i >= maxRows {
+				cut += len(r.Unread) - i
+				break
+			}
+			fmt.Fprintf(&b, "- %s: %s\n", code(fe.File), cell(fe.Error))
+		}
+	}
 	if len(r.Warnings) > 0 {
-		fmt.Fprintf(&b, "\n<details><summary>Files pinbot could not read: %d</summary>\n\n", len(r.Warnings))
+		fmt.Fprintf(&b, "\n<details><summary>Files pinbot could not understand: %d</summary>\n\n", len(r.Warnings))
 		for i, w := range r.Warnings {
 			if maxRows >= 0 && i >= maxRows {
 				cut += len(r.Warnings) - i
@@ -215,20 +225,3 @@ func (r *Report) body(version string, maxRows int) string {
 	return b.String()
 }
 
-// code is s as inline code in a table cell.
-func code(s string) string {
-	if s == "" {
-		return ""
-	}
-	s = strings.ReplaceAll(s, "|", `\|`)
-	if strings.Contains(s, "`") {
-		return "``" + s + "``"
-	}
-	return "`" + s + "`"
-}
-
-// cell is s as plain text in a table cell: one line, pipes escaped.
-func cell(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.ReplaceAll(s, "|", `\|`)
-}

@@ -91,6 +91,10 @@ type Report struct {
 	Warnings []Warning   `json:"warnings,omitempty"`
 	Changed  []string    `json:"filesChanged,omitempty"`
 	Errors   []FileError `json:"writeErrors,omitempty"`
+	// Unread are files in scope that could not be read (too large, no
+	// permission, too complex to scan): what they name is unknown, so a
+	// run with any fails.
+	Unread []FileError `json:"unreadFiles,omitempty"`
 	// Offline is true when no registry was asked.
 	Offline bool `json:"offline,omitempty"`
 	// PullRequest is what "pinbot pr" did.
@@ -116,9 +120,10 @@ func (r *Report) Counts() map[Status]int {
 	return c
 }
 
-// Failed reports whether any reference failed or any file could not be written.
+// Failed reports whether any reference failed, or any file could not be
+// read or written.
 func (r *Report) Failed() bool {
-	return r.Counts()[Failed] > 0 || len(r.Errors) > 0
+	return r.Counts()[Failed] > 0 || len(r.Errors) > 0 || len(r.Unread) > 0
 }
 
 // Work are the entries that change their files (or, offline, that lack a digest).
@@ -151,6 +156,9 @@ func (r *Report) Sort() {
 		return r.Warnings[i].Line < r.Warnings[j].Line
 	})
 	sort.Strings(r.Changed)
+	for _, fe := range [][]FileError{r.Errors, r.Unread} {
+		sort.Slice(fe, func(i, j int) bool { return fe[i].File < fe[j].File })
+	}
 }
 
 // Summary is one line: "12 pinned, 3 updated, 40 current, 2 skipped, 1 failed; 9 files changed".
@@ -175,6 +183,12 @@ func (r *Report) Summary() string {
 	}
 	if n := len(r.Warnings); n > 0 {
 		s += fmt.Sprintf("; %d %s not understood", n, plural(n, "file", "files"))
+	}
+	if n := len(r.Unread); n > 0 {
+		s += fmt.Sprintf("; %d %s not read", n, plural(n, "file", "files"))
+	}
+	if n := len(r.Errors); n > 0 {
+		s += fmt.Sprintf("; %d %s not written", n, plural(n, "file", "files"))
 	}
 	return s
 }

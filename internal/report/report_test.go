@@ -97,7 +97,7 @@ func TestTextAndCheck(t *testing.T) {
 	}
 	want := "deploy/app.yaml:9: nginx:1.25 -> nginx:1.25@" + dNew + "\n" +
 		"deploy/app.yaml:14: redis:7@" + dOld + " -> redis:7@" + dNew + "\n" +
-		"2 references to pin or update: run pinbot pin to fix\n"
+		"2 references to pin or update: run pinbot pin to fix; and not checked: 1 reference could not be resolved\n"
 	if b.String() != want {
 		t.Errorf("check output:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -168,7 +168,7 @@ func TestStepSummaryAndOutputs(t *testing.T) {
 	}
 	b.Reset()
 	WriteOutputs(&b, r)
-	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
+	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\nfiles-unread=0\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
 		t.Errorf("outputs:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // SARIF 2.1.0, as GitHub code scanning reads it: one result per reference
@@ -15,6 +16,7 @@ const (
 	RuleStale      = "pinbot/stale-digest"
 	RuleUnresolved = "pinbot/unresolved-image"
 	RulePullPolicy = "pinbot/pull-policy"
+	RuleUnread     = "pinbot/unread-file"
 )
 
 type sarifRule struct {
@@ -83,6 +85,16 @@ var sarifRules = []sarifRule{
 		},
 		Default: sarifDefault{"note"},
 	},
+	{
+		ID: RuleUnread, Name: "UnreadFile",
+		ShortDescription: sarifText{"File in scope could not be read"},
+		FullDescription:  sarifText{"pinbot could not read the file (too large, no permission, or too complex to scan), so the images it names are unknown."},
+		Help: sarifHelp{
+			Text:     "Make the file readable, raise maxFileSize in .pinbot.yaml, or exclude the file from pinbot's scope.",
+			Markdown: "Make the file readable, raise `maxFileSize` in `.pinbot.yaml`, or list the file under `exclude:`.",
+		},
+		Default: sarifDefault{"error"},
+	},
 }
 
 // WriteSARIF writes the run as a SARIF 2.1.0 log.
@@ -112,6 +124,18 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 		index[rule.ID] = i
 	}
 	results := []result{}
+	add := func(rule, msg, file string, line, col int, fingerprint string) {
+		var l loc
+		l.PhysicalLocation.ArtifactLocation.URI = uriPath(file)
+		l.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+		l.PhysicalLocation.Region.StartLine = max(line, 1)
+		l.PhysicalLocation.Region.StartColumn = col
+		results = append(results, result{
+			RuleID: rule, RuleIndex: index[rule], Level: sarifRules[index[rule]].Default.Level,
+			Message: sarifText{Clip(msg)}, Locations: []loc{l},
+			PartialFingerprints: map[string]string{"pinbot/v1": fingerprint},
+		})
+	}
 	for _, e := range r.Entries {
 		var rule, msg string
 		switch {
@@ -128,17 +152,11 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 		default:
 			continue
 		}
-		var l loc
-		l.PhysicalLocation.ArtifactLocation.URI = e.File
-		l.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
-		l.PhysicalLocation.Region.StartLine = e.Line
-		l.PhysicalLocation.Region.StartColumn = e.Column
-		results = append(results, result{
-			RuleID: rule, RuleIndex: index[rule], Level: sarifRules[index[rule]].Default.Level,
-			Message: sarifText{msg}, Locations: []loc{l},
-			// the same reference in the same file is the same alert, whatever its line
-			PartialFingerprints: map[string]string{"pinbot/v1": e.File + "|" + e.Kind + "|" + e.Ref},
-		})
+		// the same reference in the same file is the same alert, whatever its line
+		add(rule, msg, e.File, e.Line, e.Column, e.File+"|"+e.Kind+"|"+e.Ref)
+	}
+	for _, fe := range r.Unread {
+		add(RuleUnread, fmt.Sprintf("%s could not be read: %s", fe.File, fe.Error), fe.File, 1, 0, fe.File+"|unread")
 	}
 	log := map[string]any{
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -154,6 +172,23 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(log)
+}
+
+// uriPath is a slash path as a relative URI reference (RFC 3986): every
+// byte outside the unreserved set and "/" percent-encoded, so a file name
+// holding "#", "?", "%" or a space names that file and nothing else.
+func uriPath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '@' ||
+			('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 func semver(v string) string {

@@ -9,50 +9,109 @@ import (
 	udiff "github.com/aymanbagabas/go-udiff"
 )
 
+// termLoc is "file:line" for the start of a terminal line.
+func termLoc(file string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", TermPath(file), line)
+	}
+	return TermPath(file)
+}
+
 // WriteText lists what a run changed, one reference a line, then the summary.
-// verbose adds the current and skipped references.
+// verbose adds the current and skipped references. Every string from the
+// checkout or a registry goes through Term: one line each, nothing a
+// terminal or a workflow runner would take for a command.
 func WriteText(w io.Writer, r *Report, verbose bool) error {
 	for _, e := range r.Entries {
+		loc := termLoc(e.File, e.Line)
 		var line string
 		switch {
 		case e.Status == Pinned || e.Status == Updated:
-			line = fmt.Sprintf("%s: %s -> %s", e.Location(), e.Ref, e.Pinned)
+			line = fmt.Sprintf("%s: %s -> %s", loc, Term(e.Ref), Term(e.Pinned))
 			if e.Status == Updated {
 				line += " (tag moved)"
 			}
+			if e.PolicyChanged() {
+				line += "; imagePullPolicy " + Term(e.PullPolicy)
+			}
 		case e.PolicyChanged():
-			line = fmt.Sprintf("%s: %s: imagePullPolicy %s", e.Location(), e.Ref, e.PullPolicy)
+			line = fmt.Sprintf("%s: %s: imagePullPolicy %s", loc, Term(e.Ref), Term(e.PullPolicy))
 		case verbose && e.Status == Current:
-			line = fmt.Sprintf("%s: %s: current", e.Location(), e.Ref)
+			line = fmt.Sprintf("%s: %s: current", loc, Term(e.Ref))
+		case verbose && e.Status == Unverified:
+			line = fmt.Sprintf("%s: %s: pinned (not verified offline)", loc, Term(e.Ref))
 		case verbose && e.Status == Skipped:
-			line = fmt.Sprintf("%s: %s: skipped: %s", e.Location(), e.Ref, e.Reason)
+			line = fmt.Sprintf("%s: %s: skipped: %s", loc, Term(e.Ref), Term(e.Reason))
 		default:
 			continue
 		}
 		if strings.HasPrefix(e.PullPolicy, "kept ") && verbose {
-			line += "; imagePullPolicy " + e.PullPolicy
+			line += "; imagePullPolicy " + Term(e.PullPolicy)
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(w, r.Summary())
-	return err
+	if _, err := fmt.Fprintln(w, r.Summary()); err != nil {
+		return err
+	}
+	if !verbose {
+		return writeSkipped(w, r)
+	}
+	return nil
+}
+
+// writeSkipped explains a summary's "skipped": how many references were
+// left alone for each reason, and the first few of them.
+func writeSkipped(w io.Writer, r *Report) error {
+	type group struct {
+		reason string
+		refs   []string
+	}
+	var groups []*group
+	by := map[string]*group{}
+	for _, e := range r.Entries {
+		if e.Status != Skipped {
+			continue
+		}
+		g := by[e.Reason]
+		if g == nil {
+			g = &group{reason: e.Reason}
+			by[e.Reason] = g
+			groups = append(groups, g)
+		}
+		g.refs = append(g.refs, termLoc(e.File, e.Line)+" "+Term(e.Ref))
+	}
+	for _, g := range groups {
+		shown := g.refs
+		more := ""
+		if len(shown) > 3 {
+			shown, more = shown[:3], fmt.Sprintf(", and %d more", len(g.refs)-3)
+		}
+		if _, err := fmt.Fprintf(w, "  skipped %d: %s (%s%s)\n", len(g.refs), Term(g.reason), strings.Join(shown, ", "), more); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteProblems lists, for standard error, the files pinbot could not read
-// and the references it could not resolve, each as "file:line: ...".
+// or understand, the references it could not resolve and the files it could
+// not write, each as "file:line: ...".
 func WriteProblems(w io.Writer, r *Report) {
 	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "%s: warning: %s\n", locate(wn.File, wn.Line), wn.Message)
+		fmt.Fprintf(w, "%s: warning: %s\n", termLoc(wn.File, wn.Line), Term(wn.Message))
+	}
+	for _, fe := range r.Unread {
+		fmt.Fprintf(w, "%s: not read: %s\n", TermPath(fe.File), Term(fe.Error))
 	}
 	for _, e := range r.Entries {
 		if e.Status == Failed {
-			fmt.Fprintf(w, "%s: %s: %s\n", e.Location(), e.Ref, e.Error)
+			fmt.Fprintf(w, "%s: %s: %s\n", termLoc(e.File, e.Line), Term(e.Ref), Term(e.Error))
 		}
 	}
 	for _, fe := range r.Errors {
-		fmt.Fprintf(w, "%s: not written: %s\n", fe.File, fe.Error)
+		fmt.Fprintf(w, "%s: not written: %s\n", TermPath(fe.File), Term(fe.Error))
 	}
 }
 
@@ -64,33 +123,63 @@ func locate(file string, line int) string {
 }
 
 // WriteCheck lists every reference that is not pinned and current, as
-// "file:line: ref -> pinned", for a CI gate.
+// "file:line: ref -> pinned", for a CI gate, then the verdict: never
+// "current" when anything failed or could not be read.
 func WriteCheck(w io.Writer, r *Report) error {
 	work := r.Work()
 	for _, e := range work {
+		loc := termLoc(e.File, e.Line)
 		var err error
 		switch {
 		case e.Status == Unpinned:
-			_, err = fmt.Fprintf(w, "%s: %s: no digest\n", e.Location(), e.Ref)
+			_, err = fmt.Fprintf(w, "%s: %s: no digest\n", loc, Term(e.Ref))
 		case e.Status == Pinned || e.Status == Updated:
-			_, err = fmt.Fprintf(w, "%s: %s -> %s\n", e.Location(), e.Ref, e.Pinned)
+			_, err = fmt.Fprintf(w, "%s: %s -> %s\n", loc, Term(e.Ref), Term(e.Pinned))
 		default:
-			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", e.Location(), e.Ref, e.PullPolicy)
+			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", loc, Term(e.Ref), Term(e.PullPolicy))
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if len(work) == 0 {
-		_, err := fmt.Fprintf(w, "all image references are pinned and current (%s)\n", r.Summary())
-		return err
+	c := r.Counts()
+	failed := c[Failed] + len(r.Unread) + len(r.Errors)
+	var err error
+	switch {
+	case len(work) == 0 && failed == 0 && r.Offline && c[Unverified] > 0:
+		_, err = fmt.Fprintf(w, "every image reference is pinned; offline, no digest was checked against its registry (%s)\n", r.Summary())
+	case len(work) == 0 && failed == 0:
+		_, err = fmt.Fprintf(w, "all image references are pinned and current (%s)\n", r.Summary())
+	case len(work) == 0:
+		_, err = fmt.Fprintf(w, "not checked: %s; nothing else to pin or update (%s)\n", failures(r), r.Summary())
+	default:
+		fix := "run pinbot pin to fix"
+		if r.Offline {
+			fix = "run pinbot pin to pin them"
+		}
+		msg := fmt.Sprintf("%d %s to pin or update: %s", len(work), plural(len(work), "reference", "references"), fix)
+		if failed > 0 {
+			msg += "; and not checked: " + failures(r)
+		}
+		_, err = fmt.Fprintln(w, msg)
 	}
-	fix := "run pinbot pin to fix"
-	if r.Offline {
-		fix = "run pinbot pin to pin them"
-	}
-	_, err := fmt.Fprintf(w, "%d %s to pin or update: %s\n", len(work), plural(len(work), "reference", "references"), fix)
 	return err
+}
+
+// failures is what a run could not do, counted: "1 reference could not be
+// resolved, 2 files could not be read".
+func failures(r *Report) string {
+	var parts []string
+	if n := r.Counts()[Failed]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s could not be resolved", n, plural(n, "reference", "references")))
+	}
+	if n := len(r.Unread); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s could not be read", n, plural(n, "file", "files")))
+	}
+	if n := len(r.Errors); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s could not be written", n, plural(n, "file", "files")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteJSON writes the report as one JSON object.

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/pinbot/pinbot/internal/safetext"
 	"github.com/pinbot/pinbot/internal/wait"
 )
 
@@ -251,12 +254,12 @@ func (r *Resolver) one(ctx context.Context, tag name.Tag) Result {
 		}
 	}
 	if err != nil {
-		res.Err = explain(err, tag, target)
+		res.Err = quoted(explain(err, tag, target))
 		r.log.Debug("resolve failed", "ref", tag.String(), "via", res.Via, "err", res.Err)
 		return res
 	}
 	if desc.Digest.Algorithm != "sha256" {
-		res.Err = fmt.Errorf("the registry answered with a %s digest; pinbot pins sha256", desc.Digest.Algorithm)
+		res.Err = quoted(fmt.Errorf("the registry answered with a %s digest; pinbot pins sha256", desc.Digest.Algorithm))
 		return res
 	}
 	res.Digest = desc.Digest.String()
@@ -280,9 +283,39 @@ func headRefused(err error) bool {
 	return strings.Contains(msg, "did not include") // Docker-Content-Digest, Content-Type or Content-Length
 }
 
+// registryError is an error whose text quotes a registry's answer: shown on
+// one line, clipped, never echoed whole. errors.Is and As see the cause.
+type registryError struct {
+	msg string
+	err error
+}
+
+func (e *registryError) Error() string { return e.msg }
+func (e *registryError) Unwrap() error { return e.err }
+
+// quoted makes err safe to show: its text on one printable line, clipped.
+func quoted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &registryError{msg: safetext.Term(err.Error()), err: err}
+}
+
 // explain turns a registry error into a sentence that names what to do.
 func explain(err error, tag, target name.Tag) error {
 	where := target.Context().Name()
+	if errors.Is(err, errHTTPNotTried) && !errors.Is(err, ErrPlainHTTP) {
+		// HTTPS failed and plain HTTP was never tried: the HTTPS error is
+		// the answer (the first of go-containerregistry's ping errors).
+		var ue *url.Error
+		if errors.As(err, &ue) && !errors.Is(ue, errHTTPNotTried) {
+			err = ue
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timeout: %s did not answer: %w", target.RegistryStr(), err)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {

@@ -2,12 +2,14 @@ package resolve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -113,18 +115,42 @@ func (b *cancelBody) Close() error {
 }
 
 // httpsOnly refuses plain HTTP to every host not explicitly allowed, so no
-// credential or token request ever leaves in clear text by accident.
+// credential or token request ever leaves in clear text by accident. It
+// remembers the hosts that answered an HTTPS request with plain HTTP: only
+// for those is the refusal a hint to allow the host; for any other host
+// (go-containerregistry tries HTTP as well for local addresses) the refusal
+// stands aside and the HTTPS error is the answer.
 type httpsOnly struct {
 	next     http.RoundTripper
 	insecure map[string]bool
+	plain    sync.Map // host -> true: answered HTTPS with HTTP
 }
 
-// ErrPlainHTTP is returned for a plain HTTP request to a host not allowed.
+// ErrPlainHTTP is returned for a plain HTTP request to a host that answers
+// only plain HTTP and is not allowed to.
 var ErrPlainHTTP = errors.New("plain HTTP refused")
 
+// errHTTPNotTried is returned for a plain HTTP request to a host that has
+// not shown it speaks plain HTTP: nothing was sent.
+var errHTTPNotTried = errors.New("plain HTTP not tried")
+
 func (t *httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !t.insecure[req.URL.Host] {
-		return nil, fmt.Errorf("%w to %s (allow it with --insecure-registry %s)", ErrPlainHTTP, req.URL.Host, req.URL.Host)
+	host := req.URL.Host
+	if req.URL.Scheme == "http" && !t.insecure[host] {
+		if _, ok := t.plain.Load(host); ok {
+			return nil, fmt.Errorf("%w: %s answers HTTPS with plain HTTP (allow it with --insecure-registry %s)", ErrPlainHTTP, host, host)
+		}
+		return nil, errHTTPNotTried
 	}
-	return t.next.RoundTrip(req)
+	resp, err := t.next.RoundTrip(req)
+	if err != nil && req.URL.Scheme == "https" && answersPlainHTTP(err) {
+		t.plain.Store(host, true)
+	}
+	return resp, err
+}
+
+// answersPlainHTTP tells a TLS handshake that got an HTTP response back.
+func answersPlainHTTP(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.Is(err, http.ErrSchemeMismatch) || (errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/")
 }

@@ -13,12 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/yamlerr"
 )
 
 // Format is the kind of file, told by its path.
@@ -136,17 +135,10 @@ func (e *ParseError) Error() string {
 	return e.Msg
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-func parseError(err error) *ParseError {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	pe := &ParseError{Msg: msg}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		pe.Line, _ = strconv.Atoi(m[1])
-		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
-		pe.Msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	}
-	return pe
+// parseError is a YAML decoder's error about data, with the line at fault.
+func parseError(err error, data []byte) *ParseError {
+	line, msg := yamlerr.SplitIn(err, data)
+	return &ParseError{Line: line, Msg: msg}
 }
 
 // Scan finds the image sites of a file in the given format. A *ParseError

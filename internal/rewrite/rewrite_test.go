@@ -74,11 +74,12 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		line int
 	}{
 		"helm.yaml": {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  {{- range .Values.containers }}\n  - image: {{ .image }}\n  {{- end }}\n", 5},
-		// yaml.v3 names the line where the broken block starts
-		"typo.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n   image: nginx\n", 3},
+		// the line where the broken block starts (yaml.v3 says one line earlier)
+		"typo.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n   image: nginx\n", 4},
 		"dupe.yaml":   {"apiVersion: v1\nkind: Pod\nkind: Pod\n", 3},
 		"Dockerfile":  {"FROM nginx\nRUN <<EOF\necho\n", 2},
-		"compose.yml": {"services:\n  a:\n    image: [nginx\n", 2},
+		"compose.yml": {"services:\n  a:\n    image: [nginx\n", 3},
+		"flow.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers: [{image: a}\n  volumes: []\n", 4},
 	} {
 		_, err := Scan(name, Detect(name), []byte(tc.in))
 		var pe *ParseError

@@ -57,7 +57,7 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 		}
 		if err != nil {
 			f.Sites = nil
-			return parseError(err)
+			return parseError(err, f.Data)
 		}
 		if err := duplicateKeys(&doc, 0); err != nil {
 			f.Sites = nil

@@ -1,0 +1,172 @@
+package checkout
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// outsideRepo is a git work tree beside the checkout, with a file to pin:
+// a hostile checkout may link to it.
+func outsideRepo(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	write(t, out, ".git/HEAD", "ref: refs/heads/main\n")
+	write(t, out, "sub/pod.yaml", "outside")
+	write(t, out, "pod.yaml", "outside")
+	return out
+}
+
+// TestLocateNeverLeavesTheTree: a path named on the command line that is,
+// or passes through, a symlink inside the checkout is refused, even when it
+// leads to another git work tree; the root is the tree the path sits in as
+// written.
+func TestLocateNeverLeavesTheTree(t *testing.T) {
+	root := gitTree(t)
+	out := outsideRepo(t)
+	for name, target := range map[string]string{
+		"deploydir":  out,                               // a directory elsewhere
+		"podfile":    filepath.Join(out, "pod.yaml"),    // a file elsewhere
+		"inside":     filepath.Join(root, "deploy"),     // a directory of the tree itself
+		"insidefile": filepath.Join(root, "Dockerfile"), // a file of the tree itself
+	} {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"deploydir"}, {"deploydir/sub"}, {"deploydir/sub/pod.yaml"}, {"podfile"},
+		{"inside"}, {"insidefile"}, {".", "deploydir"}, {filepath.Join(root, "deploydir")},
+	} {
+		loc, err := Locate(root, args)
+		if err == nil {
+			t.Errorf("Locate(%q) = %+v, want a refusal", args, loc)
+			continue
+		}
+		if !errors.Is(err, ErrSymlink) {
+			t.Errorf("Locate(%q): %v, want ErrSymlink", args, err)
+		}
+	}
+	// From a subdirectory, paths still resolve to the tree's root.
+	loc, err := Locate(filepath.Join(root, "deploy"), []string{"app.yaml", "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.Root != root || !loc.Git || !reflect.DeepEqual(loc.Paths, []string{"deploy/app.yaml", "deploy"}) {
+		t.Errorf("Locate = %+v", loc)
+	}
+	// Symlinks above the tree are the user's: a linked home directory works.
+	parent := t.TempDir()
+	if err := os.Symlink(filepath.Dir(root), filepath.Join(parent, "home")); err != nil {
+		t.Fatal(err)
+	}
+	viaLink := filepath.Join(parent, "home", filepath.Base(root))
+	loc, err = Locate(viaLink, []string{"deploy"})
+	if err != nil {
+		t.Fatalf("through a link above the tree: %v", err)
+	}
+	if loc.Root != viaLink || !reflect.DeepEqual(loc.Paths, []string{"deploy"}) {
+		t.Errorf("Locate = %+v", loc)
+	}
+	co, err := Open(loc.Root, loc.Git)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if files, err := co.Files(loc.Paths, nil); err != nil || len(files) == 0 {
+		t.Errorf("Files = %v, %v", files, err)
+	}
+	// A tree named outside git is the working directory when it holds it.
+	plain := t.TempDir()
+	write(t, plain, "a/b.yaml", "x")
+	if loc, err := Locate(plain, []string{"a"}); err != nil || loc.Root != plain || loc.Git || loc.Paths[0] != "a" {
+		t.Errorf("outside git: %+v %v", loc, err)
+	}
+}
+
+// TestWriteFileLeavesAnEditedFile: a file whose bytes changed after they
+// were read is left with the newer bytes, and the write says so.
+func TestWriteFileLeavesAnEditedFile(t *testing.T) {
+	root := gitTree(t)
+	co, _ := Open(root, true)
+	defer co.Close()
+	old, _, err := co.ReadFile("deploy/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "deploy/app.yaml", "a human's edit")
+	err = co.WriteFile("deploy/app.yaml", old, []byte("pinbot's bytes"))
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("err = %v, want ErrChanged", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "deploy/app.yaml")); string(data) != "a human's edit" {
+		t.Errorf("the edit was lost: %q", data)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "deploy"))
+	for _, e := range entries {
+		if IsTemp(e.Name()) {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestReadFileLimit: a file over the limit is refused with the sizes, and
+// the limit is the checkout's to set.
+func TestReadFileLimit(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "big.yaml", string(make([]byte, 2048)))
+	co, _ := Open(root, false)
+	defer co.Close()
+	co.MaxFileSize = 1024
+	var tl *TooLargeError
+	if _, _, err := co.ReadFile("big.yaml"); !errors.As(err, &tl) || tl.Size != 2048 || tl.Limit != 1024 {
+		t.Errorf("err = %v, want TooLargeError 2048 > 1024", err)
+	}
+	co.MaxFileSize = 4096
+	if data, _, err := co.ReadFile("big.yaml"); err != nil || len(data) != 2048 {
+		t.Errorf("under the limit: %d bytes, %v", len(data), err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"32MiB": 32 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "4096": 4096, "64MB": 64 << 20, "8 MiB": 8 << 20} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "lots", "1TiB0", "99999999999GiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
+
+// TestStaleTempFiles: the temporary files of a killed run are never
+// scanned, and RemoveTemp removes exactly those.
+func TestStaleTempFiles(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "deploy/app.yaml", "a")
+	write(t, root, "deploy/.app.yaml.pinbot-0123456789ab", "half-written")
+	write(t, root, "deploy/.app.yaml.pinbot-notmine", "someone else's")
+	co, _ := Open(root, false)
+	defer co.Close()
+	files, err := co.Files([]string{"."}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"deploy/.app.yaml.pinbot-notmine", "deploy/app.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Errorf("Files = %v, want %v", files, want)
+	}
+	removed, err := co.RemoveTemp(co.Stale())
+	if err != nil || !reflect.DeepEqual(removed, []string{"deploy/.app.yaml.pinbot-0123456789ab"}) {
+		t.Errorf("RemoveTemp = %v, %v", removed, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "deploy/.app.yaml.pinbot-0123456789ab")); !os.IsNotExist(err) {
+		t.Error("the stale temporary file is still there")
+	}
+	if _, err := os.Stat(filepath.Join(root, "deploy/.app.yaml.pinbot-notmine")); err != nil {
+		t.Error("a file outside pinbot's naming scheme was removed")
+	}
+}

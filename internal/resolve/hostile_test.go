@@ -1,0 +1,88 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// TestSilentRegistryIsATimeout: a registry that accepts connections and
+// never answers is reported as a timeout, with no hint about plain HTTP
+// (nothing answered in plain HTTP).
+func TestSilentRegistryIsATimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }()
+		}
+	}()
+	r := newResolver(t, Options{Timeout: 300 * time.Millisecond, Attempts: 1})
+	tag := mustTag(t, ln.Addr().String()+"/app:v1")
+	got := r.Resolve(context.Background(), []name.Tag{tag})[tag.Name()]
+	if got.Err == nil || !strings.Contains(got.Err.Error(), "timeout") {
+		t.Fatalf("err = %v, want a timeout", got.Err)
+	}
+	if strings.Contains(got.Err.Error(), "insecure-registry") || errors.Is(got.Err, ErrPlainHTTP) {
+		t.Errorf("err = %v: hints at plain HTTP, which never answered", got.Err)
+	}
+}
+
+// TestRegistryAnswerIsQuotedAndClipped: an error body of 10 KB holding
+// newlines and workflow commands, and a 10 KB digest header, reach the
+// report on one printable line, clipped.
+func TestRegistryAnswerIsQuotedAndClipped(t *testing.T) {
+	for kind, answer := range map[string]func(w http.ResponseWriter){
+		"body": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"` + strings.Repeat(`x\n::error::owned\u001b[31m`, 500) + `"}]}`))
+		},
+		"header": func(w http.ResponseWriter) {
+			w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("\u202eab", 3000))
+			w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+			w.Header().Set("Content-Length", "2")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte("{}"))
+		},
+	} {
+		t.Run(kind, func(t *testing.T) {
+			rg := newReg(t, false)
+			rg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.Contains(r.URL.Path, "/manifests/") {
+					answer(w)
+					return true
+				}
+				return false
+			}
+			r := newResolver(t, Options{Insecure: []string{rg.host}, Attempts: 1})
+			tag := mustTag(t, rg.host+"/app:v1")
+			got := r.Resolve(context.Background(), []name.Tag{tag})[tag.Name()]
+			if got.Err == nil {
+				t.Fatalf("resolved to %s", got.Digest)
+			}
+			msg := got.Err.Error()
+			if len(msg) > 1200 {
+				t.Errorf("error is %d bytes long", len(msg))
+			}
+			if strings.ContainsAny(msg, "\n\r\x1b\u202e") {
+				t.Errorf("error holds raw control characters: %q", msg)
+			}
+		})
+	}
+}
