@@ -22,14 +22,14 @@ import (
 
 // pinFlags are the flags "pin" and "pr" share.
 type pinFlags struct {
-	g          *globals
-	configFile string
-	pullPolicy string
-	mirrors    []string
-	insecure   []string
-	jobs       int
-	timeout    time.Duration
-	offline    bool
+	g           *globals
+	configFile  string
+	pullPolicy  string
+	mirrors     []string
+	insecure    []string
+	jobs        int
+	timeout     time.Duration
+	offline     bool
 	maxFileSize string
 }
 

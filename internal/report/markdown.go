@@ -224,4 +224,3 @@ func (r *Report) body(version string, maxRows int) string {
 	fmt.Fprintf(&b, "\n---\n<sub>To leave an image alone, put `# pinbot:ignore` on its line or the line above it, or list it under `ignore:` in `.pinbot.yaml`. Opened by pinbot %s.</sub>\n", version)
 	return b.String()
 }
-

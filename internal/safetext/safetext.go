@@ -66,4 +66,3 @@ func Clip(s string) string {
 	}
 	return s
 }
-
