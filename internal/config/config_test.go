@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -109,4 +110,35 @@ func TestMatcherIgnored(t *testing.T) {
 			t.Errorf("Ignored(%s) = %v, want %v", ref, got, want)
 		}
 	}
+}
+
+// FuzzParse: whatever the bytes, Parse returns a configuration or an *Error
+// naming the file (and, when it names a line, one the input has).
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"pullPolicy: Always\nignore: [postgres]\n", "mirrors:\n  docker.io: harbor.example.com/hub\n",
+		"include:\n- deploy/**\nexclude: ['**/testdata/**']\nmaxFileSize: 8MiB\n", "ignore: postgres\n",
+		"ignore:\n\t- a\n", "mirrors: {a: b\n", "- a\n", "a: &x [*x]\n", "insecureRegistries: [localhost:5000]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(".pinbot.yaml", data)
+		if err == nil {
+			if c == nil {
+				t.Fatal("no configuration and no error")
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.File != ".pinbot.yaml" {
+			t.Fatalf("error %v (%T) does not name the file", err, err)
+		}
+		text := strings.ReplaceAll(string(data), "\r\n", "\n")
+		lines := strings.Count(text, "\n") + strings.Count(text, "\r") + strings.Count(text, "\u0085") +
+			strings.Count(text, "\u2028") + strings.Count(text, "\u2029") + 1
+		if e.Line < 0 || e.Line > lines {
+			t.Fatalf("error %v names line %d of %d", err, e.Line, lines)
+		}
+	})
 }

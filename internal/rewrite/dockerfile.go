@@ -72,10 +72,14 @@ type dockerWalk struct {
 
 func (w *dockerWalk) add(s *Site) { w.f.Sites = append(w.f.Sites, s) }
 
-// newSite makes a site for written, found at byte span sp.
-func (w *dockerWalk) newSite(kind Kind, written string, sp span) *Site {
-	s := &Site{Kind: kind, Written: written, ref: sp, Line: w.f.src.lineOf(sp.start), Column: w.f.src.columnOf(sp.start)}
-	if !sp.valid {
+// newSite makes a site for written, found at byte span sp of the
+// instruction that starts on line; a site whose span was not found is
+// placed at that line and skipped.
+func (w *dockerWalk) newSite(kind Kind, written string, sp span, line int) *Site {
+	s := &Site{Kind: kind, Written: written, ref: sp, Line: line, Column: 1}
+	if sp.valid {
+		s.Line, s.Column = w.f.src.lineOf(sp.start), w.f.src.columnOf(sp.start)
+	} else {
 		s.skip(ReasonUneditable)
 	}
 	if w.f.src.ignored(s.Line) {
@@ -102,7 +106,7 @@ func (w *dockerWalk) syntax() {
 		return
 	}
 	start := w.f.src.lines[line-1] + eq + i
-	w.add(w.newSite(KindDockerfileSyntax, val, span{start: start, end: start + len(val), valid: true}))
+	w.add(w.newSite(KindDockerfileSyntax, val, span{start: start, end: start + len(val), valid: true}, line))
 }
 
 // tokens splits an instruction's lines into words, dropping line
@@ -176,7 +180,7 @@ func (w *dockerWalk) from(n *parser.Node) {
 	if words := w.words(n); len(words) > 0 && w.text(words[0]) == image {
 		sp = span{start: words[0].start, end: words[0].end, valid: true}
 	}
-	w.add(w.newSite(KindDockerfileFrom, image, sp))
+	w.add(w.newSite(KindDockerfileFrom, image, sp, n.StartLine))
 }
 
 func (w *dockerWalk) copyFrom(n *parser.Node) {
@@ -198,7 +202,7 @@ func (w *dockerWalk) copyFrom(n *parser.Node) {
 			sp = span{start: t.end - len(from), end: t.end, valid: true}
 		}
 	}
-	w.add(w.newSite(KindDockerfileCopy, from, sp))
+	w.add(w.newSite(KindDockerfileCopy, from, sp, n.StartLine))
 }
 
 // globalArg records the defaults of ARGs declared before the first FROM.
@@ -223,6 +227,6 @@ func (w *dockerWalk) globalArg(n *parser.Node) {
 				sp = span{start: start, end: start + len(unq), valid: true}
 			}
 		}
-		w.args[name] = w.newSite(KindDockerfileArg, unq, sp)
+		w.args[name] = w.newSite(KindDockerfileArg, unq, sp, n.StartLine)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
@@ -27,6 +28,14 @@ func FuzzRewriteYAML(f *testing.F) {
 		}
 	}
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  containers: [{image: a, name: b}]"), int(FormatManifest))
+	// aliases every which way, and deep nesting: the walk stays linear
+	for _, shape := range []string{"sequence", "merge", "list"} {
+		f.Add([]byte(aliasBomb(shape, 6, 5)), int(FormatManifest))
+	}
+	f.Add([]byte("services:\n  a: &a {image: x, <<: *a}\n"), int(FormatCompose))
+	f.Add([]byte("apiVersion: v1\nkind: X\nspec: "+strings.Repeat("[", 200)+"{image: a}"+strings.Repeat("]", 200)+"\n"), int(FormatManifest))
+	f.Add([]byte("apiVersion: v1\nkind: X\nspec:\n"+strings.Repeat("  ", 1)+strings.Repeat("- ", 300)+"image: a:1\n"), int(FormatManifest))
+	f.Add([]byte("jobs:\n  a:\n    container: &c {image: x:1}\n    services: {b: *c, c: *c}\n"), int(FormatWorkflow))
 	f.Fuzz(func(t *testing.T, data []byte, format int) {
 		if format < int(FormatManifest) || format > int(FormatKustomization) {
 			format = int(FormatManifest)
@@ -82,7 +91,20 @@ func FuzzRewriteDockerfile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(ar.Files[0].Data)
-	f.Add([]byte("FROM a AS b\nCOPY --from=b / /\nFROM b\n"))
+	for _, s := range []string{
+		"FROM a AS b\nCOPY --from=b / /\nFROM b\n",
+		"# syntax=docker/dockerfile:1.7\n# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN dir `\n  c:\\\n",
+		"ARG BASE=alpine:3.20\nARG TAG\nFROM $BASE AS build\nFROM ${BASE}\nFROM golang:${TAG}\n",
+		"FROM --platform=$BUILDPLATFORM golang:1.22@sha256:" + strings.Repeat("a", 64) + " AS b\nFROM scratch\nCOPY --from=b /x /x\n",
+		"FROM node:20\nRUN --mount=type=cache,target=/root/.npm \\\n    --mount=from=busybox:1.36,source=/bin,target=/b \\\n    npm ci\n",
+		"FROM ubuntu:24.04\nRUN <<EOF\napt-get update\nEOF\nCOPY --from=nginx:1.25 /etc/nginx /etc/nginx\n",
+		"FROM alpine \\\n  AS x\nONBUILD FROM y\n",
+		"\ufeffFROM a:1\r\nFROM b:2\r\n",
+		"from A:1 as B\ncopy --from=B / /\n",
+		"FROM a\n# comment\nFROM b # not a comment\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Scan("Dockerfile", FormatDockerfile, data)
 		if err != nil {

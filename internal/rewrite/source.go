@@ -93,6 +93,9 @@ func (s *source) lineOf(off int) int {
 // columnOf is the 1-based character column of byte offset off.
 func (s *source) columnOf(off int) int {
 	start := s.lines[s.lineOf(off)-1]
+	if off < start { // inside a byte order mark
+		return 1
+	}
 	return utf8.RuneCount(s.data[start:off]) + 1
 }
 

@@ -40,10 +40,11 @@ func SplitIn(err error, data []byte) (line int, msg string) {
 	}
 	last := 0
 	n := 1
-	for _, b := range data {
-		if b == '\n' {
-			n++
-		} else if b != '\r' && b != ' ' && b != '\t' {
+	for i, b := range data {
+		switch {
+		case b == '\n' || (b == '\r' && (i+1 == len(data) || data[i+1] != '\n')):
+			n++ // LF, CRLF and a lone CR end a line, as YAML counts them
+		case b != '\r' && b != ' ' && b != '\t':
 			last = n
 		}
 	}
