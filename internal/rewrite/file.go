@@ -12,80 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/yamlerr"
 )
-
-// Format is the kind of file, told by its path.
-type Format int
-
-const (
-	FormatNone          Format = iota
-	FormatManifest             // any other .yaml/.yml: Kubernetes objects
-	FormatCompose              // compose.yaml, docker-compose.*.yml
-	FormatWorkflow             // .github/workflows/*.yml
-	FormatAction               // action.yml
-	FormatKustomization        // kustomization.yaml
-	FormatDockerfile           // Dockerfile, Containerfile, *.Dockerfile
-)
-
-func (f Format) String() string {
-	return [...]string{"none", "manifest", "compose", "workflow", "action", "kustomization", "dockerfile"}[f]
-}
-
-// Kind names the language of the format's files: "YAML" or "Dockerfile".
-func (f Format) Kind() string {
-	if f == FormatDockerfile {
-		return "Dockerfile"
-	}
-	return "YAML"
-}
-
-// notDockerfile are extensions that make "Dockerfile.x" something else.
-var notDockerfile = map[string]bool{
-	".dockerignore": true, ".md": true, ".txt": true, ".go": true, ".sh": true, ".py": true, ".js": true,
-	".ts": true, ".json": true, ".yaml": true, ".yml": true, ".toml": true, ".bak": true, ".orig": true,
-	".rej": true, ".swp": true, ".tmpl": true, ".tpl": true, ".j2": true, ".erb": true, ".in": true,
-}
-
-// Detect tells a file's format from its slash-separated path.
-func Detect(p string) Format {
-	base := path.Base(p)
-	lower := strings.ToLower(base)
-	ext := path.Ext(lower)
-	switch {
-	case lower == "dockerfile" || lower == "containerfile":
-		return FormatDockerfile
-	case (strings.HasPrefix(lower, "dockerfile.") || strings.HasPrefix(lower, "containerfile.") ||
-		ext == ".dockerfile" || ext == ".containerfile") && !notDockerfile[ext]:
-		return FormatDockerfile
-	case base == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml":
-		return FormatKustomization
-	case ext != ".yaml" && ext != ".yml":
-		return FormatNone
-	case strings.HasSuffix(path.Dir(p), ".github/workflows") && path.Dir(p) != p:
-		return FormatWorkflow
-	case lower == "action.yml" || lower == "action.yaml":
-		return FormatAction
-	case isCompose(lower):
-		return FormatCompose
-	}
-	return FormatManifest
-}
-
-func isCompose(lower string) bool {
-	stem := strings.TrimSuffix(strings.TrimSuffix(lower, ".yaml"), ".yml")
-	for _, p := range []string{"compose", "docker-compose"} {
-		if stem == p || strings.HasPrefix(stem, p+".") || strings.HasPrefix(stem, p+"-") {
-			return true
-		}
-	}
-	return false
-}
 
 // File is a scanned file: its original bytes and the sites that name images.
 type File struct {
@@ -151,10 +83,10 @@ func Scan(p string, format Format, data []byte) (*File, error) {
 func ScanContext(ctx context.Context, p string, format Format, data []byte) (*File, error) {
 	f := &File{Path: p, Format: format, Data: data, src: newSource(data)}
 	var err error
-	switch format {
-	case FormatNone:
-	case FormatDockerfile:
-		err = f.scanDockerfile()
+	switch fd := finderOf(format); {
+	case fd == nil:
+	case fd.scan != nil:
+		err = fd.scan(f)
 	default:
 		err = f.scanYAML(ctx)
 	}

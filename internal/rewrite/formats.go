@@ -1,134 +1,187 @@
 package rewrite
 
 import (
+	"path"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// compose scans services.*.image of a compose file.
-func (w *yamlWalk) compose(root *yaml.Node) {
-	_, services := w.field(root, "services")
-	for _, kv := range w.pairs(services) {
-		svc := kv[1]
-		_, img := w.field(svc, "image")
-		s := w.site(img, KindCompose)
-		if s == nil {
-			continue
-		}
-		if k, _ := w.field(svc, "build"); k != nil {
-			s.skip(ReasonBuild)
-		}
-		w.add(s)
-	}
+// Format is a kind of file pinbot reads: one row of the table of formats.
+type Format int
+
+const (
+	FormatNone          Format = iota
+	FormatManifest             // any other .yaml/.yml: Kubernetes objects
+	FormatCompose              // compose.yaml, docker-compose.*.yml
+	FormatWorkflow             // .github/workflows/*.yml
+	FormatAction               // action.yml
+	FormatKustomization        // kustomization.yaml
+	FormatDockerfile           // Dockerfile, Containerfile, *.Dockerfile
+)
+
+// language is how a format's files are parsed to find sites.
+type language int
+
+const (
+	langYAML language = iota
+	langDockerfile
+)
+
+// A finder is one format: how its files are told by their path, how they
+// are parsed, and the sites it finds. Adding a format is one finder (in a
+// file of its own) and one row of formats.
+type finder struct {
+	format Format
+	name   string // as String() says it
+	lang   language
+	// match tells the format's files by their slash path.
+	match func(p string, c *Context) bool
+	// walk finds the sites of one YAML document (langYAML).
+	walk func(w *yamlWalk, root *yaml.Node)
+	// scan finds the sites of a whole file (the other languages).
+	scan func(f *File) error
+	// files and places are the format's row of the README's table of
+	// where images are found (and pin --help's).
+	files, places string
 }
 
-const dockerScheme = "docker://"
-
-// uses scans a step's "uses: docker://image".
-func (w *yamlWalk) uses(step *yaml.Node, kind Kind) {
-	_, u := w.field(step, "uses")
-	if t := deref(u); t != nil && t.Kind == yaml.ScalarNode && strings.HasPrefix(t.Value, dockerScheme) {
-		w.add(w.siteText(u, kind, dockerScheme))
-	}
+// formats is the table of formats, in the order a path is tried: the first
+// that matches owns the file.
+var formats = []finder{
+	{
+		format: FormatDockerfile, name: "dockerfile", lang: langDockerfile, match: isDockerfile, scan: (*File).scanDockerfile,
+		files:  "`Dockerfile`, `Containerfile`, `*.Dockerfile`, `Dockerfile.*`",
+		places: "`FROM` (any case, `--platform=`, `AS`; a previous stage and `scratch` are no images), `COPY --from=<image>`, the `# syntax=` directive, and the default of a global `ARG` that a `FROM` uses whole (`ARG BASE=debian:12` … `FROM $BASE`).",
+	},
+	{
+		format: FormatKustomization, name: "kustomization", match: isKustomization, walk: (*yamlWalk).kustomization,
+		files:  "`kustomization.yaml`, `Kustomization`",
+		places: "`images[]` entries with `newTag`: `(newName or name):newTag` is resolved and a `digest:` field is set. An entry without `newTag` takes its tag from the manifests and is left alone.",
+	},
+	{
+		format: FormatWorkflow, name: "workflow", match: isWorkflow, walk: (*yamlWalk).workflow,
+		files:  "`.github/workflows/*.yml`",
+		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*.image`, `steps[].uses: docker://…`",
+	},
+	{
+		format: FormatAction, name: "action", match: isAction, walk: (*yamlWalk).action,
+		files:  "`action.yml`",
+		places: "`runs.image: docker://…`, composite `runs.steps[].uses: docker://…`",
+	},
+	{
+		format: FormatCompose, name: "compose", match: isCompose, walk: (*yamlWalk).compose,
+		files:  "`compose.yaml`, `docker-compose*.yml`",
+		places: "`services.*.image`; a service that also has `build:` names its own output and is left alone.",
+	},
+	{
+		format: FormatManifest, name: "manifest", match: isYAML, walk: (*yamlWalk).object,
+		files:  "Kubernetes manifests (any other `.yaml`/`.yml`, multi-document, `kind: List`)",
+		places: "`containers`, `initContainers`, `ephemeralContainers` and image volumes of Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate; for other kinds (CRDs such as Argo Workflows or Tekton Tasks) any `image:` key holding a string. ConfigMap and Secret data are never touched. Anchors, aliases and merge keys are followed.",
+	},
 }
 
-// workflow scans a GitHub Actions workflow: jobs.*.container (a string or
-// .image), jobs.*.services.*.image and steps[].uses: docker://.
-func (w *yamlWalk) workflow(root *yaml.Node) {
-	_, jobs := w.field(root, "jobs")
-	for _, kv := range w.pairs(jobs) {
-		job := kv[1]
-		_, c := w.field(job, "container")
-		if t := deref(c); t != nil && t.Kind == yaml.MappingNode {
-			_, c = w.field(t, "image")
-		}
-		w.add(w.site(c, KindWorkflowContainer))
-		_, services := w.field(job, "services")
-		for _, sv := range w.pairs(services) {
-			_, img := w.field(sv[1], "image")
-			w.add(w.site(img, KindWorkflowService))
-		}
-		_, steps := w.field(job, "steps")
-		for _, st := range items(steps, yaml.SequenceNode) {
-			w.uses(st, KindWorkflowStep)
+func finderOf(f Format) *finder {
+	for i := range formats {
+		if formats[i].format == f {
+			return &formats[i]
 		}
 	}
+	return nil
 }
 
-// action scans a GitHub Action's metadata: runs.image: docker://image and
-// the steps of a composite action.
-func (w *yamlWalk) action(root *yaml.Node) {
-	_, runs := w.field(root, "runs")
-	_, img := w.field(runs, "image")
-	if t := deref(img); t != nil && t.Kind == yaml.ScalarNode && strings.HasPrefix(t.Value, dockerScheme) {
-		w.add(w.siteText(img, KindAction, dockerScheme))
+func (f Format) String() string {
+	if fd := finderOf(f); fd != nil {
+		return fd.name
 	}
-	_, steps := w.field(runs, "steps")
-	for _, st := range items(steps, yaml.SequenceNode) {
-		w.uses(st, KindWorkflowStep)
-	}
+	return "none"
 }
 
-// kustomization scans images[]: an entry with newTag resolves (newName or
-// name):newTag and keeps the digest in its digest field.
-func (w *yamlWalk) kustomization(root *yaml.Node) {
-	_, images := w.field(root, "images")
-	for _, e := range items(images, yaml.SequenceNode) {
-		if !w.once(e) {
-			continue
-		}
-		e = deref(e)
-		nameK, nameV := w.field(e, "name")
-		tagK, tagV := w.field(e, "newTag")
-		if nameK == nil {
-			continue
-		}
-		repo := w.str(e, "newName")
-		if repo == "" {
-			repo = deref(nameV).Value
-		}
-		t := deref(tagV)
-		if tagK == nil || t == nil || t.Kind != yaml.ScalarNode || t.Value == "" {
-			s := &Site{Kind: KindKustomize, Written: repo, Line: nameV.Line, Column: nameV.Column}
-			s.skip(ReasonNoNewTag)
-			w.add(s)
-			continue
-		}
-		s := &Site{Kind: KindKustomize, Written: repo + ":" + t.Value, Line: t.Line, Column: t.Column}
-		digestK, digestV := w.field(e, "digest")
-		if d := deref(digestV); digestK != nil && d != nil && d.Value != "" {
-			s.Written += "@" + d.Value
-		}
-		if w.f.src.ignored(nameK.Line) || w.f.src.ignored(t.Line) {
-			s.skip(ReasonIgnored)
-		}
-		s.parse(w.f)
-		w.add(s)
-		if !s.Pinnable() {
-			continue
-		}
-		k := &kustEntry{flow: e.Style&yaml.FlowStyle != 0}
-		ok := true
-		switch {
-		case digestK != nil:
-			k.hasDigest = true
-			if digestV.Kind != yaml.ScalarNode || digestV.Value == "" {
-				ok = false
-				break
-			}
-			var err error
-			k.digest, _, err = w.f.locate(digestV)
-			ok = err == nil
-		case k.flow:
-			k.after, ok = w.f.valueEnd(tagV)
-		default:
-			k.lineEnd, k.eol, k.indent, ok = w.blockSlot(tagK, tagV)
-		}
-		if !ok {
-			s.skip(ReasonUneditable)
-			continue
-		}
-		s.kustomize = k
+// Kind names the language of the format's files: "YAML" or "Dockerfile".
+func (f Format) Kind() string {
+	if fd := finderOf(f); fd != nil && fd.lang == langDockerfile {
+		return "Dockerfile"
 	}
+	return "YAML"
 }
+
+// Row is one row of the table of where images are found.
+type Row struct{ Files, Places string }
+
+// Table is the table of where images are found, one row per format, as the
+// README shows it.
+func Table() []Row {
+	var out []Row
+	for _, fd := range formats {
+		out = append(out, Row{fd.files, fd.places})
+	}
+	return out
+}
+
+// Detect tells a file's format from its slash-separated path alone.
+func Detect(p string) Format { return (*Context)(nil).Detect(p) }
+
+// Detect tells a file's format from its slash-separated path and what the
+// context knows of the checkout.
+func (c *Context) Detect(p string) Format {
+	for _, fd := range formats {
+		if fd.match(p, c) {
+			return fd.format
+		}
+	}
+	return FormatNone
+}
+
+// notDockerfile are extensions that make "Dockerfile.x" something else.
+var notDockerfile = map[string]bool{
+	".dockerignore": true, ".md": true, ".txt": true, ".go": true, ".sh": true, ".py": true, ".js": true,
+	".ts": true, ".json": true, ".yaml": true, ".yml": true, ".toml": true, ".bak": true, ".orig": true,
+	".rej": true, ".swp": true, ".tmpl": true, ".tpl": true, ".j2": true, ".erb": true, ".in": true,
+}
+
+func isDockerfile(p string, _ *Context) bool {
+	lower := strings.ToLower(path.Base(p))
+	ext := path.Ext(lower)
+	return lower == "dockerfile" || lower == "containerfile" ||
+		((strings.HasPrefix(lower, "dockerfile.") || strings.HasPrefix(lower, "containerfile.") ||
+			ext == ".dockerfile" || ext == ".containerfile") && !notDockerfile[ext])
+}
+
+func isKustomization(p string, _ *Context) bool {
+	base := path.Base(p)
+	lower := strings.ToLower(base)
+	return base == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml"
+}
+
+func isYAML(p string, _ *Context) bool {
+	ext := strings.ToLower(path.Ext(p))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func isWorkflow(p string, c *Context) bool {
+	return isYAML(p, c) && strings.HasSuffix(path.Dir(p), ".github/workflows") && path.Dir(p) != p
+}
+
+func isAction(p string, _ *Context) bool {
+	lower := strings.ToLower(path.Base(p))
+	return lower == "action.yml" || lower == "action.yaml"
+}
+
+func isCompose(p string, c *Context) bool {
+	if !isYAML(p, c) {
+		return false
+	}
+	lower := strings.ToLower(path.Base(p))
+	stem := strings.TrimSuffix(strings.TrimSuffix(lower, ".yaml"), ".yml")
+	for _, p := range []string{"compose", "docker-compose"} {
+		if stem == p || strings.HasPrefix(stem, p+".") || strings.HasPrefix(stem, p+"-") {
+			return true
+		}
+	}
+	return false
+}
+
+// Context is what finding sites needs to know beyond one file's path and
+// bytes: the Helm charts of the checkout and the files GitLab CI includes.
+// A nil Context knows nothing of the checkout.
+type Context struct{}

@@ -71,17 +71,8 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 		if root == nil || root.Kind != yaml.MappingNode {
 			continue
 		}
-		switch f.Format {
-		case FormatCompose:
-			w.compose(root)
-		case FormatWorkflow:
-			w.workflow(root)
-		case FormatAction:
-			w.action(root)
-		case FormatKustomization:
-			w.kustomization(root)
-		default:
-			w.object(root)
+		if fd := finderOf(f.Format); fd != nil && fd.walk != nil {
+			fd.walk(w, root)
 		}
 	}
 }
