@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"path"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -66,6 +68,9 @@ const SoftMemoryLimit = 320 << 20
 // ReasonConfigIgnored is the skip reason for images listed in the config's ignore.
 const ReasonConfigIgnored = "listed under ignore in the configuration"
 
+// NoteAppVersion marks a Helm image whose tag is the chart's appVersion.
+const NoteAppVersion = "the tag is Chart.yaml's appVersion"
+
 // ReasonDigestOnly says why a reference pinned by digest alone is never renewed.
 const ReasonDigestOnly = "pinned by digest alone: no tag to follow"
 
@@ -94,13 +99,17 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	cx := rewrite.NewContext(withCharts(co, files), func(p string) ([]byte, error) {
+		data, _, err := co.ReadFile(p)
+		return data, err
+	})
 	var candidates []string
 	for _, f := range files {
-		if rewrite.Detect(f) != rewrite.FormatNone {
+		if cx.Detect(f) != rewrite.FormatNone {
 			candidates = append(candidates, f)
 		}
 	}
-	scans, err := scanAll(ctx, co, candidates, opts.Jobs)
+	scans, err := scanAll(ctx, co, cx, candidates, opts.Jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +265,9 @@ func (ri *refInfo) pinnedAs(ref imageref.Ref, digest string) string {
 // entry reports one site, given what the run knows of its reference.
 func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, opts Options) report.Entry {
 	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written}
+	if s.AppVersion {
+		e.Note = NoteAppVersion
+	}
 	if !s.Pinnable() || ri == nil {
 		e.Status, e.Reason = report.Skipped, s.Skip
 		return e
@@ -322,7 +334,7 @@ func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) st
 }
 
 // scanAll reads and parses files with a bounded pool, in the given order.
-func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs int) ([]scanned, error) {
+func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, jobs int) ([]scanned, error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -334,7 +346,7 @@ func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs in
 		go func() {
 			defer wg.Done()
 			for i := range idx {
-				out[i] = scanOne(ctx, co, files[i])
+				out[i] = scanOne(ctx, co, cx, files[i])
 			}
 		}()
 	}
@@ -352,12 +364,13 @@ func scanAll(ctx context.Context, co *checkout.Checkout, files []string, jobs in
 	return out, nil
 }
 
-func scanOne(ctx context.Context, co *checkout.Checkout, p string) scanned {
+func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string) scanned {
 	data, mode, err := co.ReadFile(p)
 	if err != nil {
 		return scanned{unread: &report.FileError{File: p, Error: readError(err)}}
 	}
-	f, err := rewrite.ScanContext(ctx, p, rewrite.Detect(p), data)
+	format := cx.Detect(p)
+	f, err := rewrite.ScanIn(ctx, cx, p, format, data)
 	if err != nil {
 		var pe *rewrite.ParseError
 		switch {
@@ -365,11 +378,54 @@ func scanOne(ctx context.Context, co *checkout.Checkout, p string) scanned {
 			// pinbot cannot see what the file names: a gate must not pass it
 			return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
 		case errors.As(err, &pe):
-			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + rewrite.Detect(p).Kind() + ", left as it is: " + pe.Msg}}
+			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + format.Kind() + ", left as it is: " + pe.Msg}}
 		}
 		return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
 	}
 	return scanned{file: f, mode: mode}
+}
+
+// withCharts is the file list with what a chart's values need beyond it:
+// the Chart.yaml and templates of every chart that holds a listed file
+// (when a values file is named alone, say).
+func withCharts(co *checkout.Checkout, files []string) []string {
+	listed := make(map[string]bool, len(files))
+	for _, f := range files {
+		listed[f] = true
+	}
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := path.Dir(f); ; d = path.Dir(d) {
+			if dirs[d] {
+				break
+			}
+			dirs[d] = true
+			if d == "." {
+				break
+			}
+		}
+	}
+	out := files
+	for d := range dirs {
+		chart := path.Join(d, "Chart.yaml")
+		if listed[chart] {
+			continue
+		}
+		if _, _, err := co.ReadFile(chart); err != nil {
+			continue
+		}
+		more, err := co.Files([]string{d}, nil)
+		if err != nil {
+			continue
+		}
+		for _, m := range more {
+			if !listed[m] && (path.Base(m) == "Chart.yaml" || strings.Contains(m, "/templates/")) {
+				listed[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // readError says why a file could not be read, without the root's path.

@@ -41,6 +41,9 @@ type Entry struct {
 	// Pinned is the reference as pinbot writes it.
 	Pinned string `json:"pinned,omitempty"`
 	Status Status `json:"status"`
+	// Note says more about the reference: where a tag not written in the
+	// file came from.
+	Note   string `json:"note,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Via is the mirror reference that was asked, when one was.

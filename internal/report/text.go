@@ -31,6 +31,9 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if e.Status == Updated {
 				line += " (tag moved)"
 			}
+			if e.Note != "" {
+				line += " (" + Term(e.Note) + ")"
+			}
 			if e.PolicyChanged() {
 				line += "; imagePullPolicy " + Term(e.PullPolicy)
 			}

@@ -26,6 +26,7 @@ type File struct {
 	Data   []byte
 	Sites  []*Site
 	src    *source
+	cx     *Context             // what the scan knows of the checkout
 	parsed map[string]parsedRef // references as written, parsed
 	texts  map[[3]string]string // edit texts by their parts, one copy each
 }
@@ -81,7 +82,13 @@ func Scan(p string, format Format, data []byte) (*File, error) {
 
 // ScanContext is Scan that gives up, with ctx's error, once ctx is done.
 func ScanContext(ctx context.Context, p string, format Format, data []byte) (*File, error) {
-	f := &File{Path: p, Format: format, Data: data, src: newSource(data)}
+	return ScanIn(ctx, nil, p, format, data)
+}
+
+// ScanIn is ScanContext for a file of a checkout that cx knows (its charts,
+// its GitLab CI includes).
+func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []byte) (*File, error) {
+	f := &File{Path: p, Format: format, Data: data, src: newSource(data), cx: cx}
 	var err error
 	switch fd := finderOf(format); {
 	case fd == nil:

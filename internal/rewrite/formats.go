@@ -18,6 +18,8 @@ const (
 	FormatAction               // action.yml
 	FormatKustomization        // kustomization.yaml
 	FormatDockerfile           // Dockerfile, Containerfile, *.Dockerfile
+	FormatHelmValues           // values*.yaml of a chart
+	FormatHelmTemplate         // a chart's templates/
 )
 
 // language is how a format's files are parsed to find sites.
@@ -26,6 +28,7 @@ type language int
 const (
 	langYAML language = iota
 	langDockerfile
+	langTemplate // a Go template: read line by line
 )
 
 // A finder is one format: how its files are told by their path, how they
@@ -75,6 +78,16 @@ var formats = []finder{
 		places: "`services.*.image`; a service that also has `build:` names its own output and is left alone.",
 	},
 	{
+		format: FormatHelmValues, name: "helm values", match: isHelmValues, walk: (*yamlWalk).helmValues,
+		files:  "Helm chart values: `values*.yaml` beside `Chart.yaml`, `ci/*values.yaml`, and those of charts vendored under `charts/`",
+		places: "image maps under any key (`image`, `controller.image`, `server.sidecars[0].image`): `{repository, tag}`, `{registry, repository, tag}`, `{repository, tag, digest}`, `{registry, image, tag, digest}`, with `global.imageRegistry` where a map has no registry. The digest goes into the map's `digest` (or `sha`) key, or into one the chart's templates read, or else after the tag (`tag: \"1.2.3@sha256:…\"`), so the chart renders `repo:tag@sha256:…`. A map without a tag takes `Chart.yaml`'s `appVersion` where there is a digest key to write into. A `pullPolicy` key follows `--pull-policy`. Plain `image: repo:tag` strings too.",
+	},
+	{
+		format: FormatHelmTemplate, name: "helm template", lang: langTemplate, match: isHelmTemplate, scan: (*File).scanTemplate,
+		files:  "Helm chart templates (`templates/`)",
+		places: "a line holding a complete literal reference (`image: busybox:1.36`, `image: \"quay.io/x/y:v1\"`); a line with template syntax is skipped with the reason, and the rest of the file is never touched.",
+	},
+	{
 		format: FormatManifest, name: "manifest", match: isYAML, walk: (*yamlWalk).object,
 		files:  "Kubernetes manifests (any other `.yaml`/`.yml`, multi-document, `kind: List`)",
 		places: "`containers`, `initContainers`, `ephemeralContainers` and image volumes of Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate; for other kinds (CRDs such as Argo Workflows or Tekton Tasks) any `image:` key holding a string. ConfigMap and Secret data are never touched. Anchors, aliases and merge keys are followed.",
@@ -97,10 +110,15 @@ func (f Format) String() string {
 	return "none"
 }
 
-// Kind names the language of the format's files: "YAML" or "Dockerfile".
+// Kind names the language of the format's files: "YAML", "Dockerfile"...
 func (f Format) Kind() string {
-	if fd := finderOf(f); fd != nil && fd.lang == langDockerfile {
-		return "Dockerfile"
+	if fd := finderOf(f); fd != nil {
+		switch fd.lang {
+		case langDockerfile:
+			return "Dockerfile"
+		case langTemplate:
+			return "template"
+		}
 	}
 	return "YAML"
 }
@@ -180,8 +198,3 @@ func isCompose(p string, c *Context) bool {
 	}
 	return false
 }
-
-// Context is what finding sites needs to know beyond one file's path and
-// bytes: the Helm charts of the checkout and the files GitLab CI includes.
-// A nil Context knows nothing of the checkout.
-type Context struct{}

@@ -26,6 +26,9 @@ const (
 	KindDockerfileSyntax   Kind = "dockerfileSyntax"   // # syntax=
 	KindDockerfileArg      Kind = "dockerfileArg"      // ARG default used as a FROM image
 	KindKustomize          Kind = "kustomizeImage"     // kustomization images[]
+	KindHelmImage          Kind = "helmImage"          // Helm values: an image map (repository, tag, digest)
+	KindHelmValue          Kind = "helmValue"          // Helm values: an image: string
+	KindHelmTemplate       Kind = "helmTemplate"       // a chart template's literal image: line
 )
 
 // PullPolicy is what to do with imagePullPolicy on the Kubernetes containers
@@ -57,8 +60,12 @@ type Site struct {
 	// Skip says why the site is left alone ("" when it can be pinned).
 	Skip string
 	// PullPolicy is the container's imagePullPolicy as written ("" when absent
-	// or not a Kubernetes container of a built-in kind).
+	// or not a Kubernetes container of a built-in kind); for a Helm image
+	// map, its pullPolicy.
 	PullPolicy string
+	// AppVersion is set when the tag is not written in the file but taken
+	// from the chart's appVersion (the tag the chart renders by default).
+	AppVersion bool
 
 	ref       span       // the reference's characters in the file
 	container *container // built-in Kubernetes container: where imagePullPolicy lives

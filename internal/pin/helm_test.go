@@ -1,0 +1,266 @@
+package pin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/report"
+	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
+)
+
+// helmVersion is the Helm whose rendering judges the pins in charts.
+const helmVersion = "v3.22.0"
+
+var (
+	helmOnce sync.Once
+	helmPath string
+	helmErr  error
+)
+
+// helmBinary is a helm CLI: $PINBOT_HELM, or one built from Helm's Go
+// module into the user's cache (once per machine; it takes a few minutes
+// the first time).
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	helmOnce.Do(func() {
+		if p := os.Getenv("PINBOT_HELM"); p != "" {
+			helmPath = p
+			return
+		}
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		dir := filepath.Join(cache, "pinbot-test", "helm-"+helmVersion)
+		helmPath = filepath.Join(dir, "helm")
+		if _, err := os.Stat(helmPath); err == nil {
+			return
+		}
+		t.Logf("building helm %s from its Go module into %s", helmVersion, dir)
+		cmd := exec.Command("go", "install", "helm.sh/helm/v3/cmd/helm@"+helmVersion)
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			helmErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if helmErr != nil {
+		t.Fatalf("no helm to render charts with: %v (set PINBOT_HELM to a helm binary)", helmErr)
+	}
+	return helmPath
+}
+
+// digestOf is the digest anyResolver serves for a canonical tag name.
+func digestOf(canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// anyResolver serves every tag, its digest derived from its name.
+type anyResolver struct{}
+
+func (anyResolver) Resolve(_ context.Context, tags []name.Tag) map[string]resolve.Result {
+	out := map[string]resolve.Result{}
+	for _, t := range tags {
+		out[t.Name()] = resolve.Result{Digest: digestOf(t.Name())}
+	}
+	return out
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func helmTemplate(t *testing.T, helm, chart string, values ...string) string {
+	t.Helper()
+	args := []string{"template", "r", chart, "--kube-version", "1.31.0"}
+	for _, v := range values {
+		args = append(args, "-f", filepath.Join(chart, v))
+	}
+	cmd := exec.Command(helm, args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+var pinnedRefRE = regexp.MustCompile(`([^\s"'@]+)@(sha256:[0-9a-f]{64})`)
+
+// checkRendered: the pinned chart renders every line as before, but for
+// image references that gained the digest their tag resolves to (keeping
+// the tag, or dropping it where the chart does once a digest is set) and
+// pull policies; it returns the references that gained a digest.
+func checkRendered(t *testing.T, before, after string) []string {
+	t.Helper()
+	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
+	if len(a) != len(b) {
+		t.Fatalf("the rendered chart has %d lines, was %d:\n%s", len(a), len(b), after)
+	}
+	var pinned []string
+	for i := range a {
+		if a[i] == b[i] {
+			continue
+		}
+		if strings.Contains(a[i], "imagePullPolicy") && strings.Contains(b[i], "imagePullPolicy") {
+			continue
+		}
+		m := pinnedRefRE.FindStringSubmatchIndex(a[i])
+		if m == nil {
+			t.Errorf("line %d changed, and not by a digest:\n  was %s\n  now %s", i+1, b[i], a[i])
+			continue
+		}
+		prefix, digest := a[i][m[2]:m[3]], a[i][m[4]:m[5]]
+		without := a[i][:m[0]] + prefix + a[i][m[1]:]
+		ref := prefix
+		if without != b[i] {
+			// the chart dropped the tag: the line was prefix:tag
+			rest := strings.TrimPrefix(b[i], a[i][:m[0]]+prefix+":")
+			tag := rest
+			if j := strings.IndexAny(rest, "\"' "); j >= 0 {
+				tag = rest[:j]
+			}
+			ref = prefix + ":" + tag
+			if a[i][:m[0]]+ref+a[i][m[1]:] != b[i] {
+				t.Errorf("line %d changed beyond a digest:\n  was %s\n  now %s", i+1, b[i], a[i])
+				continue
+			}
+		}
+		tg, err := name.NewTag(ref)
+		if err != nil {
+			t.Errorf("line %d: %v", i+1, err)
+			continue
+		}
+		if want := digestOf(tg.Name()); digest != want {
+			t.Errorf("line %d: %s pinned to %s, but its tag resolves to %s", i+1, ref, digest, want)
+		}
+		pinned = append(pinned, ref)
+	}
+	return pinned
+}
+
+// TestHelmChartsRender pins charts shaped like the popular ones (a
+// registry/repository/tag/digest map rendered through a library subchart;
+// a tag defaulting to v+appVersion; tag | default .Chart.AppVersion with a
+// digest key the templates read; repository/tag maps under several keys,
+// one rendered into an env value; sidecar lists; a literal image line in a
+// template) and judges the pins on what helm template renders.
+func TestHelmChartsRender(t *testing.T) {
+	helm := helmBinary(t)
+	root := t.TempDir()
+	copyTree(t, "testdata/charts", root)
+	cases := []struct {
+		chart  string
+		values []string
+		pinned []string // references the rendered chart must pin
+		left   []string // rendered references that stay as they are
+	}{
+		{chart: "db", pinned: []string{
+			"docker.io/bitnami/postgresql:17.6.0-debian-12-r4", "docker.io/bitnami/os-shell:12-debian-12-r51",
+			"docker.io/bitnami/postgres-exporter:17.6.0", "busybox:1.36", "docker.io/library/alpine:3.20",
+		}},
+		{chart: "db", values: []string{"ci/tls-values.yaml"}, pinned: []string{
+			"docker.io/bitnami/postgresql:17.6.0-debian-12-r4", "docker.io/bitnami/os-shell:12-debian-12-r51",
+			"quay.io/prometheuscommunity/postgres-exporter:v0.17.1", "busybox:1.36", "docker.io/library/alpine:3.20",
+		}},
+		{chart: "metrics", pinned: []string{"registry.k8s.io/autoscaling/addon-resizer:1.8.23"},
+			left: []string{"registry.k8s.io/metrics-server/metrics-server:v0.8.0"}},
+		{chart: "collector", values: []string{"ci/deployment-values.yaml"},
+			pinned: []string{"ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0"}},
+		{chart: "vault", pinned: []string{"hashicorp/vault:2.0.4", "nginx:1.27-alpine", "hashicorp/vault-k8s:1.7.6", "hashicorp/vault:2.0.4"}},
+	}
+	before := make([]string, len(cases))
+	for i, c := range cases {
+		before[i] = helmTemplate(t, helm, filepath.Join(root, c.chart), c.values...)
+	}
+
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range out.Changes {
+		if err := co.WriteFile(ch.Path, ch.Old, ch.New); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range out.Report.Entries {
+		t.Logf("%s:%d %s %s %s %s", e.File, e.Line, e.Kind, e.Ref, e.Status, e.Reason)
+	}
+
+	for i, c := range cases {
+		t.Run(strings.Join(append([]string{c.chart}, c.values...), "+"), func(t *testing.T) {
+			after := helmTemplate(t, helm, filepath.Join(root, c.chart), c.values...)
+			got := checkRendered(t, before[i], after)
+			sort.Strings(got)
+			sort.Strings(c.pinned)
+			if strings.Join(got, " ") != strings.Join(c.pinned, " ") {
+				t.Errorf("pinned in the rendered chart:\n  %v\nwant\n  %v\n%s", got, c.pinned, after)
+			}
+			for _, l := range c.left {
+				if !strings.Contains(after, l+"\n") && !strings.Contains(after, l+"\"") {
+					t.Errorf("%s is no longer rendered as it was", l)
+				}
+			}
+		})
+	}
+
+	// A second run changes nothing, and the report says why what was left
+	// alone was left alone.
+	again, err := Run(context.Background(), co, anyResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Changes) != 0 {
+		t.Errorf("a second run changes %s:\n%s", again.Changes[0].Path, again.Changes[0].New)
+	}
+	reasons := map[string]string{}
+	for _, e := range again.Report.Entries {
+		if e.Status == report.Skipped {
+			reasons[e.File] += e.Reason + ";"
+		}
+	}
+	for file, want := range map[string]string{
+		"metrics/values.yaml":   rewrite.ReasonNoTagNoSlot,
+		"collector/values.yaml": rewrite.ReasonNoRepository,
+	} {
+		if !strings.Contains(reasons[file], want) {
+			t.Errorf("%s: skipped for %q, want %q", file, reasons[file], want)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package rewrite
+
+import (
+	"path"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Helm values: data that a chart's templates turn into image references.
+// A value is pinned so that the template renders repo:tag@sha256:..., or
+// repo@sha256:... where the chart drops the tag once a digest is set.
+
+// Reasons a Helm image is left alone.
+const (
+	ReasonNoRepository = "no repository: the chart's templates supply it"
+	ReasonNoTagNoSlot  = "no tag: the chart takes it from appVersion, and has no digest key to write into"
+	ReasonNoAppVersion = "no tag, and Chart.yaml has no appVersion to take it from"
+	ReasonBareName     = "a name without tag or digest: in values, the templates build the reference around it"
+	ReasonNotString    = "not a string"
+)
+
+func isHelmValues(p string, c *Context) bool {
+	if c.chartOf(p) == nil || !isYAML(p, c) {
+		return false
+	}
+	base := strings.ToLower(path.Base(p))
+	if path.Base(path.Dir(p)) == "ci" && c.charts[path.Dir(p)] == nil {
+		return strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml"), "values")
+	}
+	return strings.HasPrefix(base, "values")
+}
+
+// helmVals is what a walk of Helm values knows: the chart (for appVersion
+// and the digest keys its templates read) and global.imageRegistry.
+type helmVals struct {
+	chart    *Chart
+	registry string
+}
+
+// helmValues scans a chart's values file.
+func (w *yamlWalk) helmValues(root *yaml.Node) {
+	w.values(root, w.f.cx.chartOf(w.f.Path))
+}
+
+// values scans Helm values held in mapping root (a values file, or values
+// inline in an Argo CD Application, a Flux HelmRelease or a kustomization).
+func (w *yamlWalk) values(root *yaml.Node, chart *Chart) {
+	hv := &helmVals{chart: chart}
+	if _, g := w.field(root, "global"); g != nil {
+		hv.registry = w.str(g, "imageRegistry")
+	}
+	w.valueNode(root, nil, hv)
+}
+
+func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
+	w.tick()
+	n = deref(n)
+	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || !w.once(n) {
+		return
+	}
+	if n.Kind == yaml.SequenceNode {
+		for _, c := range n.Content {
+			w.valueNode(c, append(p, "[]"), hv)
+		}
+		return
+	}
+	if w.isImageMap(n, p) {
+		w.imageMap(n, p, hv)
+		return
+	}
+	for _, kv := range w.pairs(n) {
+		k, v := kv[0], kv[1]
+		if k.Value == "image" {
+			if t := deref(v); t != nil && t.Kind == yaml.ScalarNode {
+				if t.Tag == "!!str" && t.Value != "" && w.once(t) {
+					s := w.site(v, KindHelmValue)
+					if s.Pinnable() && s.Ref.Tag == "" && s.Ref.Digest == "" {
+						s.skip(ReasonBareName)
+					}
+					w.add(s)
+				}
+				continue
+			}
+		}
+		w.valueNode(v, append(p[:len(p):len(p)], k.Value), hv)
+	}
+}
+
+// isImageMap tells a mapping that spells an image in parts: repository
+// (with tag, digest or sha, or under a key naming an image), or
+// registry + image (ingress-nginx).
+func (w *yamlWalk) isImageMap(m *yaml.Node, p []string) bool {
+	has := func(key string) bool { k, _ := w.field(m, key); return k != nil }
+	scalar := func(key string) bool {
+		_, v := w.field(m, key)
+		v = deref(v)
+		return v != nil && v.Kind == yaml.ScalarNode
+	}
+	named := len(p) > 0 && strings.Contains(strings.ToLower(p[len(p)-1]), "image")
+	switch {
+	case scalar("repository"):
+		return named || has("tag") || has("digest") || has("sha")
+	case scalar("image") && has("registry"):
+		return true
+	}
+	return false
+}
+
+// imageMap makes the site of an image map.
+func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
+	repoK, repoV := w.field(m, "repository")
+	if repoK == nil {
+		repoK, repoV = w.field(m, "image")
+	}
+	tagK, tagV := w.field(m, "tag")
+	digK, digV := w.field(m, "digest")
+	if digK == nil {
+		digK, digV = w.field(m, "sha")
+	}
+	repo := deref(repoV)
+	anchor := repo // where the site is reported
+	if t := deref(tagV); t != nil && t.Kind == yaml.ScalarNode && t.Line > 0 {
+		anchor = t
+	}
+	s := &Site{Kind: KindHelmImage, Line: anchor.Line, Column: anchor.Column}
+	done := func() {
+		if w.f.src.ignored(s.Line) || w.f.src.ignored(repoK.Line) {
+			s.skip(ReasonIgnored)
+		}
+		w.add(s)
+	}
+	if repo == nil || repo.Kind != yaml.ScalarNode || repo.Tag == "!!null" || repo.Value == "" {
+		s.Written = "(" + strings.Join(p, ".") + ")"
+		s.skip(ReasonNoRepository)
+		done()
+		return
+	}
+	full := repo.Value
+	if reg := w.str(m, "registry"); reg != "" {
+		full = strings.TrimSuffix(reg, "/") + "/" + full
+	} else if hv.registry != "" {
+		full = strings.TrimSuffix(hv.registry, "/") + "/" + full
+	}
+	s.Written = full
+
+	// The tag: the map's own, or, where it has none, the chart's appVersion.
+	t := deref(tagV)
+	tag, fromAppVersion := "", false
+	switch {
+	case t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" && t.Value != "":
+		tag = t.Value
+	case t != nil && t.Kind == yaml.ScalarNode && t.Tag != "!!null" && t.Value != "":
+		s.Written += ":" + t.Value
+		s.skip("tag " + ReasonNotString + " (YAML reads it as " + strings.TrimPrefix(t.Tag, "!!") + "): quote it")
+		done()
+		return
+	case t != nil && t.Kind != yaml.ScalarNode:
+		s.skip("tag " + ReasonNotString)
+		done()
+		return
+	}
+
+	// Where the digest goes: the map's digest key, one the chart's
+	// templates read (added), or the tag's end.
+	d := deref(digV)
+	hasDigestKey := digK != nil && d != nil && d.Kind == yaml.ScalarNode && d.Tag == "!!str"
+	readsDigest := digK == nil && hv.chart.readsDigest(p)
+	if tag == "" {
+		switch {
+		case !hasDigestKey && !readsDigest:
+			s.skip(ReasonNoTagNoSlot)
+			done()
+			return
+		case hv.chart == nil || hv.chart.AppVersion == "":
+			s.skip(ReasonNoAppVersion)
+			done()
+			return
+		}
+		tag, fromAppVersion = hv.chart.AppVersion, true
+	}
+	s.Written += ":" + tag
+	if hasDigestKey && d.Value != "" {
+		s.Written += "@" + d.Value
+	}
+	s.parse(w.f)
+	if fromAppVersion {
+		s.AppVersion = true
+	}
+	if s.Pinnable() && (hasDigestKey || readsDigest) && s.Ref.Digest == "" && strings.Contains(tag, "@") {
+		s.skip(ReasonUneditable + ": a digest in the tag and a digest key")
+	}
+	if !s.Pinnable() {
+		done()
+		return
+	}
+	ok := true
+	switch {
+	case hasDigestKey:
+		k := &kustEntry{hasDigest: true}
+		var err error
+		k.digest, _, err = w.f.locate(digV)
+		ok = err == nil && digV.Kind == yaml.ScalarNode
+		s.kustomize = k
+	case readsDigest:
+		after, afterV := tagK, tagV
+		if tagK == nil {
+			after, afterV = repoK, repoV
+		}
+		k := &kustEntry{flow: m.Style&yaml.FlowStyle != 0}
+		if k.flow {
+			k.after, ok = w.f.valueEnd(afterV)
+		} else {
+			k.lineEnd, k.eol, k.indent, ok = w.blockSlot(after, afterV)
+		}
+		s.kustomize = k
+	default: // the tag's end: {{ .repository }}:{{ .tag }} renders repo:tag@sha256:...
+		sp, _, err := w.f.locate(t)
+		ok = err == nil && tagV.Kind == yaml.ScalarNode
+		s.ref = sp
+	}
+	if !ok {
+		s.kustomize = nil
+		s.skip(ReasonUneditable)
+		done()
+		return
+	}
+	if pk, pv := w.field(m, "pullPolicy"); pk != nil {
+		if t := deref(pv); t != nil && t.Kind == yaml.ScalarNode {
+			s.PullPolicy = t.Value
+			ct := &container{hasPolicy: true}
+			if pv.Kind == yaml.ScalarNode {
+				if sp, _, err := w.f.locate(pv); err == nil {
+					ct.policy = sp
+				}
+			}
+			s.container = ct
+		}
+	}
+	done()
+}
