@@ -43,6 +43,9 @@ func (w *yamlWalk) object(root *yaml.Node) {
 		w.kustomization(root)
 		return
 	}
+	if w.gitops(root, apiVersion, kind) {
+		return
+	}
 	if strings.HasSuffix(kind, "List") {
 		if _, list := w.field(root, "items"); deref(list) != nil && deref(list).Kind == yaml.SequenceNode {
 			for _, it := range items(list, yaml.SequenceNode) {

@@ -1,6 +1,13 @@
 package rewrite
 
-import "sigs.k8s.io/kustomize/kyaml/yaml"
+import (
+	"github.com/pinbot/pinbot/internal/imageref"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ReasonNewNameTag is a kustomization images[] entry whose newName names a
+// tag or digest: kustomize wants those in newTag and digest.
+const ReasonNewNameTag = "newName carries a tag or digest: kustomize reads them from newTag and digest"
 
 // kustomization scans images[]: an entry with newTag resolves (newName or
 // name):newTag and keeps the digest in its digest field.
@@ -21,9 +28,21 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 			repo = deref(nameV).Value
 		}
 		t := deref(tagV)
+		if r, err := imageref.Parse(w.str(e, "newName")); err == nil && (r.Tag != "" || r.Digest != "") {
+			s := &Site{Kind: KindKustomize, Written: repo, Line: nameV.Line, Column: nameV.Column}
+			s.skip(ReasonNewNameTag)
+			w.add(s)
+			continue
+		}
 		if tagK == nil || t == nil || t.Kind != yaml.ScalarNode || t.Value == "" {
 			s := &Site{Kind: KindKustomize, Written: repo, Line: nameV.Line, Column: nameV.Column}
-			s.skip(ReasonNoNewTag)
+			if d := w.str(e, "digest"); d != "" {
+				// pinned by digest alone: nothing to follow, nothing to renew
+				s.Written += "@" + d
+				s.parse(w.f)
+			} else {
+				s.skip(ReasonNoNewTag)
+			}
 			w.add(s)
 			continue
 		}
@@ -62,5 +81,12 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 			continue
 		}
 		s.kustomize = k
+	}
+	// helmCharts[].valuesInline: values for the charts kustomize inflates
+	_, charts := w.field(root, "helmCharts")
+	for _, c := range items(charts, yaml.SequenceNode) {
+		if _, vi := w.field(c, "valuesInline"); deref(vi) != nil && deref(vi).Kind == yaml.MappingNode {
+			w.values(vi, nil)
+		}
 	}
 }
