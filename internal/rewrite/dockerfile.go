@@ -58,6 +58,8 @@ func (f *File) scanDockerfile() error {
 			w.from(n)
 		case "copy":
 			w.copyFrom(n)
+		case "run":
+			w.runMount(n)
 		}
 	}
 	return nil
@@ -203,6 +205,32 @@ func (w *dockerWalk) copyFrom(n *parser.Node) {
 		}
 	}
 	w.add(w.newSite(KindDockerfileCopy, from, sp, n.StartLine))
+}
+
+// runMount finds the images RUN --mount=...,from=<image> mounts (a cache,
+// bind or secret mount may name one); a stage name is no image.
+func (w *dockerWalk) runMount(n *parser.Node) {
+	for _, t := range w.tokens(n) {
+		text := w.text(t)
+		opts, ok := strings.CutPrefix(text, "--mount=")
+		if !ok {
+			continue
+		}
+		off := t.start + len("--mount=")
+		for _, field := range strings.Split(opts, ",") {
+			from, ok := strings.CutPrefix(field, "from=")
+			if ok && from != "" && !w.stages[strings.ToLower(from)] {
+				if _, err := strconv.Atoi(from); err != nil { // a stage by index
+					sp := span{start: off + len("from="), end: off + len(field), valid: true}
+					if strings.ContainsAny(from, "\"'") {
+						sp = span{}
+					}
+					w.add(w.newSite(KindDockerfileMount, from, sp, n.StartLine))
+				}
+			}
+			off += len(field) + 1
+		}
+	}
 }
 
 // globalArg records the defaults of ARGs declared before the first FROM.

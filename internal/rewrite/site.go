@@ -11,24 +11,25 @@ import (
 type Kind string
 
 const (
-	KindContainer          Kind = "container"          // Kubernetes containers[]
-	KindInitContainer      Kind = "initContainer"      // Kubernetes initContainers[]
-	KindEphemeralContainer Kind = "ephemeralContainer" // Kubernetes ephemeralContainers[]
-	KindImageVolume        Kind = "imageVolume"        // Kubernetes volumes[].image.reference
-	KindCustomResource     Kind = "customResource"     // any image: string in another kind
-	KindCompose            Kind = "compose"            // services.*.image
-	KindWorkflowContainer  Kind = "workflowContainer"  // jobs.*.container
-	KindWorkflowService    Kind = "workflowService"    // jobs.*.services.*.image
-	KindWorkflowStep       Kind = "workflowStep"       // steps[].uses: docker://
-	KindAction             Kind = "action"             // action.yml runs.image: docker://
-	KindDockerfileFrom     Kind = "dockerfileFrom"     // FROM
-	KindDockerfileCopy     Kind = "dockerfileCopyFrom" // COPY --from=
-	KindDockerfileSyntax   Kind = "dockerfileSyntax"   // # syntax=
-	KindDockerfileArg      Kind = "dockerfileArg"      // ARG default used as a FROM image
-	KindKustomize          Kind = "kustomizeImage"     // kustomization images[]
-	KindHelmImage          Kind = "helmImage"          // Helm values: an image map (repository, tag, digest)
-	KindHelmValue          Kind = "helmValue"          // Helm values: an image: string
-	KindHelmTemplate       Kind = "helmTemplate"       // a chart template's literal image: line
+	KindContainer          Kind = "container"           // Kubernetes containers[]
+	KindInitContainer      Kind = "initContainer"       // Kubernetes initContainers[]
+	KindEphemeralContainer Kind = "ephemeralContainer"  // Kubernetes ephemeralContainers[]
+	KindImageVolume        Kind = "imageVolume"         // Kubernetes volumes[].image.reference
+	KindCustomResource     Kind = "customResource"      // any image: string in another kind
+	KindCompose            Kind = "compose"             // services.*.image
+	KindWorkflowContainer  Kind = "workflowContainer"   // jobs.*.container
+	KindWorkflowService    Kind = "workflowService"     // jobs.*.services.*.image
+	KindWorkflowStep       Kind = "workflowStep"        // steps[].uses: docker://
+	KindAction             Kind = "action"              // action.yml runs.image: docker://
+	KindDockerfileFrom     Kind = "dockerfileFrom"      // FROM
+	KindDockerfileCopy     Kind = "dockerfileCopyFrom"  // COPY --from=
+	KindDockerfileSyntax   Kind = "dockerfileSyntax"    // # syntax=
+	KindDockerfileArg      Kind = "dockerfileArg"       // ARG default used as a FROM image
+	KindDockerfileMount    Kind = "dockerfileMountFrom" // RUN --mount=from=
+	KindKustomize          Kind = "kustomizeImage"      // kustomization images[]
+	KindHelmImage          Kind = "helmImage"           // Helm values: an image map (repository, tag, digest)
+	KindHelmValue          Kind = "helmValue"           // Helm values: an image: string
+	KindHelmTemplate       Kind = "helmTemplate"        // a chart template's literal image: line
 )
 
 // PullPolicy is what to do with imagePullPolicy on the Kubernetes containers

@@ -17,7 +17,7 @@ func (w *yamlWalk) uses(step *yaml.Node, kind Kind) {
 }
 
 // workflow scans a GitHub Actions workflow: jobs.*.container (a string or
-// .image), jobs.*.services.*.image and steps[].uses: docker://.
+// .image), jobs.*.services.* (a string or .image) and steps[].uses: docker://.
 func (w *yamlWalk) workflow(root *yaml.Node) {
 	_, jobs := w.field(root, "jobs")
 	for _, kv := range w.pairs(jobs) {
@@ -29,7 +29,10 @@ func (w *yamlWalk) workflow(root *yaml.Node) {
 		w.add(w.site(c, KindWorkflowContainer))
 		_, services := w.field(job, "services")
 		for _, sv := range w.pairs(services) {
-			_, img := w.field(sv[1], "image")
+			img := sv[1] // services.<name>: <image>, or .image
+			if t := deref(img); t == nil || t.Kind != yaml.ScalarNode {
+				_, img = w.field(sv[1], "image")
+			}
 			w.add(w.site(img, KindWorkflowService))
 		}
 		_, steps := w.field(job, "steps")

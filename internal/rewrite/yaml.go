@@ -316,7 +316,21 @@ func (w *yamlWalk) siteText(v *yaml.Node, kind Kind, prefix string) *Site {
 	if t == nil || t.Kind != yaml.ScalarNode || t.Value == "" || t.Tag == "!!null" {
 		return nil
 	}
-	s := &Site{Kind: kind, Written: strings.TrimPrefix(t.Value, prefix), Line: t.Line, Column: t.Column}
+	if !strings.HasPrefix(t.Value, prefix) {
+		prefix = ""
+	}
+	return w.siteSub(v, kind, len(prefix), len(t.Value))
+}
+
+// siteSub is site for the part [start, end) of a value (the default inside
+// "${VAR:-default}").
+func (w *yamlWalk) siteSub(v *yaml.Node, kind Kind, start, end int) *Site {
+	t := deref(v)
+	if t == nil || t.Kind != yaml.ScalarNode || t.Value == "" || t.Tag == "!!null" {
+		return nil
+	}
+	prefix := t.Value[:start]
+	s := &Site{Kind: kind, Written: t.Value[start:end], Line: t.Line, Column: t.Column}
 	if t.Tag != "!!str" {
 		s.skip("not a string (YAML reads it as " + strings.TrimPrefix(t.Tag, "!!") + ")")
 		return s
@@ -326,6 +340,7 @@ func (w *yamlWalk) siteText(v *yaml.Node, kind Kind, prefix string) *Site {
 		s.skip(ReasonUneditable + ": " + err.Error())
 	} else {
 		sp.start += len(prefix)
+		sp.end = sp.start + end - start
 		s.ref = sp
 		s.Line, s.Column = w.f.src.lineOf(sp.start), w.f.src.columnOf(sp.start)
 	}
