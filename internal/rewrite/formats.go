@@ -20,6 +20,8 @@ const (
 	FormatDockerfile           // Dockerfile, Containerfile, *.Dockerfile
 	FormatHelmValues           // values*.yaml of a chart
 	FormatHelmTemplate         // a chart's templates/
+	FormatGitLab               // .gitlab-ci.yml and the files it includes
+	FormatDevcontainer         // .devcontainer/devcontainer.json
 )
 
 // language is how a format's files are parsed to find sites.
@@ -29,6 +31,7 @@ const (
 	langYAML language = iota
 	langDockerfile
 	langTemplate // a Go template: read line by line
+	langJSONC    // JSON with comments and trailing commas
 )
 
 // A finder is one format: how its files are told by their path, how they
@@ -66,6 +69,16 @@ var formats = []finder{
 		format: FormatWorkflow, name: "workflow", match: isWorkflow, walk: (*yamlWalk).workflow,
 		files:  "`.github/workflows/*.yml`",
 		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*.image`, `steps[].uses: docker://…`",
+	},
+	{
+		format: FormatGitLab, name: "gitlab", match: isGitLab, walk: (*yamlWalk).gitlab,
+		files:  "`.gitlab-ci.yml` and the local files its `include:` names",
+		places: "`image:` (a string or `.name`) and `services:` (strings or `.name`) at the top level, under `default:` and in every job",
+	},
+	{
+		format: FormatDevcontainer, name: "devcontainer", lang: langJSONC, match: isDevcontainer, scan: (*File).scanDevcontainer,
+		files:  "`.devcontainer/devcontainer.json`, `.devcontainer/*/devcontainer.json`, `.devcontainer.json`",
+		places: "`image` (JSON with comments: the value is spliced, the file never re-written)",
 	},
 	{
 		format: FormatAction, name: "action", match: isAction, walk: (*yamlWalk).action,
@@ -118,6 +131,8 @@ func (f Format) Kind() string {
 			return "Dockerfile"
 		case langTemplate:
 			return "template"
+		case langJSONC:
+			return "JSON"
 		}
 	}
 	return "YAML"
