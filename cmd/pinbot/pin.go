@@ -166,22 +166,10 @@ digest of references whose tag has moved upstream. Nothing else in any file
 changes: not comments, quoting, indentation, key order or line endings.
 
 Where images are found:
-  Kubernetes objects    containers, initContainers, ephemeralContainers and image
-                        volumes of Pod, Deployment, StatefulSet, DaemonSet,
-                        ReplicaSet, Job, CronJob, ReplicationController and
-                        PodTemplate, in multi-document files and Lists; any
-                        "image:" string of other kinds (CRDs such as Argo
-                        Workflows or Tekton Tasks). ConfigMap and Secret data
-                        are never touched.
-  Compose files         services.*.image (a service with build: is left alone)
-  GitHub workflows      jobs.*.container, jobs.*.services.*.image, uses: docker://
-  Dockerfiles           FROM, COPY --from=, the # syntax= directive, and global
-                        ARG defaults that a FROM uses whole
-  kustomization.yaml    images[] entries with newTag gain a digest: field
-
+` + formatsHelp() + `
 A reference built from variables (${TAG}, {{ .Values.image }}) is skipped, and
 a line "# pinbot:ignore" on or above a reference leaves it alone. A file that
-is not valid YAML (a Helm template) is reported and left byte-identical.
+pinbot cannot parse is reported and left byte-identical.
 
 Pinned Kubernetes containers of the built-in kinds get imagePullPolicy:
 IfNotPresent (--pull-policy): a digest cannot go stale, so Always only adds a
@@ -250,6 +238,26 @@ named as file:line: ref: error).`,
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
 	return cmd
+}
+
+// formatsHelp is the table of formats for pin --help: each format's files,
+// then where in them images are found, wrapped and indented.
+func formatsHelp() string {
+	plain := strings.NewReplacer("`", "", "\\\"", "\"")
+	var b strings.Builder
+	for _, r := range rewrite.Table() {
+		b.WriteString("  " + plain.Replace(r.Files) + "\n")
+		line := "     "
+		for _, word := range strings.Fields(plain.Replace(r.Places)) {
+			if len(line)+1+len(word) > 80 && len(line) > 5 {
+				b.WriteString(line + "\n")
+				line = "     "
+			}
+			line += " " + word
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 // writeChanges writes the changed files, several at once, recording

@@ -27,7 +27,8 @@ func newRootCmd() *cobra.Command {
 		Use:   "pinbot",
 		Short: "Pin container images to their digests, and keep them current",
 		Long: `pinbot finds every container image a repository names (Kubernetes manifests,
-compose files, GitHub workflows, Dockerfiles, kustomizations), resolves each
+Helm charts, Argo CD and Flux resources, kustomizations, compose files, GitHub
+workflows, GitLab CI, Dockerfiles, dev containers), resolves each
 mutable tag to the digest its registry serves, and writes name:tag@sha256:...
 back into the files, changing nothing else. "pinbot pr" does the same and opens
 (or updates) one pull request with the change.`,

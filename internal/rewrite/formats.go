@@ -58,17 +58,17 @@ var formats = []finder{
 	{
 		format: FormatDockerfile, name: "dockerfile", lang: langDockerfile, match: isDockerfile, scan: (*File).scanDockerfile,
 		files:  "`Dockerfile`, `Containerfile`, `*.Dockerfile`, `Dockerfile.*`",
-		places: "`FROM` (any case, `--platform=`, `AS`; a previous stage and `scratch` are no images), `COPY --from=<image>`, the `# syntax=` directive, and the default of a global `ARG` that a `FROM` uses whole (`ARG BASE=debian:12` … `FROM $BASE`).",
+		places: "`FROM` (any case, `--platform=`, `AS`; a previous stage and `scratch` are no images), `COPY --from=<image>`, `RUN --mount=…,from=<image>`, the `# syntax=` directive, and the default of a global `ARG` that a `FROM` uses whole (`ARG BASE=debian:12` … `FROM $BASE`). `# escape=` counts only at the top of the file.",
 	},
 	{
 		format: FormatKustomization, name: "kustomization", match: isKustomization, walk: (*yamlWalk).kustomization,
 		files:  "`kustomization.yaml`, `Kustomization`",
-		places: "`images[]` entries with `newTag`: `(newName or name):newTag` is resolved and a `digest:` field is set. An entry without `newTag` takes its tag from the manifests and is left alone.",
+		places: "`images[]` entries with `newTag`: `(newName or name):newTag` is resolved and a `digest:` field is set or renewed. An entry with a `digest:` and no `newTag` is pinned by digest alone; one with neither takes its tag from the manifests; a `newName` that carries a tag is not kustomize's form. All three are left alone. `helmCharts[].valuesInline` is read as chart values.",
 	},
 	{
 		format: FormatWorkflow, name: "workflow", match: isWorkflow, walk: (*yamlWalk).workflow,
 		files:  "`.github/workflows/*.yml`",
-		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*.image`, `steps[].uses: docker://…`",
+		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*` (a string or `.image`), `steps[].uses: docker://…`",
 	},
 	{
 		format: FormatGitLab, name: "gitlab", match: isGitLab, walk: (*yamlWalk).gitlab,
@@ -88,7 +88,7 @@ var formats = []finder{
 	{
 		format: FormatCompose, name: "compose", match: isCompose, walk: (*yamlWalk).compose,
 		files:  "`compose.yaml`, `docker-compose*.yml`",
-		places: "`services.*.image`; a service that also has `build:` names its own output and is left alone.",
+		places: "`services.*.image`, or the services at the top level in the version 1 layout; the default inside `${VAR:-default}` or `${VAR-default}`. A service that also has `build:` names its own output and is left alone.",
 	},
 	{
 		format: FormatHelmValues, name: "helm values", match: isHelmValues, walk: (*yamlWalk).helmValues,
@@ -103,7 +103,7 @@ var formats = []finder{
 	{
 		format: FormatManifest, name: "manifest", match: isYAML, walk: (*yamlWalk).object,
 		files:  "Kubernetes manifests (any other `.yaml`/`.yml`, multi-document, `kind: List`)",
-		places: "`containers`, `initContainers`, `ephemeralContainers` and image volumes of Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate; for other kinds (CRDs such as Argo Workflows or Tekton Tasks) any `image:` key holding a string. ConfigMap and Secret data are never touched. Anchors, aliases and merge keys are followed.",
+		places: "`containers`, `initContainers`, `ephemeralContainers` and image volumes of Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate; for other kinds (CRDs such as Argo Workflows or Tekton Tasks) any `image:` key holding a string. Argo CD `Application` and `ApplicationSet` (`spec.source(s).helm.valuesObject`, `helm.values` spliced inside its block string, `kustomize.images`) and Flux `HelmRelease` (`spec.values`) with the rules of chart values. ConfigMap and Secret data are never touched. Anchors, aliases and merge keys are followed.",
 	},
 }
 

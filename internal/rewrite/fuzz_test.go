@@ -36,8 +36,12 @@ func FuzzRewriteYAML(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: X\nspec: "+strings.Repeat("[", 200)+"{image: a}"+strings.Repeat("]", 200)+"\n"), int(FormatManifest))
 	f.Add([]byte("apiVersion: v1\nkind: X\nspec:\n"+strings.Repeat("  ", 1)+strings.Repeat("- ", 300)+"image: a:1\n"), int(FormatManifest))
 	f.Add([]byte("jobs:\n  a:\n    container: &c {image: x:1}\n    services: {b: *c, c: *c}\n"), int(FormatWorkflow))
+	f.Add([]byte("image: {registry: docker.io, repository: a/b, tag: '1', digest: \"\", pullPolicy: Always}\nx: {image: c:1}\n"), int(FormatHelmValues))
+	f.Add([]byte("global: {imageRegistry: r.io}\ns:\n  image:\n    repository: a\n    tag: \"2\"\n"), int(FormatHelmValues))
+	f.Add([]byte("image: ruby:3\ndefault: {services: [{name: x:1}]}\njob: {image: {name: y:2}}\n"), int(FormatGitLab))
+	f.Add([]byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      values: |\n        image:\n          repository: a\n          tag: \"1\"\n      valuesObject: {image: {repository: b, tag: \"2\"}}\n    kustomize: {images: [x=y:1]}\n"), int(FormatManifest))
 	f.Fuzz(func(t *testing.T, data []byte, format int) {
-		if format < int(FormatManifest) || format > int(FormatKustomization) {
+		if fd := finderOf(Format(format)); fd == nil || fd.lang != langYAML {
 			format = int(FormatManifest)
 		}
 		file, err := Scan("fuzz.yaml", Format(format), data)
@@ -81,6 +85,52 @@ func decodeAll(b []byte) ([]any, error) {
 		}
 		docs = append(docs, scrub(v))
 	}
+}
+
+// FuzzRewriteLines: a chart template or a dev container configuration,
+// whatever the bytes, only gains digests, and a second run changes nothing.
+func FuzzRewriteLines(f *testing.F) {
+	for _, name := range []string{"helm-template", "devcontainer"} {
+		ar, err := txtar.ParseFile("testdata/golden/" + name + ".txtar")
+		if err != nil {
+			f.Fatal(err)
+		}
+		format := FormatHelmTemplate
+		if name == "devcontainer" {
+			format = FormatDevcontainer
+		}
+		for _, file := range ar.Files {
+			if file.Name != "want" && file.Name != "sites" && !strings.HasSuffix(file.Name, "Chart.yaml") {
+				f.Add(file.Data, int(format))
+			}
+		}
+	}
+	f.Add([]byte("{\"image\": \"a:1\", /* c */ \"x\": [1,],}"), int(FormatDevcontainer))
+	f.Add([]byte("  - image: 'a:1' # c\n    image: \"b:2\"\n{{/*\nimage: c:3\n*/}}\n"), int(FormatHelmTemplate))
+	f.Fuzz(func(t *testing.T, data []byte, format int) {
+		if Format(format) != FormatDevcontainer {
+			format = int(FormatHelmTemplate)
+		}
+		file, err := Scan("fuzz", Format(format), data)
+		if err != nil {
+			return
+		}
+		out, _, err := file.Rewrite(fakeResolve, PolicyIfNotPresent)
+		if err != nil {
+			t.Fatalf("splicing failed: %v\n%q", err, data)
+		}
+		if !bytes.Equal(digestRE.ReplaceAll(out, nil), digestRE.ReplaceAll(data, nil)) {
+			t.Fatalf("more than digests changed:\nin:  %q\nout: %q", data, out)
+		}
+		file2, err := Scan("fuzz", Format(format), out)
+		if err != nil {
+			t.Fatalf("output does not parse: %v\n%q", err, out)
+		}
+		again, _, err := file2.Rewrite(fakeResolve, PolicyIfNotPresent)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("second run changed the file (err %v):\nin:   %q\nout:  %q\nout2: %q", err, data, out, again)
+		}
+	})
 }
 
 // FuzzRewriteDockerfile: whatever the bytes, pinning a Dockerfile only adds

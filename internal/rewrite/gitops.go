@@ -100,7 +100,10 @@ func (w *yamlWalk) embedded(v *yaml.Node, scan func(sub *yamlWalk, root *yaml.No
 	if root == nil || root.Kind != yaml.MappingNode {
 		return
 	}
-	sw.seen = map[*yaml.Node]bool{}
+	sw.seen, sw.keys = map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
+	if duplicateKeys(&doc, 0, sw.keys) != nil {
+		return
+	}
 	scan(sw, root)
 	w.steps += sw.steps
 	for _, s := range sub.Sites {

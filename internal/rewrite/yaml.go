@@ -59,7 +59,8 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 			f.Sites = nil
 			return parseError(err, f.Data)
 		}
-		if err := duplicateKeys(&doc, 0); err != nil {
+		w.keys = map[*yaml.Node]bool{}
+		if err := duplicateKeys(&doc, 0, w.keys); err != nil {
 			f.Sites = nil
 			return err
 		}
@@ -78,8 +79,9 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 }
 
 // duplicateKeys rejects a mapping that names a key twice: Kubernetes and
-// compose refuse such a file, and which value counts is anyone's guess.
-func duplicateKeys(n *yaml.Node, depth int) error {
+// compose refuse such a file, and which value counts is anyone's guess. It
+// records the keys that carry an anchor: an alias may make one a value.
+func duplicateKeys(n *yaml.Node, depth int, anchoredKeys map[*yaml.Node]bool) error {
 	if n == nil || depth > 1000 {
 		return nil
 	}
@@ -90,6 +92,9 @@ func duplicateKeys(n *yaml.Node, depth int) error {
 			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
 				continue
 			}
+			if k.Anchor != "" {
+				anchoredKeys[k] = true
+			}
 			if first, dup := seen[k.Value]; dup {
 				return &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", k.Value, first)}
 			}
@@ -97,7 +102,7 @@ func duplicateKeys(n *yaml.Node, depth int) error {
 		}
 	}
 	for _, c := range n.Content {
-		if err := duplicateKeys(c, depth+1); err != nil {
+		if err := duplicateKeys(c, depth+1, anchoredKeys); err != nil {
 			return err
 		}
 	}
@@ -108,6 +113,7 @@ type yamlWalk struct {
 	f      *File
 	ctx    context.Context
 	seen   map[*yaml.Node]bool // collections already scanned (reached again through an alias)
+	keys   map[*yaml.Node]bool // mapping keys with an anchor
 	steps  int
 	budget int
 }
@@ -331,6 +337,11 @@ func (w *yamlWalk) siteSub(v *yaml.Node, kind Kind, start, end int) *Site {
 	}
 	prefix := t.Value[:start]
 	s := &Site{Kind: kind, Written: t.Value[start:end], Line: t.Line, Column: t.Column}
+	if w.keys[t] {
+		s.skip(ReasonUneditable + ": the alias names a mapping key")
+		s.parse(w.f)
+		return s
+	}
 	if t.Tag != "!!str" {
 		s.skip("not a string (YAML reads it as " + strings.TrimPrefix(t.Tag, "!!") + ")")
 		return s
