@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pinbot/pinbot/internal/registrytest"
@@ -61,14 +62,23 @@ func TestDistribution(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"dist-push": func(ts *testscript.TestScript, neg bool, args []string) {
 				d := ts.Value("dist").(*registrytest.Distribution)
-				index := len(args) > 0 && args[0] == "-index"
-				if index {
-					args = args[1:]
+				var platforms []string
+				switch {
+				case len(args) > 0 && args[0] == "-index":
+					platforms, args = []string{"linux/amd64", "linux/arm64"}, args[1:]
+				case len(args) > 1 && args[0] == "-platforms":
+					platforms, args = strings.Split(args[1], ","), args[2:]
 				}
 				for _, ref := range args {
-					digest, err := d.Push(ref, 0, index)
+					digest, err := d.PushPlatforms(ref, 0, platforms...)
 					ts.Check(err)
 					ts.Setenv(digestVar(ref), digest)
+				}
+			},
+			"dist-delete": func(ts *testscript.TestScript, neg bool, args []string) {
+				d := ts.Value("dist").(*registrytest.Distribution)
+				for _, ref := range args {
+					ts.Check(d.Delete(ref))
 				}
 			},
 			"dist-move": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -31,6 +31,8 @@ type pinFlags struct {
 	timeout     time.Duration
 	offline     bool
 	maxFileSize string
+	platforms   []string
+	verify      bool
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
@@ -40,6 +42,8 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 8, "registry requests in flight at once")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
+	fs.StringArrayVar(&f.platforms, "platform", nil, "every digest written or kept must cover `OS/ARCH[/VARIANT]` (repeatable; replaces platforms: in .pinbot.yaml); costs one manifest GET per digest")
+	fs.BoolVar(&f.verify, "verify", false, "read each digest written and check that its bytes hash to it (one manifest GET per digest): for a mirror or proxy you do not control")
 	fs.StringVar(&f.maxFileSize, "max-file-size", checkout.FormatSize(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
@@ -125,6 +129,21 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	}
 	s.opts.Filter = matcher
 	s.opts.Offline = f.offline
+	s.opts.Verify = f.verify
+	platforms := cfg.Platforms
+	if cmd.Flags().Changed("platform") {
+		platforms = f.platforms
+	}
+	for _, ps := range platforms {
+		p, err := config.ParsePlatform(ps)
+		if err != nil {
+			return nil, usageError("--platform: %v", err)
+		}
+		s.opts.Platforms = append(s.opts.Platforms, p)
+	}
+	if f.offline && (f.verify || len(s.opts.Platforms) > 0) && cmd.Flags().Changed("verify") {
+		return nil, usageError("--verify reads from the registry: it does not go with --offline")
+	}
 
 	var mirrors []resolve.Mirror
 	for _, m := range append(append([]string(nil), f.mirrors...), cfg.MirrorList()...) { // flags first: they win

@@ -38,8 +38,12 @@ type scriptRegistry struct {
 // registry ($REGISTRY) and a configuration that mirrors the usual registries
 // to it ($REGCONFIG), and these commands:
 //
-//	push [-index] REF...   store REF's first image (digests are fixed by the name)
+//	push [-index | -platforms P,P] REF...
+//	                       store REF's first image (digests are fixed by the name), an
+//	                       index of linux/amd64 and linux/arm64, or of the platforms named
 //	move REF...            point REF's tag at a new image
+//	delete REF[@DIGEST]... delete the manifest (the tag's, or the digest named)
+//	lie-digest on|off      answer manifest HEADs with a Docker-Content-Digest that lies
 //
 // (both set $D_<ref> to the digest pushed: $D_nginx_1_25 for nginx:1.25)
 //
@@ -56,6 +60,18 @@ func TestScript(t *testing.T) {
 			"push":   scriptPush,
 			"move":   scriptMove,
 			"status": scriptStatus,
+			"delete": func(ts *testscript.TestScript, neg bool, args []string) {
+				sr := ts.Value("reg").(*scriptRegistry)
+				for _, ref := range args {
+					ts.Check(sr.reg.Delete(ref))
+				}
+			},
+			"lie-digest": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+					ts.Fatalf("usage: lie-digest on|off")
+				}
+				ts.Value("reg").(*scriptRegistry).reg.LieDigest(args[0] == "on")
+			},
 			"manifest-requests": func(ts *testscript.TestScript, neg bool, args []string) {
 				sr := ts.Value("reg").(*scriptRegistry)
 				if len(args) == 1 && args[0] == "reset" {
@@ -129,21 +145,18 @@ func setupRegistry(env *testscript.Env) error {
 	return nil
 }
 
-// scriptPush is "push [-index] REF...".
+// scriptPush is "push [-index | -platforms P,P] REF...".
 func scriptPush(ts *testscript.TestScript, neg bool, args []string) {
 	sr := ts.Value("reg").(*scriptRegistry)
-	index := false
-	if len(args) > 0 && args[0] == "-index" {
-		index, args = true, args[1:]
+	var platforms []string
+	switch {
+	case len(args) > 0 && args[0] == "-index":
+		platforms, args = []string{"linux/amd64", "linux/arm64"}, args[1:]
+	case len(args) > 1 && args[0] == "-platforms":
+		platforms, args = strings.Split(args[1], ","), args[2:]
 	}
 	for _, ref := range args {
-		var digest string
-		var err error
-		if index {
-			digest, err = sr.reg.PushIndex(ref, 0)
-		} else {
-			digest, err = sr.reg.Push(ref, 0)
-		}
+		digest, err := sr.reg.PushPlatforms(ref, 0, platforms...)
 		ts.Check(err)
 		sr.generations[ref] = 0
 		ts.Setenv(digestVar(ref), digest)

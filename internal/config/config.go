@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/resolve"
@@ -43,9 +44,21 @@ type Config struct {
 	// MaxFileSize is the largest file read, in bytes (written "32MiB"); 0
 	// means the default. A larger file in scope fails the run.
 	MaxFileSize int64 `yaml:"maxFileSize"`
+	// Platforms every digest written or kept must cover: "linux/amd64",
+	// "linux/arm64/v8".
+	Platforms []string `yaml:"platforms"`
 }
 
-var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize"}
+// ParsePlatform reads "os/arch[/variant]".
+func ParsePlatform(s string) (v1.Platform, error) {
+	p, err := v1.ParsePlatform(strings.TrimSpace(s))
+	if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") < 1 {
+		return v1.Platform{}, fmt.Errorf("platform %q: want OS/ARCH[/VARIANT], as in linux/arm64", s)
+	}
+	return *p, nil
+}
+
+var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms"}
 
 // Load reads a configuration file. An unknown key, a wrong type or a bad
 // value is an error naming the file, the line and the key.
@@ -134,6 +147,17 @@ func Parse(name string, data []byte) (*Config, error) {
 				}
 				c.Mirrors[mk.Value] = mv.Value
 			}
+		case "platforms":
+			list, err := stringList(v)
+			if err != nil {
+				return nil, bad(err.line, "%s", err.msg)
+			}
+			for j, ps := range list {
+				if _, err := ParsePlatform(ps); err != nil {
+					return nil, bad(v.Content[j].Line, "%v", err)
+				}
+			}
+			c.Platforms = list
 		case "insecureRegistries", "include", "exclude", "ignore":
 			list, err := stringList(v)
 			if err != nil {

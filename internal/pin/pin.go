@@ -7,6 +7,7 @@ package pin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/report"
@@ -43,6 +45,11 @@ type Options struct {
 	Offline bool
 	// Jobs bounds the files read and parsed at once; default GOMAXPROCS.
 	Jobs int
+	// Platforms every digest written or kept must cover (one GET of the
+	// manifest each); none: no check.
+	Platforms []v1.Platform
+	// Verify reads each digest written and checks its bytes hash to it.
+	Verify bool
 }
 
 // Change is a file whose bytes the run changes.
@@ -139,7 +146,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			}
 			ri := refs[site.Written]
 			if ri == nil {
-				ri = &refInfo{image: site.Ref.Familiar()}
+				ri = &refInfo{image: site.Ref.Familiar(), ref: site.Ref}
 				if t, err := site.Ref.Canonical(); err == nil {
 					ri.canon = t.Name()
 					if !opts.Offline {
@@ -159,17 +166,25 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	}
 	for _, ri := range refs {
 		ri.res = results[ri.canon]
+		ri.settle(opts.Offline)
+	}
+	if c, ok := res.(Checker); ok && !opts.Offline {
+		check(ctx, c, refs, opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s, ok := res.(interface{ Stats() resolve.Stats }); ok && !opts.Offline {
+		st := s.Stats()
+		rep.Requests = &st
 	}
 
 	// The digest each site is to carry: the registry's answer for the tag
 	// it follows, or, for a reference pinned by digest alone (and offline),
 	// its own. A failure ("") leaves the site as it is, pull policy included.
 	digestOf := func(site *rewrite.Site) string {
-		if site.Ref.Follows() == "" || opts.Offline {
-			return site.Ref.Digest
-		}
 		if ri := refs[site.Written]; ri != nil {
-			return ri.res.Digest
+			return ri.digest
 		}
 		return ""
 	}
@@ -246,8 +261,127 @@ func sameSite(entries []report.Entry, e report.Entry) int {
 type refInfo struct {
 	image  string
 	canon  string
+	ref    imageref.Ref
 	res    resolve.Result
 	pinned map[string]string
+	// digest is what the sites naming the reference carry after the run:
+	// the tag's digest, or the digest written; "" leaves them as they are.
+	digest string
+	// vanished: the digest written no longer exists upstream.
+	vanished bool
+	// err is why the reference failed; missing are the platforms its
+	// digest does not cover.
+	err     error
+	missing []string
+}
+
+// settle decides, from the tag's answer alone, the digest the reference is
+// to carry.
+func (ri *refInfo) settle(offline bool) {
+	switch {
+	case offline || ri.ref.Follows() == "":
+		ri.digest = ri.ref.Digest
+	case ri.res.Err != nil:
+		ri.err = ri.res.Err
+	case ri.res.Digest == "":
+		ri.err = errors.New("not resolved")
+	default:
+		ri.digest = ri.res.Digest
+	}
+}
+
+// Checker is a Resolver that can also tell whether digests still exist, and
+// inspect them (platforms, bytes).
+type Checker interface {
+	Exists(ctx context.Context, digests []name.Digest) map[string]error
+	Inspect(ctx context.Context, subjects []resolve.Subject, opts resolve.InspectOptions) map[string]resolve.Inspection
+}
+
+// check asks whether every digest already written still exists (one HEAD
+// each), then, when platforms or verification are asked for, inspects the
+// digest each reference is to carry (one GET each).
+func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Options) {
+	digestName := func(ri *refInfo, d string) (name.Digest, bool) {
+		n, err := name.NewDigest(ri.ref.Name + "@" + d)
+		return n, err == nil
+	}
+	var pinned []name.Digest
+	for _, ri := range refs {
+		if ri.ref.Digest != "" {
+			if d, ok := digestName(ri, ri.ref.Digest); ok {
+				pinned = append(pinned, d)
+			}
+		}
+	}
+	if len(pinned) > 0 {
+		exists := c.Exists(ctx, pinned)
+		for _, ri := range refs {
+			if ri.ref.Digest == "" {
+				continue
+			}
+			d, ok := digestName(ri, ri.ref.Digest)
+			if !ok {
+				continue
+			}
+			switch err := exists[d.String()]; {
+			case errors.Is(err, resolve.ErrVanished):
+				ri.vanished = true
+				if ri.ref.Follows() == "" {
+					ri.digest, ri.err = "", errors.New(resolve.ErrVanished.Error()+"; pinned by digest alone, there is no tag to follow: pin a tag that exists")
+				}
+			case err != nil && ri.err == nil:
+				ri.digest, ri.err = "", fmt.Errorf("checking that the pinned digest still exists: %w", err)
+			}
+		}
+	}
+	if len(opts.Platforms) == 0 && !opts.Verify {
+		return
+	}
+	// Each digest to carry is read: a digest written as its tag was
+	// resolved (so --verify sees what the tag's answer stands for), one
+	// kept by the digest itself.
+	subject := func(ri *refInfo) (resolve.Subject, bool) {
+		if ri.digest != ri.ref.Digest && ri.canon != "" {
+			if t, err := name.NewTag(ri.canon); err == nil {
+				return resolve.Subject{Ref: t, Digest: ri.digest}, true
+			}
+		}
+		d, ok := digestName(ri, ri.digest)
+		return resolve.Subject{Ref: d, Digest: ri.digest}, ok
+	}
+	var subjects []resolve.Subject
+	for _, ri := range refs {
+		if ri.digest == "" || (len(opts.Platforms) == 0 && ri.digest == ri.ref.Digest) {
+			continue // --verify alone checks only the digests written
+		}
+		if sub, ok := subject(ri); ok {
+			subjects = append(subjects, sub)
+		}
+	}
+	found := c.Inspect(ctx, subjects, resolve.InspectOptions{Platforms: opts.Platforms, Verify: opts.Verify})
+	for _, ri := range refs {
+		if ri.digest == "" {
+			continue
+		}
+		sub, ok := subject(ri)
+		if !ok {
+			continue
+		}
+		in, asked := found[sub.Key()]
+		switch {
+		case !asked:
+		case in.Err != nil:
+			ri.digest, ri.err = "", in.Err
+		case len(in.Missing) > 0:
+			ri.missing = in.Missing
+			has := "none"
+			if len(in.Has) > 0 {
+				has = strings.Join(in.Has, ", ")
+			}
+			ri.err = fmt.Errorf("%s does not cover %s (it has %s)", report.ShortDigest(ri.digest), strings.Join(in.Missing, ", "), has)
+			ri.digest = ""
+		}
+	}
 }
 
 func (ri *refInfo) pinnedAs(ref imageref.Ref, digest string) string {
@@ -274,33 +408,26 @@ func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, o
 	}
 	r := ri.res
 	e.Image, e.Tag, e.OldDigest = ri.image, s.Ref.Follows(), s.Ref.Digest
+	e.Via, e.Missing = r.Via, ri.missing
 	switch {
 	case opts.Offline && s.Ref.Digest == "":
 		e.Status = report.Unpinned
 		return e
 	case opts.Offline:
 		e.Status, e.Digest = report.Unverified, s.Ref.Digest
+	case ri.err != nil:
+		e.Status, e.Error, e.Vanished = report.Failed, ri.err.Error(), ri.vanished
+		return e
+	case ri.vanished:
+		e.Status, e.Digest, e.Vanished = report.Vanished, ri.digest, true
 	case s.Ref.Follows() == "":
 		e.Status, e.Digest, e.Reason = report.Current, s.Ref.Digest, ReasonDigestOnly
+	case ri.digest == s.Ref.Digest:
+		e.Status, e.Digest = report.Current, ri.digest
+	case s.Ref.Digest != "":
+		e.Status, e.Digest = report.Updated, ri.digest
 	default:
-		e.Via = r.Via
-		switch {
-		case r.Err != nil || r.Digest == "":
-			e.Status = report.Failed
-			if r.Err != nil {
-				e.Error = r.Err.Error()
-			} else {
-				e.Error = "not resolved"
-			}
-			return e
-		case r.Digest == s.Ref.Digest:
-			e.Status = report.Current
-		case s.Ref.Digest != "":
-			e.Status = report.Updated
-		default:
-			e.Status = report.Pinned
-		}
-		e.Digest = r.Digest
+		e.Status, e.Digest = report.Pinned, ri.digest
 	}
 	e.Pinned = ri.pinnedAs(s.Ref, e.Digest)
 	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -71,6 +72,7 @@ func StartDistribution(binary, dir string) (*Distribution, error) {
 log: {level: warn, accesslog: {disabled: true}}
 storage:
   filesystem: {rootdirectory: %s}
+  delete: {enabled: true}
 http:
   addr: %s
   tls: {certificate: %s, key: %s}
@@ -157,6 +159,32 @@ func (d *Distribution) Push(ref string, generation int, index bool) (string, err
 		return "", err
 	}
 	return write(target, ref, generation, index,
+		remote.WithTransport(d.Transport()), remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Password}))
+}
+
+// PushPlatforms stores generation of ref as an index of exactly the given
+// platforms (none: a single linux/amd64 image) and returns its digest.
+func (d *Distribution) PushPlatforms(ref string, generation int, platforms ...string) (string, error) {
+	target, err := mirrorTarget(d.Host, ref)
+	if err != nil {
+		return "", err
+	}
+	return writePlatforms(target, ref, generation, platforms,
+		remote.WithTransport(d.Transport()), remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Password}))
+}
+
+// Delete removes the manifest of ref's digest ("nginx:1.25@sha256:..."), as
+// an upstream rebuild that deletes the old image does.
+func (d *Distribution) Delete(ref string) error {
+	tagRef, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return fmt.Errorf("%s: name the digest to delete", ref)
+	}
+	target, err := mirrorTarget(d.Host, tagRef)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(target.Context().Digest(digest),
 		remote.WithTransport(d.Transport()), remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Password}))
 }
 

@@ -9,6 +9,8 @@
 package registrytest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -42,6 +44,7 @@ type Registry struct {
 
 	heads, gets atomic.Int64 // manifest requests served
 	hook        atomic.Pointer[func(*http.Request)]
+	lie         atomic.Bool
 }
 
 // OnManifest calls f (in the handler's goroutine, before answering) for
@@ -68,6 +71,9 @@ func Start() *Registry {
 			}
 			if f := r.hook.Load(); f != nil {
 				(*f)(req)
+			}
+			if r.lie.Load() && req.Method == http.MethodHead {
+				w = &lyingWriter{ResponseWriter: w}
 			}
 		}
 		inner.ServeHTTP(w, req)
@@ -114,24 +120,46 @@ func mirrorTarget(registry, ref string, opts ...name.Option) (name.Tag, error) {
 // Image is a small image whose digest depends only on ref and generation:
 // generation 0 is the image a tag first points at, 1 the one it moves to.
 func Image(ref string, generation int) (v1.Image, error) {
+	return imageFor(ref, generation, v1.Platform{OS: "linux", Architecture: "amd64"})
+}
+
+func imageFor(ref string, generation int, p v1.Platform) (v1.Image, error) {
 	cfg := &v1.ConfigFile{
-		Architecture: "amd64",
-		OS:           "linux",
+		Architecture: p.Architecture,
+		OS:           p.OS,
+		Variant:      p.Variant,
 		Config:       v1.Config{Labels: map[string]string{"ref": ref, "generation": fmt.Sprint(generation)}},
 		RootFS:       v1.RootFS{Type: "layers"},
 	}
 	return mutate.ConfigFile(empty.Image, cfg)
 }
 
-// Index is a two-platform index whose digest depends only on ref and generation.
+// Index is a two-platform index (linux/amd64, linux/arm64) whose digest
+// depends only on ref and generation.
 func Index(ref string, generation int) (v1.ImageIndex, error) {
+	return IndexOf(ref, generation, "linux/amd64", "linux/arm64")
+}
+
+// IndexOf is an index of exactly the given platforms ("linux/arm64/v8").
+func IndexOf(ref string, generation int, platforms ...string) (v1.ImageIndex, error) {
 	var adds []mutate.IndexAddendum
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := Image(ref+"/"+arch, generation)
+	for _, ps := range platforms {
+		p, err := v1.ParsePlatform(ps)
 		if err != nil {
 			return nil, err
 		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		suffix := p.Architecture // the name the digest depends on: "amd64", "arm64/v8", "windows/amd64"
+		if p.Variant != "" {
+			suffix += "/" + p.Variant
+		}
+		if p.OS != "linux" {
+			suffix = p.OS + "/" + suffix
+		}
+		img, err := imageFor(ref+"/"+suffix, generation, *p)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...), nil
 }
@@ -147,22 +175,65 @@ func (r *Registry) PushIndex(ref string, generation int) (string, error) {
 }
 
 func (r *Registry) push(ref string, generation int, index bool) (string, error) {
+	var platforms []string
+	if index {
+		platforms = []string{"linux/amd64", "linux/arm64"}
+	}
+	return r.PushPlatforms(ref, generation, platforms...)
+}
+
+// PushPlatforms stores generation of ref as an index of exactly the given
+// platforms (none: a single linux/amd64 image) and returns its digest.
+func (r *Registry) PushPlatforms(ref string, generation int, platforms ...string) (string, error) {
 	target, err := r.Target(ref)
 	if err != nil {
 		return "", err
 	}
-	d, err := write(target, ref, generation, index)
+	d, err := writePlatforms(target, ref, generation, platforms)
 	if err == nil {
 		r.note(ref)
 	}
 	return d, err
 }
 
+// Delete removes the manifest ref's tag points at (and so the digest a
+// file pinned), as an upstream rebuild that deletes the old image does.
+// With "@sha256:..." it removes that digest instead.
+func (r *Registry) Delete(ref string) error {
+	target, err := r.Target(ref)
+	if err != nil {
+		return err
+	}
+	if _, d, ok := strings.Cut(ref, "@"); ok {
+		return remote.Delete(target.Context().Digest(d))
+	}
+	desc, err := remote.Head(target)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(target.Context().Digest(desc.Digest.String()))
+}
+
+// LieDigest makes the registry answer every manifest HEAD with a
+// Docker-Content-Digest that is not the manifest's (as a broken proxy
+// might), or, with false, tell the truth again.
+func (r *Registry) LieDigest(lie bool) { r.lie.Store(lie) }
+
 // write pushes generation of ref, an image or a two-platform index, to
 // target and returns its digest.
 func write(target name.Tag, ref string, generation int, index bool, opts ...remote.Option) (string, error) {
+	var platforms []string
 	if index {
-		idx, err := Index(ref, generation)
+		platforms = []string{"linux/amd64", "linux/arm64"}
+	}
+	return writePlatforms(target, ref, generation, platforms, opts...)
+}
+
+// writePlatforms pushes generation of ref, an index of the platforms or,
+// with none, a single image, to target and returns its digest.
+func writePlatforms(target name.Tag, ref string, generation int, platforms []string, opts ...remote.Option) (string, error) {
+	if len(platforms) > 0 {
+		idx, err := IndexOf(ref, generation, platforms...)
 		if err != nil {
 			return "", err
 		}
@@ -207,4 +278,15 @@ func (r *Registry) Flags() []string {
 		out = append(out, "--mirror", h+"="+r.Host+"/"+Prefix+"/"+h)
 	}
 	return out
+}
+
+// lyingWriter replaces a response's Docker-Content-Digest with another.
+type lyingWriter struct{ http.ResponseWriter }
+
+func (l *lyingWriter) WriteHeader(code int) {
+	if d := l.Header().Get("Docker-Content-Digest"); d != "" {
+		sum := sha256.Sum256([]byte("a lie about " + d))
+		l.Header().Set("Docker-Content-Digest", "sha256:"+hex.EncodeToString(sum[:]))
+	}
+	l.ResponseWriter.WriteHeader(code)
 }

@@ -48,6 +48,12 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: the tag can point at other bytes tomorrow. Run pinbot pin.", e.Ref))
 		case check && e.Status == Pinned:
 			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: pin it as %s", e.Ref, e.Pinned))
+		case e.Status == Vanished:
+			level := "warning"
+			if check {
+				level = "error"
+			}
+			err = annotation(w, level, e.File, e.Line, e.Column, "Vanished digest", fmt.Sprintf("%s: %s; renew it as %s", e.Ref, VanishedNote, e.Pinned))
 		case check && e.Status == Updated:
 			err = annotation(w, "error", e.File, e.Line, e.Column, "Stale digest", fmt.Sprintf("the tag %s moved upstream: %s is now %s", e.Tag, ShortDigest(e.OldDigest), e.Pinned))
 		case check && e.PolicyChanged():
@@ -101,6 +107,8 @@ func WriteStepSummary(w io.Writer, r *Report, check bool) error {
 			}
 			now := e.Pinned
 			switch {
+			case e.Status == Vanished:
+				now = e.Pinned + " (the pinned digest vanished upstream)"
 			case e.Status == Unpinned:
 				now = "no digest"
 			case e.Status != Pinned && e.Status != Updated:

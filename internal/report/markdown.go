@@ -12,7 +12,7 @@ const MaxBody = 65536
 // Title is a pull request title that says what the change does.
 func (r *Report) Title() string {
 	c := r.Counts()
-	pinned, updated := c[Pinned], c[Updated]
+	pinned, updated := c[Pinned], c[Updated]+c[Vanished]
 	switch {
 	case pinned > 0 && updated > 0:
 		return fmt.Sprintf("Pin %d container %s and update %d %s", pinned, plural(pinned, "image", "images"), updated, plural(updated, "digest", "digests"))
@@ -34,7 +34,7 @@ func (r *Report) CommitMessage() string {
 	for _, sec := range []struct {
 		status Status
 		head   string
-	}{{Updated, "Updated (the tag moved upstream):"}, {Pinned, "Pinned:"}} {
+	}{{Vanished, "Renewed (the pinned digest no longer exists upstream):"}, {Updated, "Updated (the tag moved upstream):"}, {Pinned, "Pinned:"}} {
 		seen := map[string]bool{}
 		var lines []string
 		for _, e := range r.Entries {
@@ -42,7 +42,7 @@ func (r *Report) CommitMessage() string {
 				continue
 			}
 			line := fmt.Sprintf("  %s:%s  %s", e.Image, e.Tag, ShortDigest(e.Digest))
-			if e.Status == Updated {
+			if e.Status == Updated || e.Status == Vanished {
 				line = fmt.Sprintf("  %s:%s  %s -> %s", e.Image, e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest))
 			}
 			if !seen[line] {
@@ -102,6 +102,9 @@ func (r *Report) body(version string, maxRows int) string {
 	if n := c[Pinned]; n > 0 {
 		what = append(what, fmt.Sprintf("pins **%d** image %s to the digest %s tag points at", n, plural(n, "reference", "references"), plural(n, "its", "their")))
 	}
+	if n := c[Vanished]; n > 0 {
+		what = append(what, fmt.Sprintf("renews **%d** pinned %s that no longer %s upstream", n, plural(n, "digest", "digests"), plural(n, "exists", "exist")))
+	}
 	if n := c[Updated]; n > 0 {
 		what = append(what, fmt.Sprintf("updates **%d** pinned %s whose tag moved upstream", n, plural(n, "digest", "digests")))
 	}
@@ -133,6 +136,9 @@ func (r *Report) body(version string, maxRows int) string {
 		}
 		return out
 	}
+	table("Urgent: the pinned digest no longer exists upstream", "New nodes cannot pull these images until this is merged.\n\n| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Vanished), func(e Entry) string {
+		return fmt.Sprintf("| %s | %s | %s | %s (gone) → %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
+	})
 	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s → %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
 	})
@@ -187,7 +193,7 @@ func (r *Report) body(version string, maxRows int) string {
 		}
 	}
 
-	table("Not pinned: the registry could not resolve them", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), func(e Entry) string {
+	table("Not pinned: these could not be resolved or checked", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Error))
 	})
 	if skipped := by(Skipped); len(skipped) > 0 {

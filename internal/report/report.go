@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/pinbot/pinbot/internal/resolve"
 )
 
 // Status is what happened to one image reference.
@@ -19,8 +21,11 @@ const (
 	// Unverified is a reference with a digest that an offline run did not
 	// ask the registry about: pinned, but not known to be current.
 	Unverified Status = "unverified"
-	Skipped    Status = "skipped" // left alone, for Reason
-	Failed     Status = "failed"  // could not be resolved: Error
+	// Vanished is a digest written that no longer exists upstream, renewed
+	// from its tag: urgent, as new nodes cannot pull what is written.
+	Vanished Status = "vanished"
+	Skipped  Status = "skipped" // left alone, for Reason
+	Failed   Status = "failed"  // could not be resolved: Error
 )
 
 // Entry is one image reference in one file.
@@ -48,6 +53,11 @@ type Entry struct {
 	Error  string `json:"error,omitempty"`
 	// Via is the mirror reference that was asked, when one was.
 	Via string `json:"via,omitempty"`
+	// Vanished says the digest written no longer exists upstream (renewed,
+	// or, with no tag to follow, failed).
+	Vanished bool `json:"vanished,omitempty"`
+	// Missing are the required platforms the digest does not cover.
+	Missing []string `json:"missingPlatforms,omitempty"`
 	// PullPolicy says what happened to the container's imagePullPolicy:
 	// "added IfNotPresent", "Always -> IfNotPresent", "kept Never".
 	PullPolicy string `json:"pullPolicy,omitempty"`
@@ -59,7 +69,7 @@ func (e Entry) Location() string { return fmt.Sprintf("%s:%d", e.File, e.Line) }
 // Changes reports whether the entry changes its file: a new or renewed
 // digest, or a pull policy set.
 func (e Entry) Changes() bool {
-	return e.Status == Pinned || e.Status == Updated || e.PolicyChanged()
+	return e.Status == Pinned || e.Status == Updated || e.Status == Vanished || e.PolicyChanged()
 }
 
 // PolicyChanged reports whether imagePullPolicy was added or changed.
@@ -100,6 +110,8 @@ type Report struct {
 	Unread []FileError `json:"unreadFiles,omitempty"`
 	// Offline is true when no registry was asked.
 	Offline bool `json:"offline,omitempty"`
+	// Requests counts the registry requests the run made, by kind.
+	Requests *resolve.Stats `json:"requests,omitempty"`
 	// PullRequest is what "pinbot pr" did.
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
 }
@@ -168,9 +180,11 @@ func (r *Report) Sort() {
 func (r *Report) Summary() string {
 	c := r.Counts()
 	var parts []string
-	for _, s := range []Status{Pinned, Updated, Current, Unverified, Unpinned, Skipped, Failed} {
+	for _, s := range []Status{Vanished, Pinned, Updated, Current, Unverified, Unpinned, Skipped, Failed} {
 		switch {
 		case c[s] == 0:
+		case s == Vanished:
+			parts = append(parts, fmt.Sprintf("%d renewed (the pinned digest vanished upstream)", c[s]))
 		case s == Unverified:
 			parts = append(parts, fmt.Sprintf("%d pinned (not verified offline)", c[s]))
 		default:
@@ -202,6 +216,9 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// VanishedNote says why a vanished digest is urgent.
+const VanishedNote = "the pinned digest no longer exists upstream: new nodes cannot pull it"
 
 // ShortDigest is the first 12 hex digits of a digest: "sha256:0123456789ab".
 func ShortDigest(d string) string {

@@ -233,3 +233,28 @@ func TestSARIF(t *testing.T) {
 		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestBodyListsVanishedFirst: a digest that vanished upstream is the pull
+// request's first table, above the tags that moved.
+func TestBodyListsVanishedFirst(t *testing.T) {
+	r := sample()
+	r.Entries = append(r.Entries, Entry{File: "deploy/app.yaml", Line: 30, Kind: "container", Ref: "redis:6@" + dOld,
+		Image: "redis", Tag: "6", OldDigest: dOld, Digest: dNew, Pinned: "redis:6@" + dNew, Status: Vanished, Vanished: true})
+	body := r.Body("v1")
+	urgent := strings.Index(body, "### Urgent: the pinned digest no longer exists upstream")
+	updated := strings.Index(body, "### Updated: the tag moved upstream")
+	if urgent < 0 || updated < 0 || urgent > updated {
+		t.Fatalf("the vanished digest is not listed first:\n%s", body)
+	}
+	if !strings.Contains(body, "| `deploy/app.yaml:30` | `redis` | `6` | `sha256:111111111111` (gone) → `sha256:222222222222` |") {
+		t.Errorf("no row for the vanished digest:\n%s", body)
+	}
+	if !strings.Contains(body, "renews **1** pinned digest that no longer exists upstream") {
+		t.Errorf("the summary does not say so:\n%s", body)
+	}
+	var b bytes.Buffer
+	WriteText(&b, r, false)
+	if !strings.Contains(b.String(), "deploy/app.yaml:30: redis:6@"+dOld+" -> redis:6@"+dNew+" (URGENT: "+VanishedNote+")") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}

@@ -17,6 +17,8 @@ const (
 	RuleUnresolved = "pinbot/unresolved-image"
 	RulePullPolicy = "pinbot/pull-policy"
 	RuleUnread     = "pinbot/unread-file"
+	RuleVanished   = "pinbot/vanished-digest"
+	RulePlatform   = "pinbot/missing-platform"
 )
 
 type sarifRule struct {
@@ -86,6 +88,27 @@ var sarifRules = []sarifRule{
 		Default: sarifDefault{"note"},
 	},
 	{
+		ID: RuleVanished, Name: "VanishedDigest",
+		ShortDescription: sarifText{"Pinned digest no longer exists upstream"},
+		FullDescription:  sarifText{"The registry no longer has the manifest the pinned digest names (an upstream rebuild deleted it): nodes that cached it keep running, but a new node fails with ErrImagePull."},
+		Help: sarifHelp{
+			Text:     "Run `pinbot pin` (or merge pinbot's pull request) to renew the digest from the tag; a reference pinned by digest alone needs a tag that exists.",
+			Markdown: "Run `pinbot pin` (or merge pinbot's pull request) to renew the digest from the tag; a reference pinned by digest alone needs a tag that exists.",
+		},
+		Default:    sarifDefault{"error"},
+		Properties: map[string]any{"tags": []string{"supply-chain", "containers", "availability"}},
+	},
+	{
+		ID: RulePlatform, Name: "MissingPlatform",
+		ShortDescription: sarifText{"Digest does not cover a required platform"},
+		FullDescription:  sarifText{"The image the digest names has no manifest for a platform the repository requires (--platform, platforms: in .pinbot.yaml): nodes of that platform fail with exec format error."},
+		Help: sarifHelp{
+			Text:     "Use a tag built for every required platform, or change the required platforms.",
+			Markdown: "Use a tag built for every required platform, or change `platforms:` in `.pinbot.yaml`.",
+		},
+		Default: sarifDefault{"error"},
+	},
+	{
 		ID: RuleUnread, Name: "UnreadFile",
 		ShortDescription: sarifText{"File in scope could not be read"},
 		FullDescription:  sarifText{"pinbot could not read the file (too large, no permission, or too complex to scan), so the images it names are unknown."},
@@ -139,6 +162,13 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 	for _, e := range r.Entries {
 		var rule, msg string
 		switch {
+		case e.Status == Vanished || (e.Status == Failed && e.Vanished):
+			rule, msg = RuleVanished, fmt.Sprintf("%s: %s.", e.Ref, VanishedNote)
+			if e.Pinned != "" {
+				msg += " Renew it as " + e.Pinned + "."
+			}
+		case e.Status == Failed && len(e.Missing) > 0:
+			rule, msg = RulePlatform, fmt.Sprintf("%s: %s", e.Ref, e.Error)
 		case e.Status == Failed:
 			rule, msg = RuleUnresolved, fmt.Sprintf("%s could not be resolved: %s", e.Ref, e.Error)
 		case e.Status == Unpinned:

@@ -26,10 +26,13 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 		loc := termLoc(e.File, e.Line)
 		var line string
 		switch {
-		case e.Status == Pinned || e.Status == Updated:
+		case e.Status == Pinned || e.Status == Updated || e.Status == Vanished:
 			line = fmt.Sprintf("%s: %s -> %s", loc, Term(e.Ref), Term(e.Pinned))
-			if e.Status == Updated {
+			switch e.Status {
+			case Updated:
 				line += " (tag moved)"
+			case Vanished:
+				line += " (URGENT: " + VanishedNote + ")"
 			}
 			if e.Note != "" {
 				line += " (" + Term(e.Note) + ")"
@@ -136,6 +139,8 @@ func WriteCheck(w io.Writer, r *Report) error {
 		switch {
 		case e.Status == Unpinned:
 			_, err = fmt.Fprintf(w, "%s: %s: no digest\n", loc, Term(e.Ref))
+		case e.Status == Vanished:
+			_, err = fmt.Fprintf(w, "%s: %s -> %s (URGENT: %s)\n", loc, Term(e.Ref), Term(e.Pinned), VanishedNote)
 		case e.Status == Pinned || e.Status == Updated:
 			_, err = fmt.Fprintf(w, "%s: %s -> %s\n", loc, Term(e.Ref), Term(e.Pinned))
 		default:
@@ -188,6 +193,7 @@ func failures(r *Report) string {
 // WriteJSON writes the report as one JSON object.
 func WriteJSON(w io.Writer, r *Report) error {
 	type summary struct {
+		Vanished int `json:"vanished,omitempty"`
 		Pinned   int `json:"pinned"`
 		Updated  int `json:"updated"`
 		Current  int `json:"current"`
@@ -199,7 +205,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 	out := struct {
 		*Report
 		Summary summary `json:"summary"`
-	}{r, summary{c[Pinned], c[Updated], c[Current], c[Unpinned], c[Skipped], c[Failed]}}
+	}{r, summary{c[Vanished], c[Pinned], c[Updated], c[Current], c[Unpinned], c[Skipped], c[Failed]}}
 	if out.Entries == nil {
 		out.Entries = []Entry{}
 	}

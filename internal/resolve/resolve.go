@@ -100,6 +100,7 @@ type Resolver struct {
 	insecure map[string]bool
 	puller   *remote.Puller
 	log      *slog.Logger
+	count    counters
 }
 
 // New makes a Resolver.
@@ -245,9 +246,11 @@ func (r *Resolver) one(ctx context.Context, tag name.Tag) Result {
 		res.Via = target.String()
 	}
 	start := time.Now()
+	r.count.tagHeads.Add(1)
 	desc, err := r.puller.Head(ctx, target)
 	if err != nil && headRefused(err) {
 		r.log.Debug("HEAD refused, trying GET", "ref", target.String(), "err", err)
+		r.count.manifestGets.Add(1)
 		var d *remote.Descriptor
 		if d, err = r.puller.Get(ctx, target); err == nil {
 			desc = &d.Descriptor

@@ -1,0 +1,277 @@
+package resolve
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// What a digest stands for: whether the registry still has it, which
+// platforms it covers, and whether its bytes are the digest's.
+
+// ErrVanished is a digest the registry no longer has.
+var ErrVanished = errors.New("the pinned digest no longer exists upstream: new nodes cannot pull it")
+
+// Stats counts the registry requests a Resolver made, by kind.
+type Stats struct {
+	TagHeads     int64 `json:"tagHeads"`               // HEAD of a tag's manifest
+	DigestHeads  int64 `json:"digestHeads,omitempty"`  // HEAD by digest: does it still exist?
+	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
+	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
+}
+
+type counters struct{ tagHeads, digestHeads, manifestGets, blobGets atomic.Int64 }
+
+// Stats is what the Resolver has asked so far.
+func (r *Resolver) Stats() Stats {
+	return Stats{r.count.tagHeads.Load(), r.count.digestHeads.Load(), r.count.manifestGets.Load(), r.count.blobGets.Load()}
+}
+
+// digestTarget is where digest d is asked for: through the longest matching
+// mirror, over plain HTTP only where allowed.
+func (r *Resolver) digestTarget(d name.Digest) (name.Digest, error) {
+	t, err := r.Target(d.Context().Tag("latest"))
+	if err != nil {
+		return name.Digest{}, err
+	}
+	var opts []name.Option
+	if r.insecure[t.RegistryStr()] {
+		opts = append(opts, name.Insecure)
+	}
+	return name.NewDigest(t.Context().Name()+"@"+d.DigestStr(), opts...)
+}
+
+// each runs f for every index in [0, n), at most Jobs at once, and gives
+// up on what has not started once ctx is done.
+func (r *Resolver) each(ctx context.Context, n int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.opts.Jobs)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// Exists asks, with one HEAD each, whether the registry still has each
+// digest (deduplicated). The result, by d.String(), is nil when it does,
+// ErrVanished when it answers that it has no such manifest, and the error
+// otherwise.
+func (r *Resolver) Exists(ctx context.Context, digests []name.Digest) map[string]error {
+	uniq := dedupe(digests)
+	out := make(map[string]error, len(uniq))
+	var mu sync.Mutex
+	r.each(ctx, len(uniq), func(i int) {
+		d := uniq[i]
+		err := r.exists(ctx, d)
+		mu.Lock()
+		out[d.String()] = err
+		mu.Unlock()
+	})
+	for _, d := range uniq {
+		if _, ok := out[d.String()]; !ok {
+			out[d.String()] = ctx.Err()
+		}
+	}
+	return out
+}
+
+func (r *Resolver) exists(ctx context.Context, d name.Digest) error {
+	target, err := r.digestTarget(d)
+	if err != nil {
+		return err
+	}
+	r.count.digestHeads.Add(1)
+	r.log.Debug("asking whether a digest exists", "ref", target.String())
+	_, err = r.puller.Head(ctx, target)
+	var te *transport.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+		return ErrVanished
+	}
+	return quoted(explainDigest(err, target))
+}
+
+func explainDigest(err error, target name.Reference) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("unauthorized at %s: log in (docker login %s) or, for ghcr.io, set GITHUB_TOKEN", target.Context().Name(), target.Context().RegistryStr())
+		case http.StatusForbidden:
+			return fmt.Errorf("access to %s denied: the credentials in use may not pull it", target.Context().Name())
+		}
+	}
+	return err
+}
+
+// InspectOptions say what Inspect checks of a digest.
+type InspectOptions struct {
+	// Platforms each digest must cover; none: no check.
+	Platforms []v1.Platform
+	// Verify checks that the manifest's bytes hash to the digest.
+	Verify bool
+}
+
+// Inspection is what Inspect found of one digest.
+type Inspection struct {
+	// Missing are the required platforms the digest does not cover.
+	Missing []string
+	// Has are the platforms it does cover.
+	Has []string
+	// Err is a failure to inspect, or, with Verify, bytes that are not
+	// the digest's.
+	Err error
+}
+
+// ErrDigestMismatch is a manifest whose bytes do not hash to the digest
+// the registry gave for it.
+var ErrDigestMismatch = errors.New("the manifest's bytes do not hash to its digest")
+
+// Subject is what Inspect reads: the manifest Ref names (a tag, as it was
+// resolved, or a digest), whose bytes must hash to Digest.
+type Subject struct {
+	Ref    name.Reference
+	Digest string
+}
+
+// Key identifies a subject in Inspect's answer.
+func (s Subject) Key() string { return s.Ref.Name() + "|" + s.Digest }
+
+// Inspect reads each subject's manifest (one GET; for a single-platform
+// image with platforms asked for, one more for its config) and checks it as
+// opts say. The answer is by Subject.Key.
+func (r *Resolver) Inspect(ctx context.Context, subjects []Subject, opts InspectOptions) map[string]Inspection {
+	seen := map[string]bool{}
+	var uniq []Subject
+	for _, s := range subjects {
+		if !seen[s.Key()] {
+			seen[s.Key()] = true
+			uniq = append(uniq, s)
+		}
+	}
+	out := make(map[string]Inspection, len(uniq))
+	var mu sync.Mutex
+	r.each(ctx, len(uniq), func(i int) {
+		res := r.inspect(ctx, uniq[i], opts)
+		mu.Lock()
+		out[uniq[i].Key()] = res
+		mu.Unlock()
+	})
+	for _, s := range uniq {
+		if _, ok := out[s.Key()]; !ok {
+			out[s.Key()] = Inspection{Err: ctx.Err()}
+		}
+	}
+	return out
+}
+
+func (r *Resolver) inspect(ctx context.Context, s Subject, opts InspectOptions) Inspection {
+	var target name.Reference
+	var err error
+	switch ref := s.Ref.(type) {
+	case name.Tag:
+		target, err = r.Target(ref)
+	case name.Digest:
+		target, err = r.digestTarget(ref)
+	default:
+		err = fmt.Errorf("%s: neither a tag nor a digest", s.Ref)
+	}
+	if err != nil {
+		return Inspection{Err: err}
+	}
+	r.count.manifestGets.Add(1)
+	r.log.Debug("reading a manifest", "ref", target.String())
+	desc, err := r.puller.Get(ctx, target)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not match requested digest") {
+			return Inspection{Err: fmt.Errorf("%w: %s served a manifest for %s that hashes to another digest: the registry, or a proxy before it, does not serve what it claims", ErrDigestMismatch, target.Context().RegistryStr(), s.Digest)}
+		}
+		return Inspection{Err: quoted(explainDigest(err, target))}
+	}
+	if opts.Verify {
+		sum := sha256.Sum256(desc.Manifest)
+		if got := "sha256:" + hex.EncodeToString(sum[:]); got != s.Digest {
+			return Inspection{Err: fmt.Errorf("%w: %s answered %s for %s, but serves a manifest whose sha256 is %s: the registry, or a proxy before it, does not serve what it claims",
+				ErrDigestMismatch, target.Context().RegistryStr(), s.Digest, s.Ref, got)}
+		}
+	}
+	if len(opts.Platforms) == 0 {
+		return Inspection{}
+	}
+	var has []v1.Platform
+	if desc.MediaType.IsIndex() {
+		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
+		if err != nil {
+			return Inspection{Err: quoted(err)}
+		}
+		for _, m := range idx.Manifests {
+			if m.Platform != nil && m.Platform.OS != "unknown" { // attestations say "unknown"
+				has = append(has, *m.Platform)
+			}
+		}
+	} else {
+		img, err := desc.Image()
+		if err != nil {
+			return Inspection{Err: quoted(err)}
+		}
+		r.count.blobGets.Add(1)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return Inspection{Err: quoted(fmt.Errorf("reading the image's config: %w", err))}
+		}
+		if p := cf.Platform(); p != nil {
+			has = append(has, *p)
+		}
+	}
+	var res Inspection
+	for _, p := range has {
+		res.Has = append(res.Has, p.String())
+	}
+	sort.Strings(res.Has)
+	for _, want := range opts.Platforms {
+		ok := false
+		for _, p := range has {
+			ok = ok || p.Satisfies(want)
+		}
+		if !ok {
+			res.Missing = append(res.Missing, want.String())
+		}
+	}
+	return res
+}
+
+func dedupe(digests []name.Digest) []name.Digest {
+	seen := map[string]bool{}
+	var out []name.Digest
+	for _, d := range digests {
+		if !seen[d.String()] {
+			seen[d.String()] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
