@@ -40,7 +40,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pullPolicy, "pull-policy", string(rewrite.PolicyIfNotPresent), "imagePullPolicy for pinned Kubernetes containers: IfNotPresent, Always or keep")
 	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve registry `SRC=DST` through a mirror, as in docker.io=harbor.example.com/dockerhub (repeatable)")
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
-	fs.IntVar(&f.jobs, "jobs", 8, "registry requests in flight at once")
+	fs.IntVar(&f.jobs, "jobs", 64, "registry requests in flight at once, in all (each registry gets at most 16)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
 	fs.StringArrayVar(&f.platforms, "platform", nil, "every digest written or kept must cover `OS/ARCH[/VARIANT]` (repeatable; replaces platforms: in .pinbot.yaml); costs one manifest GET per digest")
 	fs.BoolVar(&f.verify, "verify", false, "read each digest written and check that its bytes hash to it (one manifest GET per digest): for a mirror or proxy you do not control")

@@ -11,6 +11,7 @@ package registrytest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -42,7 +43,9 @@ type Registry struct {
 	mu    sync.Mutex
 	hosts map[string]bool // registries mirrored so far
 
-	heads, gets atomic.Int64 // manifest requests served
+	heads, gets atomic.Int64     // manifest requests served
+	pings       atomic.Int64     // GET /v2/
+	tokens      map[string]int64 // bearer tokens issued, by scope (under mu)
 	hook        atomic.Pointer[func(*http.Request)]
 	lie         atomic.Bool
 }
@@ -57,11 +60,42 @@ func (r *Registry) OnManifest(f func(*http.Request)) {
 	r.hook.Store(&f)
 }
 
-// Start serves a registry on a loopback port.
-func Start() *Registry {
-	r := &Registry{hosts: map[string]bool{}}
+// Auth is how a test registry wants readers to authenticate.
+type Auth int
+
+const (
+	Anonymous Auth = iota // anyone may pull
+	Basic                 // HTTP Basic with User and Password on every request
+	Bearer                // Docker Hub's scheme: a token per repository scope from /token
+)
+
+// Options shape a test registry.
+type Options struct {
+	Auth           Auth
+	User, Password string // Basic's credentials
+}
+
+// Start serves an anonymous registry on a loopback port.
+func Start() *Registry { return StartWith(Options{}) }
+
+// StartWith serves a registry on a loopback port that authenticates
+// readers as opts say (pushes through Push are always let in), and counts
+// pings, tokens and manifest requests.
+func StartWith(opts Options) *Registry {
+	r := &Registry{hosts: map[string]bool{}, tokens: map[string]int64{}}
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/token" {
+			r.token(w, req)
+			return
+		}
+		if req.URL.Path == "/v2/" || req.URL.Path == "/v2" {
+			r.pings.Add(1)
+		}
+		read := req.Method == http.MethodGet || req.Method == http.MethodHead
+		if read && req.Header.Get(pushHeader) == "" && !r.authorized(opts, w, req) {
+			return
+		}
 		if strings.Contains(req.URL.Path, "/manifests/") {
 			switch req.Method {
 			case http.MethodHead:
@@ -84,11 +118,93 @@ func Start() *Registry {
 	return r
 }
 
+// authorized checks a read's credentials, answering 401 with the
+// challenge of the registry's scheme when they are missing or wrong.
+func (r *Registry) authorized(opts Options, w http.ResponseWriter, req *http.Request) bool {
+	switch opts.Auth {
+	case Basic:
+		if u, p, ok := req.BasicAuth(); ok && u == opts.User && p == opts.Password {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="pinbot-test"`)
+	case Bearer:
+		repo := repositoryOf(req.URL.Path)
+		want := "repository:" + repo + ":pull"
+		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok &&
+			(repo == "" || strings.Contains(tok, want)) {
+			return true
+		}
+		challenge := fmt.Sprintf(`Bearer realm="http://%s/token",service="pinbot-test"`, r.Host)
+		if repo != "" {
+			challenge += fmt.Sprintf(`,scope="%s"`, want)
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	default:
+		return true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+	return false
+}
+
+// repositoryOf is the repository a /v2/<name>/manifests|blobs/... path names.
+func repositoryOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	for _, kind := range []string{"/manifests/", "/blobs/", "/tags/"} {
+		if i := strings.LastIndex(rest, kind); i >= 0 {
+			return rest[:i]
+		}
+	}
+	return ""
+}
+
+// token issues a bearer token for the scopes asked for, to anyone, as
+// Docker Hub does for public images.
+func (r *Registry) token(w http.ResponseWriter, req *http.Request) {
+	scopes := req.URL.Query()["scope"]
+	r.mu.Lock()
+	for _, sc := range scopes {
+		r.tokens[sc]++
+	}
+	r.mu.Unlock()
+	tok := "token " + strings.Join(scopes, " ")
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"token": tok, "access_token": tok, "expires_in": 300})
+}
+
+// Counts are the requests a registry served, by kind.
+type Counts struct {
+	Pings, ManifestHeads, ManifestGets int64
+	Tokens                             map[string]int64 // by scope
+}
+
+// Counts is what the registry served since the last ResetCounts.
+func (r *Registry) Counts() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := Counts{Pings: r.pings.Load(), ManifestHeads: r.heads.Load(), ManifestGets: r.gets.Load(), Tokens: map[string]int64{}}
+	for k, v := range r.tokens {
+		c.Tokens[k] = v
+	}
+	return c
+}
+
 // Close stops the registry.
 func (r *Registry) Close() { r.srv.Close() }
 
 // ResetCounts zeroes the manifest request counters.
-func (r *Registry) ResetCounts() { r.heads.Store(0); r.gets.Store(0) }
+func (r *Registry) ResetCounts() {
+	r.heads.Store(0)
+	r.gets.Store(0)
+	r.pings.Store(0)
+	r.mu.Lock()
+	r.tokens = map[string]int64{}
+	r.mu.Unlock()
+}
 
 // ManifestRequests are the manifest HEADs and GETs served so far.
 func (r *Registry) ManifestRequests() (heads, gets int64) { return r.heads.Load(), r.gets.Load() }
@@ -189,11 +305,22 @@ func (r *Registry) PushPlatforms(ref string, generation int, platforms ...string
 	if err != nil {
 		return "", err
 	}
-	d, err := writePlatforms(target, ref, generation, platforms)
+	d, err := writePlatforms(target, ref, generation, platforms, remote.WithTransport(pushTransport{}))
 	if err == nil {
 		r.note(ref)
 	}
 	return d, err
+}
+
+// pushHeader marks the test's own pushes, which a registry with auth lets in.
+const pushHeader = "X-Registrytest-Push"
+
+type pushTransport struct{}
+
+func (pushTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set(pushHeader, "1")
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // Delete removes the manifest ref's tag points at (and so the digest a
@@ -205,13 +332,13 @@ func (r *Registry) Delete(ref string) error {
 		return err
 	}
 	if _, d, ok := strings.Cut(ref, "@"); ok {
-		return remote.Delete(target.Context().Digest(d))
+		return remote.Delete(target.Context().Digest(d), remote.WithTransport(pushTransport{}))
 	}
-	desc, err := remote.Head(target)
+	desc, err := remote.Head(target, remote.WithTransport(pushTransport{}))
 	if err != nil {
 		return err
 	}
-	return remote.Delete(target.Context().Digest(desc.Digest.String()))
+	return remote.Delete(target.Context().Digest(desc.Digest.String()), remote.WithTransport(pushTransport{}))
 }
 
 // LieDigest makes the registry answer every manifest HEAD with a

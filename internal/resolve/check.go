@@ -52,26 +52,32 @@ func (r *Resolver) digestTarget(d name.Digest) (name.Digest, error) {
 	return name.NewDigest(t.Context().Name()+"@"+d.DigestStr(), opts...)
 }
 
-// each runs f for every index in [0, n), at most Jobs at once, and gives
-// up on what has not started once ctx is done.
-func (r *Resolver) each(ctx context.Context, n int, f func(i int)) {
+// each runs f for every index in [0, n), as many at once as the slots for
+// registry host(i) and in all allow, and gives up on what has not started
+// once ctx is done.
+func (r *Resolver) each(ctx context.Context, n int, host func(i int) string, f func(i int)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.opts.Jobs)
 	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			release, err := r.acquire(ctx, host(i))
+			if err != nil {
+				return
+			}
+			defer release()
 			f(i)
 		}()
 	}
 	wg.Wait()
+}
+
+// hostOf is the registry a reference is asked of (through its mirror).
+func (r *Resolver) hostOf(ref name.Reference) string {
+	if t, err := r.Target(ref.Context().Tag("latest")); err == nil {
+		return t.RegistryStr()
+	}
+	return ref.Context().RegistryStr()
 }
 
 // Exists asks, with one HEAD each, whether the registry still has each
@@ -82,7 +88,7 @@ func (r *Resolver) Exists(ctx context.Context, digests []name.Digest) map[string
 	uniq := dedupe(digests)
 	out := make(map[string]error, len(uniq))
 	var mu sync.Mutex
-	r.each(ctx, len(uniq), func(i int) {
+	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i]) }, func(i int) {
 		d := uniq[i]
 		err := r.exists(ctx, d)
 		mu.Lock()
@@ -175,7 +181,7 @@ func (r *Resolver) Inspect(ctx context.Context, subjects []Subject, opts Inspect
 	}
 	out := make(map[string]Inspection, len(uniq))
 	var mu sync.Mutex
-	r.each(ctx, len(uniq), func(i int) {
+	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i].Ref) }, func(i int) {
 		res := r.inspect(ctx, uniq[i], opts)
 		mu.Lock()
 		out[uniq[i].Key()] = res

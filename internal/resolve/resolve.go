@@ -63,11 +63,13 @@ type Options struct {
 	Insecure []string // HOST[:PORT] that may be reached over plain HTTP
 	// Keychain finds credentials; nil means DefaultKeychain.
 	Keychain authn.Keychain
-	Jobs     int           // concurrent resolutions; default 8
-	Timeout  time.Duration // per request; default 30s
-	Attempts int           // per request, first try included; default 4
-	Backoff  time.Duration // before the first retry, doubling after; default 1s
-	MaxWait  time.Duration // the longest pause between tries; default 60s
+	Jobs     int // requests in flight in all; default 64
+	// PerRegistry bounds the requests in flight to one registry; default 16.
+	PerRegistry int
+	Timeout     time.Duration // per request; default 30s
+	Attempts    int           // per request, first try included; default 4
+	Backoff     time.Duration // before the first retry, doubling after; default 1s
+	MaxWait     time.Duration // the longest pause between tries; default 60s
 	// Transport is the HTTP transport underneath; nil means a clone of
 	// go-containerregistry's default, with the system's CAs (SSL_CERT_FILE).
 	Transport http.RoundTripper
@@ -101,12 +103,42 @@ type Resolver struct {
 	puller   *remote.Puller
 	log      *slog.Logger
 	count    counters
+	all      chan struct{}            // a slot per request in flight, in all
+	mu       sync.Mutex               //
+	hosts    map[string]chan struct{} // a slot per request in flight, by registry
+}
+
+// acquire waits for a slot for a request to registry host: the registry's
+// own first, then one of all; release gives both back.
+func (r *Resolver) acquire(ctx context.Context, host string) (release func(), err error) {
+	r.mu.Lock()
+	h := r.hosts[host]
+	if h == nil {
+		h = make(chan struct{}, r.opts.PerRegistry)
+		r.hosts[host] = h
+	}
+	r.mu.Unlock()
+	select {
+	case h <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r.all <- struct{}{}:
+	case <-ctx.Done():
+		<-h
+		return nil, ctx.Err()
+	}
+	return func() { <-r.all; <-h }, nil
 }
 
 // New makes a Resolver.
 func New(opts Options) (*Resolver, error) {
 	if opts.Jobs <= 0 {
-		opts.Jobs = 8
+		opts.Jobs = 64
+	}
+	if opts.PerRegistry <= 0 {
+		opts.PerRegistry = 16
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
@@ -126,7 +158,7 @@ func New(opts Options) (*Resolver, error) {
 	if opts.Transport == nil {
 		opts.Transport = remote.DefaultTransport.(*http.Transport).Clone()
 	}
-	r := &Resolver{opts: opts, insecure: map[string]bool{}, log: opts.Logger}
+	r := &Resolver{opts: opts, insecure: map[string]bool{}, log: opts.Logger, all: make(chan struct{}, opts.Jobs), hosts: map[string]chan struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -155,7 +187,7 @@ func New(opts Options) (*Resolver, error) {
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(opts.Keychain),
-		remote.WithTransport(rt),
+		remote.WithTransport(&pingCache{next: rt}),
 		// retries are ours (Retry-After, per-attempt timeouts): none on top
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryStatusCodes(),
@@ -212,21 +244,19 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 	out := make(map[string]Result, len(uniq))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.opts.Jobs)
 	for key, t := range uniq {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				mu.Lock()
-				out[key] = Result{Err: ctx.Err()}
-				mu.Unlock()
-				return
+			var res Result
+			if target, err := r.Target(t); err != nil {
+				res.Err = err
+			} else if release, err := r.acquire(ctx, target.RegistryStr()); err != nil {
+				res.Err = err
+			} else {
+				res = r.one(ctx, t)
+				release()
 			}
-			res := r.one(ctx, t)
-			<-sem
 			mu.Lock()
 			out[key] = res
 			mu.Unlock()

@@ -1,0 +1,137 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/pinbot/pinbot/internal/registrytest"
+)
+
+// basicKeychain lends one Basic credential to every registry.
+type basicKeychain struct{ user, password string }
+
+func (k basicKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return &authn.Basic{Username: k.user, Password: k.password}, nil
+}
+
+// TestRequestsPerRegistryAndRepository: resolving 60 references in 20
+// repositories of one registry costs one ping in all, one token per
+// repository (bearer registries), one manifest HEAD per reference and no
+// manifest GET; checking the 60 digests afterwards adds one HEAD each and
+// nothing else.
+func TestRequestsPerRegistryAndRepository(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts registrytest.Options
+		keys authn.Keychain
+	}{
+		{"anonymous", registrytest.Options{}, authn.NewMultiKeychain()},
+		{"basic", registrytest.Options{Auth: registrytest.Basic, User: "u", Password: "p"}, basicKeychain{"u", "p"}},
+		{"bearer", registrytest.Options{Auth: registrytest.Bearer}, authn.NewMultiKeychain()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := registrytest.StartWith(tc.opts)
+			defer reg.Close()
+			var tags []name.Tag
+			for repo := 0; repo < 20; repo++ {
+				for tag := 0; tag < 3; tag++ {
+					ref := fmt.Sprintf("acme/app%d:v%d", repo, tag)
+					if _, err := reg.Push(ref, 0); err != nil {
+						t.Fatal(err)
+					}
+					tags = append(tags, mustTag(t, ref))
+				}
+			}
+			mirrors := []Mirror{{From: "docker.io", To: reg.Host + "/" + registrytest.Prefix + "/docker.io"}}
+			r := newResolver(t, Options{Mirrors: mirrors, Insecure: []string{reg.Host}, Keychain: tc.keys})
+			reg.ResetCounts()
+			res := r.Resolve(context.Background(), tags)
+			var digests []name.Digest
+			for _, tg := range tags {
+				got := res[tg.Name()]
+				if got.Err != nil || got.Digest == "" {
+					t.Fatalf("%s: %+v", tg, got)
+				}
+				digests = append(digests, tg.Context().Digest(got.Digest))
+			}
+			c := reg.Counts()
+			if c.Pings != 1 {
+				t.Errorf("%d pings, want 1 for the registry", c.Pings)
+			}
+			if c.ManifestHeads != 60 || c.ManifestGets != 0 {
+				t.Errorf("%d manifest HEADs and %d GETs, want 60 and 0", c.ManifestHeads, c.ManifestGets)
+			}
+			if tc.opts.Auth == registrytest.Bearer {
+				if len(c.Tokens) != 20 {
+					t.Errorf("tokens for %d scopes, want 20: %v", len(c.Tokens), c.Tokens)
+				}
+				for scope, n := range c.Tokens {
+					if n != 1 {
+						t.Errorf("%d tokens for %s, want 1", n, scope)
+					}
+				}
+			} else if len(c.Tokens) != 0 {
+				t.Errorf("tokens issued: %v", c.Tokens)
+			}
+			if st := r.Stats(); st.TagHeads != 60 || st.ManifestGets != 0 {
+				t.Errorf("stats %+v", st)
+			}
+
+			reg.ResetCounts()
+			for key, err := range r.Exists(context.Background(), digests) {
+				if err != nil {
+					t.Errorf("%s: %v", key, err)
+				}
+			}
+			c = reg.Counts()
+			if c.Pings != 0 || c.ManifestHeads != 60 || c.ManifestGets != 0 || len(c.Tokens) != 0 {
+				t.Errorf("checking 60 digests: %+v, want 60 HEADs and nothing else", c)
+			}
+		})
+	}
+}
+
+// TestInFlightPerRegistry: 64 references to one registry are resolved 16
+// at a time (the per-registry bound), and --jobs caps the total below it.
+func TestInFlightPerRegistry(t *testing.T) {
+	for _, tc := range []struct{ jobs, want int }{{0, 16}, {4, 4}} {
+		reg := registrytest.Start()
+		var tags []name.Tag
+		for i := 0; i < 64; i++ {
+			ref := fmt.Sprintf("acme/app%d:v1", i)
+			if _, err := reg.Push(ref, 0); err != nil {
+				t.Fatal(err)
+			}
+			tags = append(tags, mustTag(t, ref))
+		}
+		var mu sync.Mutex
+		now, peak := 0, 0
+		reg.OnManifest(func(*http.Request) {
+			mu.Lock()
+			now++
+			peak = max(peak, now)
+			mu.Unlock()
+			time.Sleep(30 * time.Millisecond)
+			mu.Lock()
+			now--
+			mu.Unlock()
+		})
+		mirrors := []Mirror{{From: "docker.io", To: reg.Host + "/" + registrytest.Prefix + "/docker.io"}}
+		r := newResolver(t, Options{Mirrors: mirrors, Insecure: []string{reg.Host}, Jobs: tc.jobs})
+		for key, res := range r.Resolve(context.Background(), tags) {
+			if res.Err != nil {
+				t.Fatalf("%s: %v", key, res.Err)
+			}
+		}
+		if peak != tc.want {
+			t.Errorf("jobs %d: %d manifest requests in flight at most, want %d", tc.jobs, peak, tc.want)
+		}
+		reg.Close()
+	}
+}
