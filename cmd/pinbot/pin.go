@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pinbot/pinbot/internal/checkout"
@@ -283,19 +282,11 @@ func formatsHelp() string {
 // failures in the report. A file edited since it was read is left alone.
 func writeChanges(co *checkout.Checkout, res *pin.Result, jobs int) {
 	rep := res.Report
-	errs := make([]error, len(res.Changes))
-	sem := make(chan struct{}, max(1, min(jobs, 16)))
-	var wg sync.WaitGroup
+	writes := make([]checkout.Write, len(res.Changes))
 	for i, c := range res.Changes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			errs[i] = co.WriteFile(c.Path, c.Old, c.New)
-			<-sem
-		}()
+		writes[i] = checkout.Write{Path: c.Path, Old: c.Old, New: c.New}
 	}
-	wg.Wait()
+	errs := co.WriteFiles(writes, min(max(jobs, 1), 16))
 	var written []string
 	for i, c := range res.Changes {
 		if err := errs[i]; err != nil {

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -454,21 +455,69 @@ func IsTemp(name string) bool { return tempRE.MatchString(name) }
 // during the run) is left as it is, with ErrChanged. A symlink is never
 // written through.
 func (c *Checkout) WriteFile(rel string, old, data []byte) error {
+	return c.WriteFiles([]Write{{Path: rel, Old: old, New: data}}, 1)[0]
+}
+
+// Write is one file to replace: Path held Old when it was read; New are
+// the bytes it is to hold.
+type Write struct {
+	Path     string
+	Old, New []byte
+}
+
+// WriteFiles makes each write as WriteFile does, jobs at a time, and
+// returns each one's error.
+func (c *Checkout) WriteFiles(writes []Write, jobs int) []error {
+	errs := make([]error, len(writes))
+	parallel(len(writes), jobs, func(i int) {
+		w := writes[i]
+		tmp, err := c.writeTemp(w.Path, w.New)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if err = c.replace(w.Path, tmp, w.Old); err != nil {
+			c.root.Remove(tmp)
+		}
+		errs[i] = err
+	})
+	return errs
+}
+
+// parallel runs f(0..n-1), jobs at a time.
+func parallel(n, jobs int, f func(i int)) {
+	sem := make(chan struct{}, max(1, jobs))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// writeTemp writes data to a new temporary file beside rel, with rel's
+// mode, and syncs it.
+func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 	fi, err := c.root.Lstat(rel)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w", rel, ErrNotRegular)
+		return "", fmt.Errorf("%s: %w", rel, ErrNotRegular)
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return err
+		return "", err
 	}
 	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+tempInfix+hex.EncodeToString(rnd[:]))
 	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
-		return err
+		return "", fmt.Errorf("writing %s: %w", rel, err)
 	}
 	_, werr := f.Write(data)
 	if werr == nil {
@@ -480,23 +529,32 @@ func (c *Checkout) WriteFile(rel string, old, data []byte) error {
 	if werr == nil {
 		werr = c.root.Chmod(tmp, fi.Mode().Perm()) // the umask may have narrowed it
 	}
-	if werr == nil {
-		// As late as can be: the file must still hold what was read.
-		if now, _, err := c.ReadFile(rel); err != nil {
-			werr = err
-		} else if !bytes.Equal(now, old) {
-			werr = ErrChanged
-		}
-	}
-	if werr == nil {
-		werr = c.root.Rename(tmp, rel)
-	}
 	if werr != nil {
 		c.root.Remove(tmp)
-		if errors.Is(werr, ErrChanged) {
-			return fmt.Errorf("%s: %w", rel, werr)
-		}
-		return fmt.Errorf("writing %s: %w", rel, werr)
+		return "", fmt.Errorf("writing %s: %w", rel, werr)
+	}
+	return tmp, nil
+}
+
+// replace renames tmp over rel, if rel still holds old.
+func (c *Checkout) replace(rel, tmp string, old []byte) error {
+	fi, err := c.root.Lstat(rel)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w", rel, ErrNotRegular)
+	}
+	// As late as can be: the file must still hold what was read.
+	now, _, err := c.ReadFile(rel)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(now, old) {
+		return fmt.Errorf("%s: %w", rel, ErrChanged)
+	}
+	if err := c.root.Rename(tmp, rel); err != nil {
+		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -168,5 +169,37 @@ func TestStaleTempFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "deploy/.app.yaml.pinbot-notmine")); err != nil {
 		t.Error("a file outside pinbot's naming scheme was removed")
+	}
+}
+
+// TestWriteFilesInParallel: many files written at once, each atomically;
+// the one edited since it was read keeps its edit; no temporary file stays.
+func TestWriteFilesInParallel(t *testing.T) {
+	root := t.TempDir()
+	var writes []Write
+	for i := 0; i < 50; i++ {
+		p := fmt.Sprintf("d%d/f%d.yaml", i%5, i)
+		write(t, root, p, "old")
+		writes = append(writes, Write{Path: p, Old: []byte("old"), New: []byte("new " + p)})
+	}
+	write(t, root, "d3/f13.yaml", "edited")
+	co, _ := Open(root, false)
+	defer co.Close()
+	errs := co.WriteFiles(writes, 8)
+	for i, w := range writes {
+		data, _ := os.ReadFile(filepath.Join(root, w.Path))
+		if w.Path == "d3/f13.yaml" {
+			if !errors.Is(errs[i], ErrChanged) || string(data) != "edited" {
+				t.Errorf("%s: %v, %q", w.Path, errs[i], data)
+			}
+			continue
+		}
+		if errs[i] != nil || string(data) != "new "+w.Path {
+			t.Errorf("%s: %v, %q", w.Path, errs[i], data)
+		}
+	}
+	files, _ := co.Files([]string{"."}, nil)
+	if len(files) != 50 || len(co.Stale()) != 0 {
+		t.Errorf("%d files, stale %v", len(files), co.Stale())
 	}
 }

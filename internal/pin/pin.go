@@ -305,9 +305,14 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 		n, err := name.NewDigest(ri.ref.Name + "@" + d)
 		return n, err == nil
 	}
+	// A digest whose tag has just resolved to it plainly exists: only the
+	// others are asked about.
+	asked := func(ri *refInfo) bool {
+		return ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest)
+	}
 	var pinned []name.Digest
 	for _, ri := range refs {
-		if ri.ref.Digest != "" {
+		if asked(ri) {
 			if d, ok := digestName(ri, ri.ref.Digest); ok {
 				pinned = append(pinned, d)
 			}
@@ -316,7 +321,7 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 	if len(pinned) > 0 {
 		exists := c.Exists(ctx, pinned)
 		for _, ri := range refs {
-			if ri.ref.Digest == "" {
+			if !asked(ri) {
 				continue
 			}
 			d, ok := digestName(ri, ri.ref.Digest)

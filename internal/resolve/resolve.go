@@ -156,7 +156,13 @@ func New(opts Options) (*Resolver, error) {
 		opts.Keychain = DefaultKeychain()
 	}
 	if opts.Transport == nil {
-		opts.Transport = remote.DefaultTransport.(*http.Transport).Clone()
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		// Keep a connection per request in flight to a registry: with
+		// Go's default of 2, every round of 16 would dial (and shake hands
+		// over TLS) 14 times anew.
+		tr.MaxIdleConnsPerHost = opts.PerRegistry
+		tr.MaxIdleConns = max(tr.MaxIdleConns, opts.Jobs)
+		opts.Transport = tr
 	}
 	r := &Resolver{opts: opts, insecure: map[string]bool{}, log: opts.Logger, all: make(chan struct{}, opts.Jobs), hosts: map[string]chan struct{}{}}
 	if r.log == nil {

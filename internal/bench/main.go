@@ -1,0 +1,191 @@
+// Command bench measures pinbot against a registry a network delay away:
+//
+//	go run ./internal/bench [-files 2000] [-refs 300] [-delay 50ms] [-registry auto|distribution|inprocess]
+//
+// It starts a real registry (Debian's docker-registry, Distribution, when
+// installed, with TLS and htpasswd auth; else go-containerregistry's
+// in-process one) behind a proxy that holds every request for -delay and
+// counts them by kind, pushes -refs images (each in its own repository),
+// writes -files Deployments naming them, builds pinbot and runs it as a
+// process: pin, then pin --check, then pin --offline --check (scanning and
+// splicing alone). It prints wall times, requests by kind, pinbot's peak
+// RSS, and the ratio of the wall time to the bound the network allows:
+// ceil(refs / 16 per registry) x delay, plus one ping.
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pinbot/pinbot/internal/registrytest"
+)
+
+func main() {
+	files := flag.Int("files", 2000, "Deployments to write")
+	refs := flag.Int("refs", 300, "unique references, each in its own repository")
+	delay := flag.Duration("delay", 50*time.Millisecond, "the time the proxy holds every request")
+	which := flag.String("registry", "auto", "auto (Distribution when installed), distribution or inprocess")
+	keep := flag.Bool("keep", false, "keep the work directory")
+	flag.Parse()
+	if err := run(*files, *refs, *delay, *which, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(nfiles, nrefs int, delay time.Duration, which string, keep bool) error {
+	work, err := os.MkdirTemp("", "pinbot-bench")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(work)
+	}
+
+	// The registry, and the proxy a network delay away.
+	const distBin = "/usr/bin/docker-registry"
+	if which == "auto" {
+		which = "inprocess"
+		if _, err := os.Stat(distBin); err == nil {
+			which = "distribution"
+		}
+	}
+	var push func(ref string) error
+	var proxy *registrytest.Proxy
+	env := append(os.Environ(), "HOME="+work, "DOCKER_CONFIG="+filepath.Join(work, "docker"), "GITHUB_TOKEN=")
+	switch which {
+	case "distribution":
+		if err := os.MkdirAll(filepath.Join(work, "registry"), 0o700); err != nil {
+			return err
+		}
+		d, err := registrytest.StartDistribution(distBin, filepath.Join(work, "registry"))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		push = func(ref string) error { _, err := d.Push(ref, 0, false); return err }
+		if proxy, err = registrytest.StartProxy("https://"+d.Host, d.Transport(), delay); err != nil {
+			return err
+		}
+		if err := dockerConfig(filepath.Join(work, "docker"), proxy.Host, d.User, d.Password); err != nil {
+			return err
+		}
+	case "inprocess":
+		reg := registrytest.Start()
+		defer reg.Close()
+		push = func(ref string) error { _, err := reg.Push(ref, 0); return err }
+		if proxy, err = registrytest.StartProxy("http://"+reg.Host, nil, delay); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-registry %q: want auto, distribution or inprocess", which)
+	}
+	defer proxy.Close()
+
+	// The references and the tree.
+	refs := make([]string, nrefs)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("bench/service-%d:v1.%d", i, i%7)
+		if err := push(refs[i]); err != nil {
+			return fmt.Errorf("pushing %s: %w", refs[i], err)
+		}
+	}
+	tree := filepath.Join(work, "tree")
+	size, err := writeTree(tree, nfiles, refs)
+	if err != nil {
+		return err
+	}
+
+	bin := filepath.Join(work, "pinbot")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pinbot")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building pinbot (run from the repository's root): %w", err)
+	}
+	flags := []string{"--mirror", "docker.io=" + proxy.Host + "/" + registrytest.Prefix + "/docker.io", "--insecure-registry", proxy.Host}
+
+	fmt.Printf("pinbot against %s behind a proxy adding %v to every request\n", which, delay)
+	fmt.Printf("tree: %d files, %.1f MB, %d unique references in %d repositories\n\n", nfiles, float64(size)/1e6, nrefs, nrefs)
+	bound := time.Duration(math.Ceil(float64(nrefs)/16))*delay + delay
+	for _, step := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"pin", append([]string{"pin"}, flags...), 0},
+		{"pin --check", append([]string{"pin", "--check"}, flags...), 0},
+		{"pin --offline --check", []string{"pin", "--offline", "--check"}, -1},
+	} {
+		proxy.Reset()
+		cmd := exec.Command(bin, step.args...)
+		cmd.Dir, cmd.Env = tree, env
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start)
+		code := cmd.ProcessState.ExitCode()
+		if step.want >= 0 && code != step.want {
+			return fmt.Errorf("%s exited %d (%v):\n%s", step.name, code, err, tail(out.String()))
+		}
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		fmt.Printf("%-22s %7.2fs  peak RSS %4.0f MB", step.name, wall.Seconds(), rss)
+		if step.want >= 0 {
+			fmt.Printf("  %.2fx the bound (%.2fs)\n%24srequests: %s\n", wall.Seconds()/bound.Seconds(), bound.Seconds(), "", proxy.Summary())
+		} else {
+			fmt.Printf("  %.0f MB/s of YAML scanned and spliced\n", float64(size)/1e6/wall.Seconds())
+		}
+	}
+	return nil
+}
+
+// writeTree writes files Deployments of three containers each, naming refs
+// in turn, and returns the bytes written.
+func writeTree(root string, files int, refs []string) (int, error) {
+	total := 0
+	for f := 0; f < files; f++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# service %d\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc-%d\n  labels: {app: svc-%d}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n", f, f, f)
+		for c := 0; c < 3; c++ {
+			fmt.Fprintf(&b, "      - name: c%d\n        image: %s\n        ports:\n        - containerPort: %d\n        resources: {limits: {cpu: 100m}}\n", c, refs[(f*3+c)%len(refs)], 8000+c)
+		}
+		dir := filepath.Join(root, fmt.Sprintf("svc%02d", f%40))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("deploy-%d.yaml", f)), []byte(b.String()), 0o644); err != nil {
+			return 0, err
+		}
+		total += b.Len()
+	}
+	return total, nil
+}
+
+// dockerConfig logs in to host in a docker config.json under dir.
+func dockerConfig(dir, host, user, password string) error {
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	data, err := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"auth": auth}}})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600)
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "…" + s[len(s)-2000:]
+	}
+	return s
+}
