@@ -127,6 +127,10 @@ func TestPR(t *testing.T) {
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), pemKey, 0o600))
 				gh.AddApp(id, &key.PublicKey, githubfake.Token{Contents: githubfake.Write, PullRequests: githubfake.Write}, args[2:]...)
 			},
+			"gh-flags": func(ts *testscript.TestScript, neg bool, args []string) {
+				gh := ts.Value("gh").(*githubfake.Server)
+				gh.SetRepoFlags(args[0], containsFold(args[1:], "archived"), containsFold(args[1:], "fork"))
+			},
 			"gh-fail": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)
 				var status, n int

@@ -39,6 +39,6 @@ back into the files, changing nothing else. "pinbot pr" does the same and opens
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newPinCmd(g), newPRCmd(g), newVersionCmd())
+	root.AddCommand(newPinCmd(g), newPRCmd(g), newReposCmd(), newTokenCmd(), newVersionCmd())
 	return root
 }

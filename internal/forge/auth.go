@@ -74,3 +74,85 @@ func (a App) InstallationToken(ctx context.Context, apiURL string, repo Repo) (s
 	}
 	return tok.GetToken(), nil
 }
+
+// Repository is a repository an App's installation can reach.
+type Repository struct {
+	FullName      string `json:"repository"`
+	Owner         string `json:"owner"`
+	Name          string `json:"name"`
+	DefaultBranch string `json:"defaultBranch"`
+	Archived      bool   `json:"archived,omitempty"`
+	Fork          bool   `json:"fork,omitempty"`
+	Private       bool   `json:"private,omitempty"`
+	Installation  int64  `json:"installation"`
+}
+
+// Repositories lists every repository the App's installations can reach:
+// each installation (one per account), then, with a token of that
+// installation, each of its repositories, every page.
+func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, error) {
+	signed, err := a.jwt(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed), APIURL: apiURL})
+	if err != nil {
+		return nil, err
+	}
+	var installs []*github.Installation
+	for opts := (&github.ListOptions{PerPage: 100}); ; {
+		var page []*github.Installation
+		var resp *github.Response
+		err := g.call(ctx, "list the App's installations", "the App's own key", func() (r *github.Response, err error) {
+			page, r, err = g.c.Apps.ListInstallations(ctx, opts)
+			resp = r
+			return
+		})
+		if err != nil {
+			return nil, err
+		}
+		installs = append(installs, page...)
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	var out []Repository
+	for _, in := range installs {
+		var tok *github.InstallationToken
+		err := g.call(ctx, "mint an installation token", "App installed on the account", func() (r *github.Response, err error) {
+			tok, r, err = g.c.Apps.CreateInstallationToken(ctx, in.GetID(), nil)
+			return
+		})
+		if err != nil {
+			return nil, fmt.Errorf("installation %d (%s): %w", in.GetID(), in.GetAccount().GetLogin(), err)
+		}
+		ig, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, tok.GetToken()), APIURL: apiURL})
+		if err != nil {
+			return nil, err
+		}
+		for opts := (&github.ListOptions{PerPage: 100}); ; {
+			var list *github.ListRepositories
+			var resp *github.Response
+			err := ig.call(ctx, "list the installation's repositories", "App installed on the account", func() (r *github.Response, err error) {
+				list, r, err = ig.c.Apps.ListRepos(ctx, opts)
+				resp = r
+				return
+			})
+			if err != nil {
+				return nil, fmt.Errorf("installation %d (%s): %w", in.GetID(), in.GetAccount().GetLogin(), err)
+			}
+			for _, r := range list.Repositories {
+				out = append(out, Repository{
+					FullName: r.GetFullName(), Owner: r.GetOwner().GetLogin(), Name: r.GetName(), DefaultBranch: r.GetDefaultBranch(),
+					Archived: r.GetArchived(), Fork: r.GetFork(), Private: r.GetPrivate(), Installation: in.GetID(),
+				})
+			}
+			if resp == nil || resp.NextPage == 0 {
+				break
+			}
+			opts.Page = resp.NextPage
+		}
+	}
+	return out, nil
+}

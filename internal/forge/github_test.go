@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -387,5 +388,55 @@ func TestBlobSHAIsGits(t *testing.T) {
 	// git hash-object of "hello\n"
 	if got := BlobSHA([]byte("hello\n")); got != "ce013625030ba8dba906f756967f9e9ca394464a" {
 		t.Errorf("BlobSHA = %s", got)
+	}
+}
+
+// TestAppRepositories: every repository of every installation, over pages
+// (230 in one account, 3 in another), and none the App is not installed on.
+func TestAppRepositories(t *testing.T) {
+	fake := githubfake.New()
+	defer fake.Close()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	var installed []string
+	for i := 0; i < 230; i++ {
+		installed = append(installed, fmt.Sprintf("big/svc-%03d", i))
+	}
+	installed = append(installed, "small/a", "small/b", "small/c")
+	for _, r := range installed {
+		fake.CreateRepo(r, "main", nil)
+	}
+	fake.CreateRepo("small/not-selected", "main", nil)
+	fake.SetRepoFlags("small/b", true, false)
+	fake.AddApp(7, &key.PublicKey, githubfake.Token{Contents: githubfake.Write, PullRequests: githubfake.Write}, installed...)
+
+	repos, err := App{ID: 7, PrivateKey: pemKey}.Repositories(context.Background(), fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Repository{}
+	for _, r := range repos {
+		got[r.FullName] = r
+	}
+	if len(repos) != len(installed) || len(got) != len(installed) {
+		t.Fatalf("%d repositories (%d distinct), want %d", len(repos), len(got), len(installed))
+	}
+	if _, ok := got["small/not-selected"]; ok {
+		t.Error("a repository the App is not installed on was listed")
+	}
+	if r := got["small/b"]; !r.Archived || r.Owner != "small" || r.Name != "b" || r.DefaultBranch != "main" || r.Installation == got["big/svc-000"].Installation {
+		t.Errorf("small/b: %+v", r)
+	}
+	pages := 0
+	for _, c := range fake.Calls() {
+		if c == "GET /installation/repositories" {
+			pages++
+		}
+	}
+	if pages != 4 { // big: 100 + 100 + 30, small: 3
+		t.Errorf("%d pages of repositories fetched, want 4", pages)
 	}
 }

@@ -40,6 +40,8 @@ type Token struct {
 	PullRequests string   // "", read, write
 	Repos        []string // "owner/name" it can see; none means all
 	Login        string   // who it acts as
+
+	installation *installation // set for installation tokens
 }
 
 // Server is the fake API. URL is its root, to use as the API URL.
@@ -68,8 +70,28 @@ func (s *Server) TruncateTrees(on bool) {
 
 type app struct {
 	key           *rsa.PublicKey
-	installations map[string]int64 // repo -> installation id
+	installations []*installation // one per account it is installed on
 	perms         Token
+}
+
+// installation is an App installed on an account, for the repositories
+// selected there.
+type installation struct {
+	id      int64
+	account string
+	repos   []string // full names
+}
+
+// installationOf is the installation whose selection holds repo.
+func (a *app) installationOf(repo string) *installation {
+	for _, in := range a.installations {
+		for _, r := range in.repos {
+			if r == repo {
+				return in
+			}
+		}
+	}
+	return nil
 }
 
 type fault struct {
@@ -101,16 +123,37 @@ func (s *Server) AddToken(token string, t Token) {
 	s.tokens[token] = &t
 }
 
-// AddApp registers a GitHub App, installed on repos, whose installation
-// tokens get perms.
+// AddApp registers a GitHub App installed, on each account, for the
+// repositories named there (owner/name); its installation tokens get
+// perms.
 func (s *Server) AddApp(id int64, key *rsa.PublicKey, perms Token, repos ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := &app{key: key, installations: map[string]int64{}, perms: perms}
-	for i, r := range repos {
-		a.installations[r] = id*1000 + int64(i) + 1
+	a := &app{key: key, perms: perms}
+	for _, r := range repos {
+		owner, _, _ := strings.Cut(r, "/")
+		var in *installation
+		for _, x := range a.installations {
+			if x.account == owner {
+				in = x
+			}
+		}
+		if in == nil {
+			in = &installation{id: id*1000 + int64(len(a.installations)) + 1, account: owner}
+			a.installations = append(a.installations, in)
+		}
+		in.repos = append(in.repos, r)
 	}
 	s.apps[id] = a
+}
+
+// SetRepoFlags marks a repository archived, or a fork.
+func (s *Server) SetRepoFlags(fullName string, archived, fork bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[fullName]; r != nil {
+		r.archived, r.fork = archived, fork
+	}
 }
 
 // Fail makes the next times requests whose method is method and whose path
@@ -119,6 +162,41 @@ func (s *Server) Fail(method, contains string, times, status int, header http.He
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{method, contains, times, status, header, body})
+}
+
+// page answers one page of a list (?page=N&per_page=M, GitHub's default
+// of 30 a page), with the Link header that points at the next.
+func page(req *http.Request, all []any, wrap func([]any) any) (any, int, *apiError) {
+	q := req.URL.Query()
+	per, _ := strconv.Atoi(q.Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	n, _ := strconv.Atoi(q.Get("page"))
+	if n <= 0 {
+		n = 1
+	}
+	start := min((n-1)*per, len(all))
+	end := min(start+per, len(all))
+	items := all[start:end]
+	if items == nil {
+		items = []any{}
+	}
+	var link string
+	if end < len(all) {
+		u := *req.URL
+		q.Set("page", strconv.Itoa(n+1))
+		q.Set("per_page", strconv.Itoa(per))
+		u.RawQuery = q.Encode()
+		link = fmt.Sprintf(`<http://%s%s>; rel="next"`, req.Host, u.RequestURI())
+	}
+	return paged{wrap(items), link}, http.StatusOK, nil
+}
+
+// paged is a response with a Link header.
+type paged struct {
+	body any
+	link string
 }
 
 // SecondaryRateLimit is the body GitHub sends with a secondary rate limit.
@@ -156,6 +234,7 @@ type label struct{ Name, Color, Description string }
 
 type repo struct {
 	owner, name, defaultBranch string
+	archived, fork             bool
 	blobs                      map[string][]byte
 	trees                      map[string][]treeEntry
 	commits                    map[string]*commit
@@ -485,6 +564,12 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		json.NewEncoder(w).Encode(aerr.body)
 		return
 	}
+	if p, ok := out.(paged); ok {
+		if p.link != "" {
+			w.Header().Set("Link", p.link)
+		}
+		out = p.body
+	}
 	w.WriteHeader(status)
 	if out != nil {
 		json.NewEncoder(w).Encode(out)
@@ -500,6 +585,31 @@ func (s *Server) route(req *http.Request) (any, int, *apiError) {
 	if len(parts) == 4 && parts[0] == "app" && parts[1] == "installations" && parts[3] == "access_tokens" {
 		return s.installationToken(req, c, parts[2])
 	}
+	if len(parts) == 2 && parts[0] == "app" && parts[1] == "installations" && req.Method == http.MethodGet {
+		if c.app == nil {
+			return nil, 0, fail(http.StatusUnauthorized, "A JSON web token could not be decoded")
+		}
+		var all []any
+		for _, in := range c.app.installations {
+			all = append(all, map[string]any{"id": in.id, "app_id": c.appID, "account": map[string]any{"login": in.account}})
+		}
+		return page(req, all, func(items []any) any { return items })
+	}
+	if len(parts) == 2 && parts[0] == "installation" && parts[1] == "repositories" && req.Method == http.MethodGet {
+		if c.token == nil || c.token.installation == nil {
+			return nil, 0, fail(http.StatusForbidden, "This endpoint is for installation access tokens")
+		}
+		var all []any
+		for _, full := range c.token.Repos {
+			if r := s.repos[full]; r != nil {
+				all = append(all, map[string]any{"full_name": full, "name": r.name, "owner": map[string]any{"login": r.owner},
+					"default_branch": r.defaultBranch, "archived": r.archived, "fork": r.fork, "private": true})
+			}
+		}
+		return page(req, all, func(items []any) any {
+			return map[string]any{"total_count": len(all), "repositories": items}
+		})
+	}
 	if len(parts) < 3 || parts[0] != "repos" {
 		return nil, 0, fail(http.StatusNotFound, "Not Found")
 	}
@@ -509,11 +619,11 @@ func (s *Server) route(req *http.Request) (any, int, *apiError) {
 		if c.app == nil {
 			return nil, 0, fail(http.StatusUnauthorized, "A JSON web token could not be decoded")
 		}
-		id, ok := c.app.installations[full]
-		if !ok || r == nil {
+		in := c.app.installationOf(full)
+		if in == nil || r == nil {
 			return nil, 0, fail(http.StatusNotFound, "Not Found")
 		}
-		return map[string]any{"id": id, "app_id": c.appID}, http.StatusOK, nil
+		return map[string]any{"id": in.id, "app_id": c.appID, "account": map[string]any{"login": in.account}}, http.StatusOK, nil
 	}
 	if c.token == nil {
 		return nil, 0, fail(http.StatusForbidden, "an App's JWT only mints installation tokens")
@@ -1202,13 +1312,13 @@ func (s *Server) installationToken(req *http.Request, c *caller, id string) (any
 	if c.app == nil {
 		return nil, 0, fail(http.StatusUnauthorized, "A JSON web token could not be decoded")
 	}
-	var repoName string
-	for r, inst := range c.app.installations {
-		if strconv.FormatInt(inst, 10) == id {
-			repoName = r
+	var in *installation
+	for _, x := range c.app.installations {
+		if strconv.FormatInt(x.id, 10) == id {
+			in = x
 		}
 	}
-	if repoName == "" {
+	if in == nil {
 		return nil, 0, fail(http.StatusNotFound, "Not Found")
 	}
 	var body struct {
@@ -1221,11 +1331,23 @@ func (s *Server) installationToken(req *http.Request, c *caller, id string) (any
 			return nil, 0, e
 		}
 	}
+	repos := in.repos
+	if len(body.Repositories) > 0 {
+		repos = nil
+		for _, name := range body.Repositories {
+			full := in.account + "/" + name
+			if c.app.installationOf(full) != in {
+				return nil, 0, fail(http.StatusUnprocessableEntity, "There is at least one repository that does not exist or is not accessible to the parent installation.")
+			}
+			repos = append(repos, full)
+		}
+	}
 	s.seq++
 	token := fmt.Sprintf("ghs_installation%d", s.seq)
 	t := c.app.perms
-	t.Repos = []string{repoName}
+	t.Repos = repos
 	t.Login = "pinbot-app[bot]"
+	t.installation = in
 	s.tokens[token] = &t
 	return map[string]any{"token": token, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, http.StatusCreated, nil
 }
