@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pinbot/pinbot/internal/cache"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/pin"
@@ -32,6 +33,10 @@ type pinFlags struct {
 	maxFileSize string
 	platforms   []string
 	verify      bool
+	cacheFile   string
+	cacheTTL    time.Duration
+	cacheCheck  bool
+	check       bool // pin --check
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +48,9 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
 	fs.StringArrayVar(&f.platforms, "platform", nil, "every digest written or kept must cover `OS/ARCH[/VARIANT]` (repeatable; replaces platforms: in .pinbot.yaml); costs one manifest GET per digest")
 	fs.BoolVar(&f.verify, "verify", false, "read each digest written and check that its bytes hash to it (one manifest GET per digest): for a mirror or proxy you do not control")
+	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "how long a cached digest is used")
+	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
 	fs.StringVar(&f.maxFileSize, "max-file-size", checkout.FormatSize(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
@@ -52,6 +60,16 @@ type session struct {
 	co       *checkout.Checkout
 	opts     pin.Options
 	resolver pin.Resolver
+	cache    *cache.Cache // nil without --cache
+}
+
+// saveCache writes the cache back, if there is one; a failure is a warning.
+func (s *session) saveCache(log *slog.Logger) {
+	if s.cache != nil {
+		if err := s.cache.Save(); err != nil {
+			log.Warn("the digest cache was not saved", "err", err)
+		}
+	}
 }
 
 // open finds the root of the paths given, reads the configuration and sets
@@ -155,7 +173,16 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if f.jobs < 1 {
 		return nil, usageError("--jobs must be at least 1")
 	}
+	if f.cacheTTL <= 0 {
+		return nil, usageError("--cache-ttl must be more than 0")
+	}
+	if f.cacheFile != "" && (!f.check || f.cacheCheck) && !f.offline {
+		if s.cache, err = cache.Open(f.cacheFile, f.cacheTTL); err != nil {
+			return nil, usageError("--cache: %v", err)
+		}
+	}
 	r, err := resolve.New(resolve.Options{
+		Cache:     s.cache,
 		Mirrors:   mirrors,
 		Insecure:  append(append([]string(nil), f.insecure...), cfg.InsecureRegistries...),
 		Jobs:      f.jobs,
@@ -173,7 +200,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 
 func newPinCmd(g *globals) *cobra.Command {
 	f := &pinFlags{g: g}
-	var check, diff bool
+	var diff bool
 	var output string
 	cmd := &cobra.Command{
 		Use:   "pin [PATH...]",
@@ -214,7 +241,7 @@ named as file:line: ref: error).`,
 			if diff && output != "text" {
 				return usageError("--diff writes the diff to standard output: it goes with --output text only")
 			}
-			if diff && check {
+			if diff && f.check {
 				return usageError("--check and --diff are two answers to one question: --check exits 1 and lists what would change, --diff shows it; choose one")
 			}
 			if diff && f.offline {
@@ -229,9 +256,10 @@ named as file:line: ref: error).`,
 			if err != nil {
 				return err
 			}
+			s.saveCache(g.logger(cmd.ErrOrStderr()))
 			rep := res.Report
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if !check && !diff && !f.offline {
+			if !f.check && !diff && !f.offline {
 				removeStale(s.co, g.logger(stderr))
 				writeChanges(s.co, res, f.jobs)
 			}
@@ -242,17 +270,17 @@ named as file:line: ref: error).`,
 					}
 				}
 			} else {
-				err = render(stdout, rep, output, check, g.verbose)
+				err = render(stdout, rep, output, f.check, g.verbose)
 			}
 			if err != nil {
 				return err
 			}
 			report.WriteProblems(stderr, rep)
-			return outcome(rep, check)
+			return outcome(rep, f.check)
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
+	cmd.Flags().BoolVar(&f.check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
 	return cmd

@@ -101,6 +101,7 @@ opened, updated or closed.`,
 			if err != nil {
 				return err
 			}
+			s.saveCache(g.logger(cmd.ErrOrStderr()))
 			rep := res.Report
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			req := forge.Request{

@@ -413,7 +413,7 @@ func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, o
 	}
 	r := ri.res
 	e.Image, e.Tag, e.OldDigest = ri.image, s.Ref.Follows(), s.Ref.Digest
-	e.Via, e.Missing = r.Via, ri.missing
+	e.Via, e.Missing, e.Cached = r.Via, ri.missing, r.Cached && !opts.Offline
 	switch {
 	case opts.Offline && s.Ref.Digest == "":
 		e.Status = report.Unpinned

@@ -51,6 +51,9 @@ type Entry struct {
 	Note   string `json:"note,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Cached says the digest is a cached answer (--cache), not the
+	// registry's of this run.
+	Cached bool `json:"cached,omitempty"`
 	// Via is the mirror reference that was asked, when one was.
 	Via string `json:"via,omitempty"`
 	// Vanished says the digest written no longer exists upstream (renewed,
@@ -203,6 +206,15 @@ func (r *Report) Summary() string {
 	}
 	if n := len(r.Unread); n > 0 {
 		s += fmt.Sprintf("; %d %s not read", n, plural(n, "file", "files"))
+	}
+	cached := 0
+	for _, e := range r.Entries {
+		if e.Cached {
+			cached++
+		}
+	}
+	if cached > 0 {
+		s += fmt.Sprintf("; %d %s from the cache", cached, plural(cached, "digest", "digests"))
 	}
 	if n := len(r.Errors); n > 0 {
 		s += fmt.Sprintf("; %d %s not written", n, plural(n, "file", "files"))

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/pinbot/pinbot/internal/cache"
 	"github.com/pinbot/pinbot/internal/safetext"
 	"github.com/pinbot/pinbot/internal/wait"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	Transport http.RoundTripper
 	UserAgent string
 	Logger    *slog.Logger
+	// Cache answers tags from earlier runs and keeps this run's answers;
+	// nil asks the registry every time.
+	Cache *cache.Cache
 }
 
 // DefaultKeychain is the docker config file and its credential helpers, then
@@ -237,6 +241,7 @@ func (r *Resolver) Target(tag name.Tag) (name.Tag, error) {
 type Result struct {
 	Digest string // sha256:<hex>
 	Via    string // the reference asked of a mirror, when one was used
+	Cached bool   // the answer came from the cache, not the registry
 	Err    error
 }
 
@@ -251,6 +256,15 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for key, t := range uniq {
+		if c := r.opts.Cache; c != nil {
+			if d, ok := c.Lookup(key); ok {
+				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
+				mu.Lock()
+				out[key] = Result{Digest: d, Cached: true}
+				mu.Unlock()
+				continue
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -262,6 +276,9 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 			} else {
 				res = r.one(ctx, t)
 				release()
+				if res.Err == nil && r.opts.Cache != nil {
+					r.opts.Cache.Store(key, res.Digest)
+				}
 			}
 			mu.Lock()
 			out[key] = res
