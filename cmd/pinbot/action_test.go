@@ -63,6 +63,7 @@ func TestActionInputsAndOutputs(t *testing.T) {
 		k, _, _ := strings.Cut(line, "=")
 		written[k] = true
 	}
+	written["matrix"] = strings.Contains(raw, `echo "matrix=$matrix" >> "$GITHUB_OUTPUT"`) // the step writes it for repos
 	for name, o := range a.Outputs {
 		m := regexp.MustCompile(`^\$\{\{ steps\.pinbot\.outputs\.([a-z-]+) \}\}$`).FindStringSubmatch(o.Value)
 		if m == nil || !written[m[1]] {
@@ -90,17 +91,21 @@ func TestActionRunsPinbot(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	argsFile := filepath.Join(tmp, "args")
-	stub := "#!/bin/bash\nprintf '%s\\n' \"$@\" > " + argsFile + "\n"
-	if err := os.WriteFile(filepath.Join(tmp, "pinbot"), []byte(stub), 0o755); err != nil {
+	stub := "#!/bin/bash\nprintf '%s\\n' \"$@\" > " + argsFile + "\nif [ \"$1\" = repos ]; then echo '{\"include\":[]}'; fi\n"
+	if err := os.MkdirAll(filepath.Join(tmp, "pinbot-bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(tmp, "pinbot-bin", "pinbot"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outputs := filepath.Join(tmp, "outputs")
 	inputs := func(over map[string]string) []string {
 		vals := map[string]string{"command": "pr", "paths": ".", "pull-policy": "IfNotPresent", "config": "",
-			"branch": "pinbot/digests", "labels": "", "offline": "false", "token": "t", "args": ""}
+			"branch": "pinbot/digests", "labels": "", "offline": "false", "token": "t", "args": "", "app-id": "", "app-private-key": ""}
 		for k, v := range over {
 			vals[k] = v
 		}
-		out := []string{"RUNNER_TEMP=" + tmp, "PATH=" + os.Getenv("PATH")}
+		out := []string{"RUNNER_TEMP=" + tmp, "PATH=" + os.Getenv("PATH"), "GITHUB_OUTPUT=" + outputs}
 		for k, v := range env {
 			in := regexp.MustCompile(`^\$\{\{ inputs\.([a-z-]+) \}\}$`).FindStringSubmatch(v)
 			if in == nil {
@@ -120,6 +125,8 @@ func TestActionRunsPinbot(t *testing.T) {
 			"pin --check --output github --pull-policy IfNotPresent --config ci/pinbot.yaml --offline -- ."},
 		{map[string]string{"command": "pin", "pull-policy": "keep", "paths": "*.yaml"},
 			"pin --output github --pull-policy keep -- *.yaml"},
+		{map[string]string{"command": "repos", "args": "--owner acme --match acme/svc-*"},
+			"repos --owner acme --match acme/svc-*"},
 	} {
 		cmd := exec.Command("bash", "-c", script)
 		cmd.Env = inputs(tc.inputs)
@@ -143,7 +150,10 @@ func TestActionRunsPinbot(t *testing.T) {
 	}
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Env = inputs(map[string]string{"command": "bogus"})
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "::error title=pinbot::command must be pr, pin or check") {
+	if data, _ := os.ReadFile(outputs); !strings.Contains(string(data), `matrix={"include":[]}`) {
+		t.Errorf("repos wrote no matrix output: %q", data)
+	}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "::error title=pinbot::command must be pr, pin, check, repos or install") {
 		t.Errorf("a bad command: %v %s", err, out)
 	}
 }
@@ -157,6 +167,9 @@ func TestActionScriptsPassShellcheck(t *testing.T) {
 			t.Fatal("shellcheck not installed")
 		}
 		t.Skip("shellcheck not installed; .ci/run installs it")
+	}
+	if out, err := exec.Command(sc, "../../action/install.sh").CombinedOutput(); err != nil {
+		t.Errorf("action/install.sh: shellcheck: %v\n%s", err, out)
 	}
 	a, _ := loadAction(t)
 	for i, s := range a.Runs.Steps {
