@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pinbot/pinbot/internal/cache"
+	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/pin"
@@ -18,6 +19,7 @@ import (
 	"github.com/pinbot/pinbot/internal/rewrite"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // pinFlags are the flags "pin" and "pr" share.
@@ -36,7 +38,8 @@ type pinFlags struct {
 	cacheFile   string
 	cacheTTL    time.Duration
 	cacheCheck  bool
-	check       bool // pin --check
+	check       bool   // pin --check
+	output      string // --output
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
@@ -61,6 +64,31 @@ type session struct {
 	opts     pin.Options
 	resolver pin.Resolver
 	cache    *cache.Cache // nil without --cache
+	progress *progress.Tracker // nil unless drawn on a terminal
+}
+
+// run runs the pipeline, drawing its progress on the terminal meanwhile.
+func (s *session) run(cmd *cobra.Command) (*pin.Result, error) {
+	var d *progress.Display
+	if s.progress != nil {
+		d = progress.Show(s.progress, cmd.ErrOrStderr(), 150*time.Millisecond)
+	}
+	res, err := pin.Run(cmd.Context(), s.co, s.resolver, s.opts)
+	d.Stop()
+	return res, err
+}
+
+// progressFor is a Tracker when standard error is a terminal, the report is
+// text and nothing is logged there; else nil: nothing is drawn.
+func (f *pinFlags) progressFor(cmd *cobra.Command) *progress.Tracker {
+	if f.output != "text" || f.g.verbose {
+		return nil
+	}
+	file, ok := cmd.ErrOrStderr().(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return nil
+	}
+	return progress.New()
 }
 
 // saveCache writes the cache back, if there is one; a failure is a warning.
@@ -181,7 +209,10 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 			return nil, usageError("--cache: %v", err)
 		}
 	}
+	s.progress = f.progressFor(cmd)
+	s.opts.Progress = s.progress
 	r, err := resolve.New(resolve.Options{
+		Progress:  s.progress,
 		Cache:     s.cache,
 		Mirrors:   mirrors,
 		Insecure:  append(append([]string(nil), f.insecure...), cfg.InsecureRegistries...),
@@ -201,7 +232,6 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 func newPinCmd(g *globals) *cobra.Command {
 	f := &pinFlags{g: g}
 	var diff bool
-	var output string
 	cmd := &cobra.Command{
 		Use:   "pin [PATH...]",
 		Short: "Pin every container image under PATH (default .) to its digest",
@@ -235,10 +265,10 @@ named as file:line: ref: error).`,
   pinbot pin --output json > pins.json
   pinbot pin --mirror docker.io=harbor.example.com/dockerhub-proxy`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := checkOutput(f.output); err != nil {
 				return err
 			}
-			if diff && output != "text" {
+			if diff && f.output != "text" {
 				return usageError("--diff writes the diff to standard output: it goes with --output text only")
 			}
 			if diff && f.check {
@@ -252,7 +282,7 @@ named as file:line: ref: error).`,
 				return err
 			}
 			defer s.co.Close()
-			res, err := pin.Run(cmd.Context(), s.co, s.resolver, s.opts)
+			res, err := s.run(cmd)
 			if err != nil {
 				return err
 			}
@@ -270,7 +300,7 @@ named as file:line: ref: error).`,
 					}
 				}
 			} else {
-				err = render(stdout, rep, output, f.check, g.verbose)
+				err = render(stdout, rep, f.output, f.check, g.verbose)
 			}
 			if err != nil {
 				return err
@@ -282,7 +312,7 @@ named as file:line: ref: error).`,
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&f.check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
 	return cmd
 }
 

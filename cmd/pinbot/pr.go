@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/pinbot/pinbot/internal/forge"
-	"github.com/pinbot/pinbot/internal/pin"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/spf13/cobra"
 )
@@ -74,6 +73,7 @@ opened, updated or closed.`,
 			if o.branch == "" {
 				return usageError("--branch must not be empty")
 			}
+			f.output = o.output
 			s, err := f.open(cmd, args)
 			if err != nil {
 				return err
@@ -97,7 +97,7 @@ opened, updated or closed.`,
 				return usageError("%v", err)
 			}
 
-			res, err := pin.Run(ctx, s.co, s.resolver, s.opts)
+			res, err := s.run(cmd)
 			if err != nil {
 				return err
 			}

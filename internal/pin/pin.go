@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
@@ -50,6 +51,8 @@ type Options struct {
 	Platforms []v1.Platform
 	// Verify reads each digest written and checks its bytes hash to it.
 	Verify bool
+	// Progress counts the files scanned as the run goes; nil: not counted.
+	Progress *progress.Tracker
 }
 
 // Change is a file whose bytes the run changes.
@@ -116,7 +119,8 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			candidates = append(candidates, f)
 		}
 	}
-	scans, err := scanAll(ctx, co, cx, candidates, opts.Jobs)
+	opts.Progress.AddFiles(len(candidates))
+	scans, err := scanAll(ctx, co, cx, candidates, opts.Jobs, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +470,7 @@ func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) st
 }
 
 // scanAll reads and parses files with a bounded pool, in the given order.
-func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, jobs int) ([]scanned, error) {
+func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, jobs int, pt *progress.Tracker) ([]scanned, error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -479,6 +483,7 @@ func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, fi
 			defer wg.Done()
 			for i := range idx {
 				out[i] = scanOne(ctx, co, cx, files[i])
+				pt.FileDone()
 			}
 		}()
 	}

@@ -57,15 +57,19 @@ func (r *Resolver) digestTarget(d name.Digest) (name.Digest, error) {
 // once ctx is done.
 func (r *Resolver) each(ctx context.Context, n int, host func(i int) string, f func(i int)) {
 	var wg sync.WaitGroup
+	r.opts.Progress.AddRefs(n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			release, err := r.acquire(ctx, host(i))
+			h := host(i)
+			release, err := r.acquire(ctx, h)
 			if err != nil {
 				return
 			}
 			defer release()
+			done := r.opts.Progress.Start(h)
+			defer done()
 			f(i)
 		}()
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/pinbot/pinbot/internal/cache"
+	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/safetext"
 	"github.com/pinbot/pinbot/internal/wait"
 )
@@ -79,6 +80,9 @@ type Options struct {
 	// Cache answers tags from earlier runs and keeps this run's answers;
 	// nil asks the registry every time.
 	Cache *cache.Cache
+	// Progress counts the references asked about and the requests in
+	// flight, by registry; nil: not counted.
+	Progress *progress.Tracker
 }
 
 // DefaultKeychain is the docker config file and its credential helpers, then
@@ -255,9 +259,11 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 	out := make(map[string]Result, len(uniq))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	r.opts.Progress.AddRefs(len(uniq))
 	for key, t := range uniq {
 		if c := r.opts.Cache; c != nil {
 			if d, ok := c.Lookup(key); ok {
+				r.opts.Progress.RefDone()
 				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
 				mu.Lock()
 				out[key] = Result{Digest: d, Cached: true}
@@ -274,7 +280,9 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 			} else if release, err := r.acquire(ctx, target.RegistryStr()); err != nil {
 				res.Err = err
 			} else {
+				done := r.opts.Progress.Start(target.RegistryStr())
 				res = r.one(ctx, t)
+				done()
 				release()
 				if res.Err == nil && r.opts.Cache != nil {
 					r.opts.Cache.Store(key, res.Digest)
@@ -300,6 +308,7 @@ func (r *Resolver) one(ctx context.Context, tag name.Tag) Result {
 	}
 	start := time.Now()
 	r.count.tagHeads.Add(1)
+	r.log.Debug("asking for a tag's digest", "ref", tag.String(), "via", res.Via)
 	desc, err := r.puller.Head(ctx, target)
 	if err != nil && headRefused(err) {
 		r.log.Debug("HEAD refused, trying GET", "ref", target.String(), "err", err)
