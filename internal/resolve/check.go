@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -114,7 +115,9 @@ func (r *Resolver) exists(ctx context.Context, d name.Digest) error {
 	}
 	r.count.digestHeads.Add(1)
 	r.log.Debug("asking whether a digest exists", "ref", target.String())
+	start := time.Now()
 	_, err = r.puller.Head(ctx, target)
+	r.log.Debug("asked whether a digest exists", "ref", target.String(), "err", err, "took", time.Since(start).Round(time.Millisecond))
 	var te *transport.Error
 	switch {
 	case err == nil:
@@ -215,7 +218,9 @@ func (r *Resolver) inspect(ctx context.Context, s Subject, opts InspectOptions) 
 	}
 	r.count.manifestGets.Add(1)
 	r.log.Debug("reading a manifest", "ref", target.String())
+	start := time.Now()
 	desc, err := r.puller.Get(ctx, target)
+	r.log.Debug("read a manifest", "ref", target.String(), "err", err, "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match requested digest") {
 			return Inspection{Err: fmt.Errorf("%w: %s served a manifest for %s that hashes to another digest: the registry, or a proxy before it, does not serve what it claims", ErrDigestMismatch, target.Context().RegistryStr(), s.Digest)}
