@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pinbot/pinbot/internal/registrytest"
@@ -62,14 +61,8 @@ func TestDistribution(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"dist-push": func(ts *testscript.TestScript, neg bool, args []string) {
 				d := ts.Value("dist").(*registrytest.Distribution)
-				var platforms []string
-				switch {
-				case len(args) > 0 && args[0] == "-index":
-					platforms, args = []string{"linux/amd64", "linux/arm64"}, args[1:]
-				case len(args) > 1 && args[0] == "-platforms":
-					platforms, args = strings.Split(args[1], ","), args[2:]
-				}
-				for _, ref := range args {
+				platforms, refs := pushArgs(args)
+				for _, ref := range refs {
 					digest, err := d.PushPlatforms(ref, 0, platforms...)
 					ts.Check(err)
 					ts.Setenv(digestVar(ref), digest)

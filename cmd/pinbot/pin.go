@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/pinbot/pinbot/internal/cache"
-	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/pin"
+	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
@@ -63,7 +63,7 @@ type session struct {
 	co       *checkout.Checkout
 	opts     pin.Options
 	resolver pin.Resolver
-	cache    *cache.Cache // nil without --cache
+	cache    *cache.Cache      // nil without --cache
 	progress *progress.Tracker // nil unless drawn on a terminal
 }
 

@@ -148,19 +148,25 @@ func setupRegistry(env *testscript.Env) error {
 // scriptPush is "push [-index | -platforms P,P] REF...".
 func scriptPush(ts *testscript.TestScript, neg bool, args []string) {
 	sr := ts.Value("reg").(*scriptRegistry)
-	var platforms []string
-	switch {
-	case len(args) > 0 && args[0] == "-index":
-		platforms, args = []string{"linux/amd64", "linux/arm64"}, args[1:]
-	case len(args) > 1 && args[0] == "-platforms":
-		platforms, args = strings.Split(args[1], ","), args[2:]
-	}
-	for _, ref := range args {
+	platforms, refs := pushArgs(args)
+	for _, ref := range refs {
 		digest, err := sr.reg.PushPlatforms(ref, 0, platforms...)
 		ts.Check(err)
 		sr.generations[ref] = 0
 		ts.Setenv(digestVar(ref), digest)
 	}
+}
+
+// pushArgs reads "[-index | -platforms P,P] REF...": the platforms of the
+// index to push (none: a single image), and the references.
+func pushArgs(args []string) (platforms, refs []string) {
+	switch {
+	case len(args) > 0 && args[0] == "-index":
+		return []string{"linux/amd64", "linux/arm64"}, args[1:]
+	case len(args) > 1 && args[0] == "-platforms":
+		return strings.Split(args[1], ","), args[2:]
+	}
+	return nil, args
 }
 
 // scriptMove is "move REF...".
