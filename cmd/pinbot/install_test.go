@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -20,10 +21,9 @@ func TestActionInstall(t *testing.T) {
 	binary := []byte("#!/bin/sh\necho pinbot v1.4.2\n")
 	sum := sha256.Sum256(binary)
 	good := hex.EncodeToString(sum[:])
-	var checksum string // served for v1.4.2
-	var asked []string
+	var checksum atomic.Value // the checksums.txt served
+	checksum.Store("")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked = append(asked, r.URL.Path)
 		switch r.URL.Path {
 		case "/api/repos/pinbot/pinbot/releases":
 			w.Write([]byte(`[{"tag_name": "v1.4.2"}, {"tag_name": "v1.10.0-rc1"}, {"tag_name": "v1.3.9"}, {"tag_name": "v2.0.0"}, {"tag_name":"v1.4.10"}]`))
@@ -32,7 +32,7 @@ func TestActionInstall(t *testing.T) {
 			"/pinbot/pinbot/releases/download/v1.4.2/pinbot_v1.4.2_windows_amd64.exe":
 			w.Write(binary)
 		case "/pinbot/pinbot/releases/download/v1.4.2/checksums.txt", "/pinbot/pinbot/releases/download/v1.4.10/checksums.txt":
-			w.Write([]byte(checksum))
+			w.Write([]byte(checksum.Load().(string)))
 		default:
 			http.NotFound(w, r)
 		}
@@ -55,7 +55,7 @@ func TestActionInstall(t *testing.T) {
 		return code, string(out), dir
 	}
 
-	checksum = good + "  pinbot_v1.4.2_linux_amd64\n" + good + "  pinbot_v1.4.2_windows_amd64.exe\n" + good + "  pinbot_v1.4.10_linux_arm64\n"
+	checksum.Store(good + "  pinbot_v1.4.2_linux_amd64\n" + good + "  pinbot_v1.4.2_windows_amd64.exe\n" + good + "  pinbot_v1.4.10_linux_arm64\n")
 	for _, tc := range []struct{ ref, os, arch, file string }{
 		{"v1.4.2", "Linux", "X64", "pinbot"},
 		{"v1.4.2", "Windows", "X64", "pinbot.exe"},
@@ -90,7 +90,7 @@ func TestActionInstall(t *testing.T) {
 	// A checksum that does not match fails, and installs nothing; so does a
 	// checksums.txt that does not list the binary.
 	for _, cs := range []string{strings.Repeat("0", 64) + "  pinbot_v1.4.2_linux_amd64\n", good + "  pinbot_v1.4.2_darwin_amd64\n"} {
-		checksum = cs
+		checksum.Store(cs)
 		code, out, dir := run("v1.4.2", "Linux", "X64")
 		if code != 1 || !strings.Contains(out, "::error title=pinbot::") {
 			t.Errorf("checksums %q: exit %d, want 1 with an error\n%s", cs, code, out)
