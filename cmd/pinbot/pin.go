@@ -186,8 +186,8 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		}
 		s.opts.Platforms = append(s.opts.Platforms, p)
 	}
-	if f.offline && (f.verify || len(s.opts.Platforms) > 0) && cmd.Flags().Changed("verify") {
-		return nil, usageError("--verify reads from the registry: it does not go with --offline")
+	if f.offline && (f.verify || cmd.Flags().Changed("platform")) {
+		return nil, usageError("--verify and --platform read from the registry: they do not go with --offline")
 	}
 
 	var mirrors []resolve.Mirror
