@@ -3,7 +3,9 @@ package resolve
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,3 +137,52 @@ func TestInFlightPerRegistry(t *testing.T) {
 		reg.Close()
 	}
 }
+
+// TestVerboseLogsEachRequestAsItStarts: with debug logging, every request
+// that goes out (the ping and the token request too) is logged before it is
+// answered, and no credential is.
+func TestVerboseLogsEachRequestAsItStarts(t *testing.T) {
+	reg := registrytest.StartWith(registrytest.Options{Auth: registrytest.Bearer})
+	defer reg.Close()
+	if _, err := reg.Push("acme/app:v1", 0); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logs strings.Builder
+	started := make(chan struct{})
+	release := make(chan struct{})
+	reg.OnManifest(func(*http.Request) {
+		close(started)
+		<-release // the registry hangs on the manifest
+	})
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug})
+	mirrors := []Mirror{{From: "docker.io", To: reg.Host + "/" + registrytest.Prefix + "/docker.io"}}
+	r := newResolver(t, Options{Mirrors: mirrors, Insecure: []string{reg.Host}, Logger: slog.New(h)})
+	done := make(chan struct{})
+	go func() {
+		r.Resolve(context.Background(), []name.Tag{mustTag(t, "acme/app:v1")})
+		close(done)
+	}()
+	<-started
+	mu.Lock()
+	during := logs.String()
+	mu.Unlock()
+	close(release)
+	<-done
+	for _, want := range []string{"method=GET url=http://" + reg.Host + "/v2/", "/token?scope=repository", "method=HEAD url=http://" + reg.Host + "/v2/m/docker.io/acme/app/manifests/v1"} {
+		if !strings.Contains(during, want) {
+			t.Errorf("while the registry hangs, the log lacks %q:\n%s", want, during)
+		}
+	}
+	if strings.Contains(logs.String(), "Bearer") || strings.Contains(logs.String(), "token repository") {
+		t.Errorf("a credential was logged:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -201,7 +201,7 @@ func New(opts Options) (*Resolver, error) {
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(opts.Keychain),
-		remote.WithTransport(&pingCache{next: rt}),
+		remote.WithTransport(&pingCache{next: &logTransport{next: rt, log: r.log}}),
 		// retries are ours (Retry-After, per-attempt timeouts): none on top
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryStatusCodes(),

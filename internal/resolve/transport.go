@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -153,4 +154,29 @@ func (t *httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 func answersPlainHTTP(err error) bool {
 	var rh tls.RecordHeaderError
 	return errors.Is(err, http.ErrSchemeMismatch) || (errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/")
+}
+
+// logTransport logs every request that goes out when it starts and when it
+// ends, so that a registry that hangs shows while it hangs (-v). It logs
+// the method and the URL, never a header: credentials stay out.
+type logTransport struct {
+	next http.RoundTripper
+	log  *slog.Logger
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.log.Enabled(req.Context(), slog.LevelDebug) {
+		return t.next.RoundTrip(req)
+	}
+	u := req.URL.Redacted()
+	t.log.Debug("registry request", "method", req.Method, "url", u)
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		t.log.Debug("registry request failed", "method", req.Method, "url", u, "err", err, "took", took)
+		return nil, err
+	}
+	t.log.Debug("registry answered", "method", req.Method, "url", u, "status", resp.StatusCode, "took", took)
+	return resp, nil
 }
