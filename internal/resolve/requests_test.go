@@ -2,9 +2,13 @@ package resolve
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -186,3 +190,56 @@ func TestVerboseLogsEachRequestAsItStarts(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestDefaultTransportSpeaksHTTP2: pinbot's own transport (trusting the
+// test's CA, nothing else changed) talks HTTP/2 to a registry that offers
+// it, and keeps a connection for every request in flight.
+func TestDefaultTransportSpeaksHTTP2(t *testing.T) {
+	var mu sync.Mutex
+	protos := map[string]int{}
+	inner := registrytest.Start()
+	defer inner.Close()
+	if _, err := inner.Push("acme/app:v1", 0); err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		protos[req.Proto]++
+		mu.Unlock()
+		u := *req.URL
+		u.Scheme, u.Host = "http", inner.Host
+		out, _ := http.NewRequestWithContext(req.Context(), req.Method, u.String(), nil)
+		out.Header = req.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	proxy.EnableHTTP2 = true
+	proxy.StartTLS()
+	defer proxy.Close()
+	host := strings.TrimPrefix(proxy.URL, "https://")
+
+	r := newResolver(t, Options{Mirrors: []Mirror{{From: "docker.io", To: host + "/" + registrytest.Prefix + "/docker.io"}}})
+	tr := r.opts.Transport.(*http.Transport)
+	if !tr.ForceAttemptHTTP2 || tr.MaxIdleConnsPerHost < r.opts.PerRegistry {
+		t.Fatalf("transport: HTTP/2 %v, %d idle connections per host", tr.ForceAttemptHTTP2, tr.MaxIdleConnsPerHost)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(proxy.Certificate())
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	res := r.Resolve(context.Background(), []name.Tag{mustTag(t, "acme/app:v1")})
+	if got := res["index.docker.io/acme/app:v1"]; got.Err != nil || got.Digest == "" {
+		t.Fatalf("resolve: %+v", got)
+	}
+	if protos["HTTP/2.0"] == 0 || protos["HTTP/1.1"] != 0 {
+		t.Errorf("protocols spoken: %v, want HTTP/2.0 only", protos)
+	}
+}

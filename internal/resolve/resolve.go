@@ -164,11 +164,10 @@ func New(opts Options) (*Resolver, error) {
 		opts.Keychain = DefaultKeychain()
 	}
 	if opts.Transport == nil {
+		// go-containerregistry's: HTTP/2 where a registry offers it, and
+		// idle connections kept for at least every request in flight.
 		tr := remote.DefaultTransport.(*http.Transport).Clone()
-		// Keep a connection per request in flight to a registry: with
-		// Go's default of 2, every round of 16 would dial (and shake hands
-		// over TLS) 14 times anew.
-		tr.MaxIdleConnsPerHost = opts.PerRegistry
+		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, opts.PerRegistry)
 		tr.MaxIdleConns = max(tr.MaxIdleConns, opts.Jobs)
 		opts.Transport = tr
 	}
