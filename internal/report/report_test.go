@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -256,5 +257,19 @@ func TestBodyListsVanishedFirst(t *testing.T) {
 	WriteText(&b, r, false)
 	if !strings.Contains(b.String(), "deploy/app.yaml:30: redis:6@"+dOld+" -> redis:6@"+dNew+" (URGENT: "+VanishedNote+")") {
 		t.Errorf("text:\n%s", b.String())
+	}
+}
+
+// TestREADMENamesEverySARIFRule: the README's code scanning section lists
+// every rule pinbot reports under.
+func TestREADMENamesEverySARIFRule(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sarifRules {
+		if !strings.Contains(string(data), "`"+r.ID+"`") {
+			t.Errorf("the README does not name the SARIF rule %s", r.ID)
+		}
 	}
 }
