@@ -264,3 +264,26 @@ func TestHelmChartsRender(t *testing.T) {
 		}
 	}
 }
+
+// TestNamedValuesFileFindsItsChart: a values file named alone is read as
+// its chart's, which lives in the directories above it.
+func TestNamedValuesFileFindsItsChart(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "testdata/charts", root)
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{Paths: []string{"collector/ci/deployment-values.yaml"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 1 || out.Report.Files != 1 {
+		t.Fatalf("%d changes in %d files scanned", len(out.Changes), out.Report.Files)
+	}
+	tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
+	if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(out.Changes[0].New), want) {
+		t.Errorf("the digest key the templates read was not added with the appVersion's digest:\n%s", out.Changes[0].New)
+	}
+}
