@@ -16,12 +16,15 @@ func TestQuickstart(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`13 references to pin or update: run pinbot pin to fix\n\(exit status 1\)`),
+		regexp.MustCompile(`15 references to pin or update: run pinbot pin to fix\n\(exit status 1\)`),
 		regexp.MustCompile(`\+\s+imagePullPolicy: IfNotPresent`),
-		regexp.MustCompile(`13 pinned, 2 skipped in 7 files scanned; 7 files changed`),
-		regexp.MustCompile(`all image references are pinned and current \(13 current, 2 skipped in 7 files scanned\)`),
+		regexp.MustCompile(`15 pinned, 4 skipped in 10 files scanned; 8 files changed`),
+		regexp.MustCompile(`all image references are pinned and current \(15 current, 4 skipped in 10 files scanned\)`),
 		regexp.MustCompile(`deploy/redis.yaml:16: redis:7.2@sha256:[0-9a-f]{64} -> redis:7.2@sha256:[0-9a-f]{64} \(tag moved\)`),
-		regexp.MustCompile(`3 updated, 10 current, 2 skipped in 7 files scanned; 3 files changed`),
+		regexp.MustCompile(`3 updated, 12 current, 4 skipped in 10 files scanned; 3 files changed`),
+		regexp.MustCompile(`charts/shop/values.yaml:5: docker.io/nginx:1.27.3 -> docker.io/nginx:1.27.3@sha256:[0-9a-f]{64}; imagePullPolicy Always -> IfNotPresent`),
+		regexp.MustCompile(`\+\s+digest: "sha256:[0-9a-f]{64}"`),
+		regexp.MustCompile(`skipped 2: built from a variable or template \(charts/shop/templates/deployment.yaml:11 `),
 	} {
 		if !want.MatchString(out.String()) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
