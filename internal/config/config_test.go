@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 )
@@ -134,11 +135,29 @@ func FuzzParse(f *testing.F) {
 		if !errors.As(err, &e) || e.File != ".pinbot.yaml" {
 			t.Fatalf("error %v (%T) does not name the file", err, err)
 		}
-		text := strings.ReplaceAll(string(data), "\r\n", "\n")
+		text := strings.ReplaceAll(decodeYAMLText(data), "\r\n", "\n")
 		lines := strings.Count(text, "\n") + strings.Count(text, "\r") + strings.Count(text, "\u0085") +
 			strings.Count(text, "\u2028") + strings.Count(text, "\u2029") + 1
 		if e.Line < 0 || e.Line > lines {
 			t.Fatalf("error %v names line %d of %d", err, e.Line, lines)
 		}
 	})
+}
+
+// decodeYAMLText is data as YAML reads it: UTF-16 when it starts with a
+// UTF-16 byte order mark, else UTF-8.
+func decodeYAMLText(data []byte) string {
+	if len(data) < 2 || !(data[0] == 0xFE && data[1] == 0xFF || data[0] == 0xFF && data[1] == 0xFE) {
+		return string(data)
+	}
+	big := data[0] == 0xFE
+	var units []uint16
+	for i := 2; i+1 < len(data); i += 2 {
+		if big {
+			units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+		} else {
+			units = append(units, uint16(data[i+1])<<8|uint16(data[i]))
+		}
+	}
+	return string(utf16.Decode(units))
 }
