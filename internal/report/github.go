@@ -34,6 +34,17 @@ func annotation(w io.Writer, level, file string, line, col int, title, msg strin
 	return err
 }
 
+// failureTitle names what went wrong with a reference that failed.
+func failureTitle(e Entry) string {
+	switch {
+	case e.Vanished:
+		return "Vanished digest"
+	case len(e.Missing) > 0:
+		return "Platform missing"
+	}
+	return "Image not resolved"
+}
+
 // WriteAnnotations writes workflow commands for the run. With check, every
 // reference that is unpinned or stale is an error on its line; without, what
 // was pinned or updated is a notice. Unresolved references are errors and
@@ -43,7 +54,7 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 		var err error
 		switch {
 		case e.Status == Failed:
-			err = annotation(w, "error", e.File, e.Line, e.Column, "Image not resolved", fmt.Sprintf("%s: %s", e.Ref, e.Error))
+			err = annotation(w, "error", e.File, e.Line, e.Column, failureTitle(e), fmt.Sprintf("%s: %s", e.Ref, e.Error))
 		case check && e.Status == Unpinned:
 			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: the tag can point at other bytes tomorrow. Run pinbot pin.", e.Ref))
 		case check && e.Status == Pinned:

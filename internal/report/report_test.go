@@ -273,3 +273,20 @@ func TestREADMENamesEverySARIFRule(t *testing.T) {
 		}
 	}
 }
+
+func TestAnnotationTitles(t *testing.T) {
+	r := &Report{Entries: []Entry{
+		{File: "a.yaml", Line: 1, Ref: "alpine@" + dOld, Status: Failed, Vanished: true, Error: VanishedNote},
+		{File: "a.yaml", Line: 2, Ref: "redis:7", Status: Failed, Missing: []string{"linux/arm64"}, Error: "does not cover linux/arm64"},
+		{File: "a.yaml", Line: 3, Ref: "x:1", Status: Failed, Error: "not found"},
+	}}
+	var b bytes.Buffer
+	if err := WriteAnnotations(&b, r, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"line=1,title=Vanished digest::", "line=2,title=Platform missing::", "line=3,title=Image not resolved::"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("annotations lack %q:\n%s", want, b.String())
+		}
+	}
+}
