@@ -63,15 +63,14 @@ type session struct {
 	co       *checkout.Checkout
 	opts     pin.Options
 	resolver pin.Resolver
-	cache    *cache.Cache      // nil without --cache
-	progress *progress.Tracker // nil unless drawn on a terminal
+	cache    *cache.Cache // nil without --cache
 }
 
 // run runs the pipeline, drawing its progress on the terminal meanwhile.
 func (s *session) run(cmd *cobra.Command) (*pin.Result, error) {
 	var d *progress.Display
-	if s.progress != nil {
-		d = progress.Show(s.progress, cmd.ErrOrStderr(), 150*time.Millisecond)
+	if s.opts.Progress != nil { // set only when drawn on a terminal
+		d = progress.Show(s.opts.Progress, cmd.ErrOrStderr(), 150*time.Millisecond)
 	}
 	res, err := pin.Run(cmd.Context(), s.co, s.resolver, s.opts)
 	d.Stop()
@@ -209,10 +208,9 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 			return nil, usageError("--cache: %v", err)
 		}
 	}
-	s.progress = f.progressFor(cmd)
-	s.opts.Progress = s.progress
+	s.opts.Progress = f.progressFor(cmd)
 	r, err := resolve.New(resolve.Options{
-		Progress:  s.progress,
+		Progress:  s.opts.Progress,
 		Cache:     s.cache,
 		Mirrors:   mirrors,
 		Insecure:  append(append([]string(nil), f.insecure...), cfg.InsecureRegistries...),

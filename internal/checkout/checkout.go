@@ -30,16 +30,12 @@ import (
 // otherwise; a bigger one is reported, left alone, and fails the run.
 const DefaultMaxFileSize = 32 << 20
 
-// MaxFileSize is DefaultMaxFileSize, for callers that name the default.
-const MaxFileSize = DefaultMaxFileSize
-
 // Checkout is a directory tree, usually a git work tree.
 type Checkout struct {
 	Root string // absolute, symlinks resolved
 	Git  bool   // Root is a git work tree
 	// MaxFileSize is the largest file ReadFile reads; 0 means the default.
 	MaxFileSize int64
-	lexical     string // Root as the paths named on the command line spell it
 	root        *os.Root
 	stale       []string // temporary files of killed runs that Files came across
 }
@@ -169,23 +165,6 @@ func noLinkBelow(root, abs string) error {
 	return nil
 }
 
-// FindRoot is the git work tree holding dir (the nearest ancestor with a
-// .git), or dir itself when there is none, found as Locate finds it.
-func FindRoot(dir string) (root string, git bool, err error) {
-	wd, err := filepath.Abs(dir)
-	if err != nil {
-		return "", false, err
-	}
-	if fi, err := os.Lstat(wd); err == nil && !fi.IsDir() {
-		wd = filepath.Dir(wd)
-	}
-	loc, err := Locate(wd, []string{dir})
-	if err != nil {
-		return "", false, err
-	}
-	return loc.Root, loc.Git, nil
-}
-
 // Open opens root (an absolute or relative directory).
 func Open(root string, git bool) (*Checkout, error) {
 	abs, err := filepath.Abs(root)
@@ -200,34 +179,11 @@ func Open(root string, git bool) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checkout{Root: real, Git: git, root: r, lexical: abs}, nil
+	return &Checkout{Root: real, Git: git, root: r}, nil
 }
 
 // Close releases the root.
 func (c *Checkout) Close() error { return c.root.Close() }
-
-// Rel turns a path given on the command line (relative to the working
-// directory, or absolute) into a slash path relative to the root, as
-// written: it fails for a path outside the root or through a symlink in it.
-func (c *Checkout) Rel(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	base := c.lexical
-	rel, err := filepath.Rel(base, abs)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		// the root spelled another way (resolved): compare resolved paths
-		base = c.Root
-		if rel, err = filepath.Rel(base, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return "", fmt.Errorf("%s is outside %s", p, c.Root)
-		}
-	}
-	if err := noLinkBelow(base, abs); err != nil {
-		return "", err
-	}
-	return filepath.ToSlash(rel), nil
-}
 
 // Filter decides, on top of git's ignore rules, which files and directories
 // to visit.

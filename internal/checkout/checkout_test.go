@@ -54,11 +54,11 @@ func gitTree(t *testing.T) string {
 
 func TestFilesFollowsGitIgnoreAndSkipsSymlinks(t *testing.T) {
 	root := gitTree(t)
-	r, git, err := FindRoot(filepath.Join(root, "deploy"))
-	if err != nil || !git {
-		t.Fatalf("FindRoot = %s %v %v", r, git, err)
+	loc, err := Locate(filepath.Join(root, "deploy"), []string{"."})
+	if err != nil || !loc.Git || loc.Root != root {
+		t.Fatalf("Locate = %+v %v", loc, err)
 	}
-	co, err := Open(r, git)
+	co, err := Open(loc.Root, loc.Git)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,25 +102,6 @@ func TestOutsideGitEverythingCounts(t *testing.T) {
 	got, _ := co.Files([]string{"."}, nil)
 	if want := []string{".gitignore", "a.yaml"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Files = %v", got)
-	}
-}
-
-func TestRel(t *testing.T) {
-	root := gitTree(t)
-	co, _ := Open(root, true)
-	defer co.Close()
-	if rel, err := co.Rel(filepath.Join(root, "deploy", "app.yaml")); err != nil || rel != "deploy/app.yaml" {
-		t.Errorf("Rel = %q %v", rel, err)
-	}
-	if _, err := co.Rel(filepath.Dir(root)); err == nil {
-		t.Error("a path above the root was accepted")
-	}
-	outside := t.TempDir()
-	if err := os.Symlink(outside, filepath.Join(root, "escape")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := co.Rel(filepath.Join(root, "escape")); err == nil {
-		t.Error("a symlink leading out of the root was accepted")
 	}
 }
 

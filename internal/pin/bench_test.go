@@ -165,7 +165,7 @@ func BenchmarkManyDocuments(b *testing.B) {
 	for i := 0; i < docs; i++ {
 		fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: Pod\nspec: {containers: [{image: r%d:1}]}\n", i%uniq)
 	}
-	if sb.Len() > checkout.MaxFileSize {
+	if sb.Len() > checkout.DefaultMaxFileSize {
 		b.Fatalf("%d bytes is over the limit", sb.Len())
 	}
 	root := b.TempDir()

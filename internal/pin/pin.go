@@ -261,13 +261,13 @@ func sameSite(entries []report.Entry, e report.Entry) int {
 
 // refInfo is what a run knows of one reference as written: the image as
 // people say it, the canonical tag it follows, the registry's answer, and
-// the pinned spelling for each digest (shared by every site naming it).
+// its pinned spelling (shared by every site naming it).
 type refInfo struct {
 	image  string
 	canon  string
 	ref    imageref.Ref
 	res    resolve.Result
-	pinned map[string]string
+	pinned string // ref with digest, once computed
 	// digest is what the sites naming the reference carry after the run:
 	// the tag's digest, or the digest written; "" leaves them as they are.
 	digest string
@@ -311,27 +311,19 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 	}
 	// A digest whose tag has just resolved to it plainly exists: only the
 	// others are asked about.
-	asked := func(ri *refInfo) bool {
-		return ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest)
-	}
+	asked := map[*refInfo]name.Digest{}
 	var pinned []name.Digest
 	for _, ri := range refs {
-		if asked(ri) {
+		if ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest) {
 			if d, ok := digestName(ri, ri.ref.Digest); ok {
+				asked[ri] = d
 				pinned = append(pinned, d)
 			}
 		}
 	}
 	if len(pinned) > 0 {
 		exists := c.Exists(ctx, pinned)
-		for _, ri := range refs {
-			if !asked(ri) {
-				continue
-			}
-			d, ok := digestName(ri, ri.ref.Digest)
-			if !ok {
-				continue
-			}
+		for ri, d := range asked {
 			switch err := exists[d.String()]; {
 			case errors.Is(err, resolve.ErrVanished):
 				ri.vanished = true
@@ -358,27 +350,20 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 		d, ok := digestName(ri, ri.digest)
 		return resolve.Subject{Ref: d, Digest: ri.digest}, ok
 	}
+	read := map[*refInfo]resolve.Subject{}
 	var subjects []resolve.Subject
 	for _, ri := range refs {
 		if ri.digest == "" || (len(opts.Platforms) == 0 && ri.digest == ri.ref.Digest) {
 			continue // --verify alone checks only the digests written
 		}
 		if sub, ok := subject(ri); ok {
+			read[ri] = sub
 			subjects = append(subjects, sub)
 		}
 	}
 	found := c.Inspect(ctx, subjects, resolve.InspectOptions{Platforms: opts.Platforms, Verify: opts.Verify})
-	for _, ri := range refs {
-		if ri.digest == "" {
-			continue
-		}
-		sub, ok := subject(ri)
-		if !ok {
-			continue
-		}
-		in, asked := found[sub.Key()]
-		switch {
-		case !asked:
+	for ri, sub := range read {
+		switch in := found[sub.Key()]; {
 		case in.Err != nil:
 			ri.digest, ri.err = "", in.Err
 		case len(in.Missing) > 0:
@@ -393,16 +378,13 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 	}
 }
 
-func (ri *refInfo) pinnedAs(ref imageref.Ref, digest string) string {
-	if p, ok := ri.pinned[digest]; ok {
-		return p
+// pinnedAs is the reference as written with the digest it carries after
+// the run, computed once for all the sites naming it.
+func (ri *refInfo) pinnedAs() string {
+	if ri.pinned == "" {
+		ri.pinned = ri.ref.WithDigest(ri.digest)
 	}
-	if ri.pinned == nil {
-		ri.pinned = map[string]string{}
-	}
-	p := ref.WithDigest(digest)
-	ri.pinned[digest] = p
-	return p
+	return ri.pinned
 }
 
 // entry reports one site, given what the run knows of its reference.
@@ -438,7 +420,7 @@ func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, o
 	default:
 		e.Status, e.Digest = report.Pinned, ri.digest
 	}
-	e.Pinned = ri.pinnedAs(s.Ref, e.Digest)
+	e.Pinned = ri.pinnedAs()
 	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
 	return e
 }

@@ -256,51 +256,47 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 		uniq[t.Name()] = t
 	}
 	out := make(map[string]Result, len(uniq))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	r.opts.Progress.AddRefs(len(uniq))
+	type ask struct {
+		key         string
+		tag, target name.Tag
+	}
+	var asks []ask
 	for key, t := range uniq {
 		if c := r.opts.Cache; c != nil {
 			if d, ok := c.Lookup(key); ok {
-				r.opts.Progress.RefDone()
 				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
-				mu.Lock()
 				out[key] = Result{Digest: d, Cached: true}
-				mu.Unlock()
 				continue
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var res Result
-			if target, err := r.Target(t); err != nil {
-				res.Err = err
-			} else if release, err := r.acquire(ctx, target.RegistryStr()); err != nil {
-				res.Err = err
-			} else {
-				done := r.opts.Progress.Start(target.RegistryStr())
-				res = r.one(ctx, t)
-				done()
-				release()
-				if res.Err == nil && r.opts.Cache != nil {
-					r.opts.Cache.Store(key, res.Digest)
-				}
-			}
-			mu.Lock()
-			out[key] = res
-			mu.Unlock()
-		}()
+		target, err := r.Target(t)
+		if err != nil {
+			out[key] = Result{Err: err}
+			continue
+		}
+		asks = append(asks, ask{key, t, target})
 	}
-	wg.Wait()
+	var mu sync.Mutex
+	r.each(ctx, len(asks), func(i int) string { return asks[i].target.RegistryStr() }, func(i int) {
+		a := asks[i]
+		res := r.one(ctx, a.tag, a.target)
+		if res.Err == nil && r.opts.Cache != nil {
+			r.opts.Cache.Store(a.key, res.Digest)
+		}
+		mu.Lock()
+		out[a.key] = res
+		mu.Unlock()
+	})
+	for _, a := range asks { // not started: the context ended first
+		if _, ok := out[a.key]; !ok {
+			out[a.key] = Result{Err: ctx.Err()}
+		}
+	}
 	return out
 }
 
-func (r *Resolver) one(ctx context.Context, tag name.Tag) Result {
-	target, err := r.Target(tag)
-	if err != nil {
-		return Result{Err: err}
-	}
+// one asks target (tag, or its mirror) for the tag's digest.
+func (r *Resolver) one(ctx context.Context, tag, target name.Tag) Result {
 	var res Result
 	if target.Name() != tag.Name() {
 		res.Via = target.String()

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/yamlerr"
@@ -31,15 +30,10 @@ type File struct {
 	texts  map[[3]string]string // edit texts by their parts, one copy each
 }
 
-// text is the concatenation of parts, shared with every other edit of the
-// file that inserts the same text: a file naming one image thousands of
-// times holds it once.
-func (f *File) text(parts ...string) string {
-	var k [3]string
-	copy(k[:], parts)
-	if len(parts) > 3 {
-		return strings.Join(parts, "")
-	}
+// text is a+b+c, shared with every other edit of the file that inserts the
+// same text: a file naming one image thousands of times holds it once.
+func (f *File) text(a, b, c string) string {
+	k := [3]string{a, b, c}
 	if t, ok := f.texts[k]; ok {
 		return t
 	}

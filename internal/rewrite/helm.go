@@ -54,14 +54,12 @@ func (w *yamlWalk) values(root *yaml.Node, chart *Chart) {
 }
 
 func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
-	w.tick()
-	n = deref(n)
-	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || !w.once(n) {
+	if n = w.enter(n); n == nil {
 		return
 	}
 	if n.Kind == yaml.SequenceNode {
 		for _, c := range n.Content {
-			w.valueNode(c, append(p, "[]"), hv)
+			w.valueNode(c, append(p[:len(p):len(p)], "[]"), hv)
 		}
 		return
 	}

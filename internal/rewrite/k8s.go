@@ -154,9 +154,7 @@ func (w *yamlWalk) container(c *yaml.Node, kind Kind) {
 // metadata (labels, annotations) is no place for images. Each mapping and
 // sequence is visited once, however many aliases lead to it.
 func (w *yamlWalk) generic(n *yaml.Node, top bool) {
-	w.tick()
-	n = deref(n)
-	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || !w.once(n) {
+	if n = w.enter(n); n == nil {
 		return
 	}
 	if n.Kind == yaml.SequenceNode {
@@ -170,13 +168,11 @@ func (w *yamlWalk) generic(n *yaml.Node, top bool) {
 		if top && k.Value == "metadata" {
 			continue
 		}
-		if k.Value == "image" {
-			if t := deref(v); t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" {
-				if w.once(t) { // one value merged into many mappings is one site
-					w.add(w.site(v, KindCustomResource))
-				}
-				continue
+		if t := stringValue(v); t != nil && k.Value == "image" {
+			if w.once(t) { // one value merged into many mappings is one site
+				w.add(w.site(v, KindCustomResource))
 			}
+			continue
 		}
 		w.generic(v, false)
 	}

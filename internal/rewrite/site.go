@@ -114,14 +114,10 @@ const (
 	PolicyKept    PolicyNote = "kept"    // Never, or a value pinbot does not own, left as it was
 )
 
-// Edits are the changes that make the site carry digest and apply the pull
-// policy to a built-in container whose image then carries one. digest ""
-// leaves the site exactly as it is, pull policy included: that is what a
-// reference that could not be resolved gets.
-func (s *Site) Edits(f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
-	return s.appendEdits(nil, f, digest, pol)
-}
-
+// appendEdits appends the changes that make the site carry digest and
+// apply the pull policy to a built-in container whose image then carries
+// one. digest "" leaves the site exactly as it is, pull policy included:
+// that is what a reference that could not be resolved gets.
 func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
 	if !s.Pinnable() || digest == "" {
 		return edits, PolicyNone
@@ -134,7 +130,7 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 			// Replace just the old digest: the tail of the reference.
 			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})
 		default:
-			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest)})
+			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest, "")})
 		}
 	}
 	if s.container == nil || pol == PolicyKeep {

@@ -161,6 +161,16 @@ func mergeSources(m *yaml.Node) []*yaml.Node {
 	return out
 }
 
+// hasMerge reports whether mapping m has a merge key.
+func hasMerge(m *yaml.Node) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			return true
+		}
+	}
+	return false
+}
+
 // mappings are m and the mappings it merges, transitively, each once, in
 // order of precedence (depth first, as YAML's merge key orders them).
 func (w *yamlWalk) mappings(m *yaml.Node) []*yaml.Node {
@@ -169,7 +179,7 @@ func (w *yamlWalk) mappings(m *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	out := []*yaml.Node{m}
-	if len(mergeSources(m)) == 0 { // the common case: no merge keys
+	if !hasMerge(m) { // the common case
 		return out
 	}
 	visited := map[*yaml.Node]bool{m: true}
@@ -190,9 +200,30 @@ func (w *yamlWalk) mappings(m *yaml.Node) []*yaml.Node {
 	return out
 }
 
-// field finds key in mapping m, then in the mappings it merges.
+// field finds key in mapping m, then in the mappings it merges. The
+// mapping's own keys come first, and are read once.
 func (w *yamlWalk) field(m *yaml.Node, key string) (k, v *yaml.Node) {
-	for _, mm := range w.mappings(m) {
+	m = deref(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	merges := false
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		w.tick()
+		kn := m.Content[i]
+		if kn.Kind != yaml.ScalarNode {
+			continue
+		}
+		if kn.Tag == "!!merge" {
+			merges = true
+		} else if kn.Value == key {
+			return kn, m.Content[i+1]
+		}
+	}
+	if !merges {
+		return nil, nil
+	}
+	for _, mm := range w.mappings(m)[1:] {
 		for i := 0; i+1 < len(mm.Content); i += 2 {
 			w.tick()
 			kn := mm.Content[i]
@@ -202,6 +233,26 @@ func (w *yamlWalk) field(m *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// enter is n (through its aliases) when it is a mapping or a sequence the
+// walk has not been in yet; else nil. Every walk of values goes through it,
+// so a node is visited once however many aliases lead to it.
+func (w *yamlWalk) enter(n *yaml.Node) *yaml.Node {
+	w.tick()
+	n = deref(n)
+	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || !w.once(n) {
+		return nil
+	}
+	return n
+}
+
+// stringValue is v (through its aliases) when it is a string scalar.
+func stringValue(v *yaml.Node) *yaml.Node {
+	if t := deref(v); t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" {
+		return t
+	}
+	return nil
 }
 
 // str is the value of a plain string scalar field, or "".
