@@ -280,17 +280,20 @@ named as file:line: ref: error).`,
 				return err
 			}
 			defer s.co.Close()
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if !f.check && !diff && !f.offline {
+				// Each file is written as soon as its references settle.
+				s.opts.Sink = func(c pin.Change) error { return s.co.WriteFile(c.Path, c.Old, c.New) }
+			}
 			res, err := s.run(cmd)
 			if err != nil {
 				return err
 			}
-			s.saveCache(g.logger(cmd.ErrOrStderr()))
-			rep := res.Report
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if !f.check && !diff && !f.offline {
+			s.saveCache(g.logger(stderr))
+			if s.opts.Sink != nil { // the scan has found them
 				removeStale(s.co, g.logger(stderr))
-				writeChanges(s.co, res, f.jobs)
 			}
+			rep := res.Report
 			if diff {
 				for _, c := range res.Changes {
 					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
@@ -332,33 +335,6 @@ func formatsHelp() string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
-}
-
-// writeChanges writes the changed files, several at once, recording
-// failures in the report. A file edited since it was read is left alone.
-func writeChanges(co *checkout.Checkout, res *pin.Result, jobs int) {
-	rep := res.Report
-	writes := make([]checkout.Write, len(res.Changes))
-	for i, c := range res.Changes {
-		writes[i] = checkout.Write{Path: c.Path, Old: c.Old, New: c.New}
-	}
-	errs := co.WriteFiles(writes, min(max(jobs, 1), 16))
-	var written []string
-	for i, c := range res.Changes {
-		if err := errs[i]; err != nil {
-			msg := err.Error()
-			switch {
-			case errors.Is(err, fs.ErrPermission):
-				msg = "permission denied"
-			case errors.Is(err, checkout.ErrChanged):
-				msg = checkout.ErrChanged.Error()
-			}
-			rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: msg})
-			continue
-		}
-		written = append(written, c.Path)
-	}
-	rep.Changed = written
 }
 
 // removeStale removes the temporary files a killed run left behind.

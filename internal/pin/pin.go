@@ -53,6 +53,10 @@ type Options struct {
 	Verify bool
 	// Progress counts the files scanned as the run goes; nil: not counted.
 	Progress *progress.Tracker
+	// Sink, when set, takes each changed file as soon as every reference
+	// it names is settled, while the run goes on (several at once); its
+	// error is the change's Err. A run that is stopped hands over no more.
+	Sink func(Change) error
 }
 
 // Change is a file whose bytes the run changes.
@@ -60,6 +64,8 @@ type Change struct {
 	Path     string
 	Old, New []byte
 	Mode     fs.FileMode
+	// Err is why the sink failed to take the change; nil without a sink.
+	Err error
 }
 
 // Result is a run's outcome.
@@ -161,20 +167,22 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			}
 		}
 	}
-	results := map[string]resolve.Result{}
-	if len(tags) > 0 {
-		results = res.Resolve(ctx, tags)
+	// Each file is spliced, and handed to the sink, as soon as every
+	// reference it names is settled: while the others are still being
+	// resolved.
+	_, checking := res.(Checker)
+	sp := newSplicer(ctx, scans, refs, checking, opts)
+	if rm, ok := res.(eachResolver); ok && !opts.Offline {
+		rm.ResolveEach(ctx, tags, sp.resolved)
+	} else if len(tags) > 0 {
+		for key, r := range res.Resolve(ctx, tags) {
+			sp.resolved(key, r)
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if c, ok := res.(Checker); ok && !opts.Offline && ctx.Err() == nil {
+		check(ctx, c, sp.unsettled(), opts)
 	}
-	for _, ri := range refs {
-		ri.res = results[ri.canon]
-		ri.settle(opts.Offline)
-	}
-	if c, ok := res.(Checker); ok && !opts.Offline {
-		check(ctx, c, refs, opts)
-	}
+	sp.finish()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -183,37 +191,28 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		rep.Requests = &st
 	}
 
-	// The digest each site is to carry: the registry's answer for the tag
-	// it follows, or, for a reference pinned by digest alone (and offline),
-	// its own. A failure ("") leaves the site as it is, pull policy included.
-	digestOf := func(site *rewrite.Site) string {
-		if ri := refs[site.Written]; ri != nil {
-			return ri.digest
-		}
-		return ""
-	}
-	// Splice every file first, then report: the splicing's scratch space is
-	// gone before the entries take the sites' place.
 	out := &Result{Report: rep}
-	notes := make([][]rewrite.PolicyNote, len(scans))
 	for i := range scans {
 		s := &scans[i]
 		if s.file == nil {
 			continue
 		}
-		f := s.file
-		updated, n, err := f.Rewrite(digestOf, opts.PullPolicy)
-		if err != nil {
+		if err := sp.errs[i]; err != nil {
 			// conflicting edits: a bug or a file shape pinbot misread; leave the file
-			rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + err.Error()})
+			rep.Warnings = append(rep.Warnings, report.Warning{File: s.file.Path, Message: "not rewritten: " + err.Error()})
 			continue
 		}
-		notes[i] = n
-		if !opts.Offline && string(updated) != string(f.Data) {
-			out.Changes = append(out.Changes, Change{Path: f.Path, Old: f.Data, New: updated, Mode: s.mode})
-			rep.Changed = append(rep.Changed, f.Path)
+		if c := sp.changes[i]; c != nil {
+			out.Changes = append(out.Changes, *c)
+			switch {
+			case c.Err != nil:
+				rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: writeError(c.Err)})
+			default:
+				rep.Changed = append(rep.Changed, c.Path)
+			}
 		}
 	}
+	notes := sp.notes
 	rep.Entries = make([]report.Entry, 0, nsites)
 	for i := range scans {
 		s := &scans[i]
@@ -273,6 +272,8 @@ type refInfo struct {
 	digest string
 	// vanished: the digest written no longer exists upstream.
 	vanished bool
+	// answered: the tag's answer is in res (or none will come).
+	answered bool
 	// err is why the reference failed; missing are the platforms its
 	// digest does not cover.
 	err     error
@@ -292,6 +293,12 @@ func (ri *refInfo) settle(offline bool) {
 	default:
 		ri.digest = ri.res.Digest
 	}
+}
+
+// asksExists tells whether the digest written must be shown to exist: a
+// digest whose tag has just resolved to it plainly does.
+func (ri *refInfo) asksExists() bool {
+	return ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest)
 }
 
 // Checker is a Resolver that can also tell whether digests still exist, and
@@ -314,7 +321,7 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 	asked := map[*refInfo]name.Digest{}
 	var pinned []name.Digest
 	for _, ri := range refs {
-		if ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest) {
+		if ri.asksExists() {
 			if d, ok := digestName(ri, ri.ref.Digest); ok {
 				asked[ri] = d
 				pinned = append(pinned, d)

@@ -251,48 +251,64 @@ type Result struct {
 // Resolve resolves every tag (deduplicated by canonical name) and returns the
 // results by canonical name (tag.Name()).
 func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Result {
-	uniq := map[string]name.Tag{}
-	for _, t := range tags {
-		uniq[t.Name()] = t
-	}
-	out := make(map[string]Result, len(uniq))
+	out := map[string]Result{}
+	var mu sync.Mutex
+	r.ResolveEach(ctx, tags, func(key string, res Result) {
+		mu.Lock()
+		out[key] = res
+		mu.Unlock()
+	})
+	return out
+}
+
+// ResolveEach resolves as Resolve does, handing each unique tag's answer,
+// keyed by canonical name, to fn as soon as it is known: fn is called once
+// per key, from several goroutines at once, and should return quickly (it
+// holds a request's slot). It returns when every key has had its call.
+func (r *Resolver) ResolveEach(ctx context.Context, tags []name.Tag, fn func(key string, res Result)) {
+	// Asked in the order given, so that a caller waiting on the first
+	// tags gets them first.
+	seen := map[string]bool{}
 	type ask struct {
 		key         string
 		tag, target name.Tag
 	}
 	var asks []ask
-	for key, t := range uniq {
+	for _, t := range tags {
+		key := t.Name()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		if c := r.opts.Cache; c != nil {
 			if d, ok := c.Lookup(key); ok {
 				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
-				out[key] = Result{Digest: d, Cached: true}
+				fn(key, Result{Digest: d, Cached: true})
 				continue
 			}
 		}
 		target, err := r.Target(t)
 		if err != nil {
-			out[key] = Result{Err: err}
+			fn(key, Result{Err: err})
 			continue
 		}
 		asks = append(asks, ask{key, t, target})
 	}
-	var mu sync.Mutex
+	started := make([]bool, len(asks)) // each index written by its own goroutine only
 	r.each(ctx, len(asks), func(i int) string { return asks[i].target.RegistryStr() }, func(i int) {
 		a := asks[i]
+		started[i] = true
 		res := r.one(ctx, a.tag, a.target)
 		if res.Err == nil && r.opts.Cache != nil {
 			r.opts.Cache.Store(a.key, res.Digest)
 		}
-		mu.Lock()
-		out[a.key] = res
-		mu.Unlock()
+		fn(a.key, res)
 	})
-	for _, a := range asks { // not started: the context ended first
-		if _, ok := out[a.key]; !ok {
-			out[a.key] = Result{Err: ctx.Err()}
+	for i, a := range asks { // not started: the context ended first
+		if !started[i] {
+			fn(a.key, Result{Err: ctx.Err()})
 		}
 	}
-	return out
 }
 
 // one asks target (tag, or its mirror) for the tag's digest.

@@ -1,0 +1,224 @@
+package pin
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"runtime"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
+)
+
+// eachResolver hands each tag's answer over as soon as it is known.
+type eachResolver interface {
+	ResolveEach(ctx context.Context, tags []name.Tag, fn func(key string, res resolve.Result))
+}
+
+// sinkJobs bounds the files spliced and handed to a sink at once: a sink
+// writes, so it waits on the disk more than on the processor.
+const sinkJobs = 16
+
+// splicer splices each file as soon as every reference it names is
+// settled, a bounded pool at a time, and hands each change to the sink: a
+// file naming images that resolved early is written while the rest of the
+// run still waits on registries.
+//
+// A reference is settled when the digest its sites are to carry is known
+// for good: when its tag has answered and nothing about it is left to
+// check, or else after the checks.
+type splicer struct {
+	ctx      context.Context
+	scans    []scanned
+	refs     map[string]*refInfo
+	opts     Options
+	checking bool // a Checker runs after the tags resolve
+
+	mu      sync.Mutex
+	byCanon map[string][]*refInfo // the references following each tag asked
+	users   map[*refInfo][]int    // the files naming each unsettled reference
+	pending []int                 // by file: the unsettled references it names
+	ready   chan int              // files whose references are all settled
+	wg      sync.WaitGroup
+
+	// By file, each written by the one worker splicing it.
+	changes []*Change
+	notes   [][]rewrite.PolicyNote
+	errs    []error
+}
+
+func newSplicer(ctx context.Context, scans []scanned, refs map[string]*refInfo, checking bool, opts Options) *splicer {
+	sp := &splicer{
+		ctx: ctx, scans: scans, refs: refs, opts: opts, checking: checking && !opts.Offline,
+		byCanon: map[string][]*refInfo{},
+		users:   map[*refInfo][]int{},
+		pending: make([]int, len(scans)),
+		ready:   make(chan int, len(scans)),
+		changes: make([]*Change, len(scans)),
+		notes:   make([][]rewrite.PolicyNote, len(scans)),
+		errs:    make([]error, len(scans)),
+	}
+	open := map[*refInfo]bool{}
+	for _, ri := range refs {
+		if ri.canon == "" || opts.Offline { // nothing to ask: settled now
+			ri.settle(opts.Offline)
+			ri.answered = true
+			if !sp.toCheck(ri) {
+				continue
+			}
+		} else {
+			sp.byCanon[ri.canon] = append(sp.byCanon[ri.canon], ri)
+		}
+		open[ri] = true
+	}
+	for i := range scans {
+		f := scans[i].file
+		if f == nil {
+			continue
+		}
+		var named map[*refInfo]bool
+		for _, site := range f.Sites {
+			if ri := refs[site.Written]; ri != nil && open[ri] && !named[ri] {
+				if named == nil {
+					named = map[*refInfo]bool{}
+				}
+				named[ri] = true
+				sp.users[ri] = append(sp.users[ri], i)
+			}
+		}
+		sp.pending[i] = len(named)
+		if len(named) == 0 {
+			sp.ready <- i
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if opts.Sink != nil {
+		workers = sinkJobs
+	}
+	for w := 0; w < workers; w++ {
+		sp.wg.Add(1)
+		go func() {
+			defer sp.wg.Done()
+			for i := range sp.ready {
+				sp.splice(i)
+			}
+		}()
+	}
+	return sp
+}
+
+// toCheck tells whether a reference whose tag has answered still awaits the
+// checks: its digest written must be shown to exist, or the digest it is to
+// carry inspected.
+func (sp *splicer) toCheck(ri *refInfo) bool {
+	return sp.checking && (ri.asksExists() || len(sp.opts.Platforms) > 0 || sp.opts.Verify)
+}
+
+// resolved takes a tag's answer; it may be called from several goroutines.
+func (sp *splicer) resolved(key string, res resolve.Result) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for _, ri := range sp.byCanon[key] {
+		if ri.answered {
+			continue
+		}
+		ri.res, ri.answered = res, true
+		ri.settle(false)
+		if !sp.toCheck(ri) {
+			sp.settled(ri)
+		}
+	}
+}
+
+// settled marks a reference settled, and queues the files left waiting on
+// nothing else. Called with mu held.
+func (sp *splicer) settled(ri *refInfo) {
+	for _, i := range sp.users[ri] {
+		if sp.pending[i]--; sp.pending[i] == 0 {
+			sp.ready <- i
+		}
+	}
+	delete(sp.users, ri)
+}
+
+// unsettled are the references the checks are to look at, every one
+// answered (a tag that never had an answer has failed).
+func (sp *splicer) unsettled() map[string]*refInfo {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	out := map[string]*refInfo{}
+	for k, ri := range sp.refs {
+		if _, open := sp.users[ri]; !open && ri.answered && !sp.toCheck(ri) {
+			continue
+		}
+		if !ri.answered {
+			ri.answered = true
+			ri.settle(sp.opts.Offline)
+		}
+		out[k] = ri
+	}
+	return out
+}
+
+// finish settles every reference left and waits for the last file.
+func (sp *splicer) finish() {
+	sp.mu.Lock()
+	for _, ri := range sp.refs {
+		if !ri.answered {
+			ri.answered = true
+			ri.settle(sp.opts.Offline)
+		}
+		sp.settled(ri)
+	}
+	close(sp.ready)
+	sp.mu.Unlock()
+	sp.wg.Wait()
+}
+
+// splice rewrites file i with the digests its references settled on, and
+// hands the change to the sink unless the run is being stopped.
+func (sp *splicer) splice(i int) {
+	if sp.ctx.Err() != nil {
+		return
+	}
+	s := &sp.scans[i]
+	f := s.file
+	// The digest each site is to carry: the registry's answer for the tag
+	// it follows, or, for a reference pinned by digest alone (and offline),
+	// its own. A failure ("") leaves the site as it is, pull policy included.
+	digestOf := func(site *rewrite.Site) string {
+		if ri := sp.refs[site.Written]; ri != nil {
+			return ri.digest
+		}
+		return ""
+	}
+	updated, notes, err := f.Rewrite(digestOf, sp.opts.PullPolicy)
+	if err != nil {
+		sp.errs[i] = err
+		return
+	}
+	sp.notes[i] = notes
+	if sp.opts.Offline || string(updated) == string(f.Data) {
+		return
+	}
+	c := &Change{Path: f.Path, Old: f.Data, New: updated, Mode: s.mode}
+	if sp.opts.Sink != nil {
+		c.Err = sp.opts.Sink(*c)
+	}
+	sp.changes[i] = c
+}
+
+// writeError says why a change could not be written, without the root's
+// path.
+func writeError(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, checkout.ErrChanged):
+		return checkout.ErrChanged.Error()
+	}
+	return err.Error()
+}
