@@ -1,6 +1,11 @@
 // Command bench measures pinbot against a registry a network delay away:
 //
-//	go run ./internal/bench [-files 2000] [-refs 300] [-delay 50ms] [-registry auto|distribution|inprocess]
+//	go run ./internal/bench [-files 2000] [-refs 300] [-delay 50ms] [-registry auto|distribution|inprocess] [-runs 3] [-dir DIR]
+//
+// Each step runs -runs times (pin on a fresh copy of the tree each time) and
+// the median wall time is shown, with pinbot's kernel CPU time: writing a
+// file is mostly the kernel's work. -dir puts the tree and the registry's
+// storage on another filesystem.
 //
 // It starts a real registry (Debian's docker-registry, Distribution, when
 // installed, with TLS and htpasswd auth; else go-containerregistry's
@@ -22,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,15 +41,21 @@ func main() {
 	delay := flag.Duration("delay", 50*time.Millisecond, "the time the proxy holds every request")
 	which := flag.String("registry", "auto", "auto (Distribution when installed), distribution or inprocess")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	runs := flag.Int("runs", 3, "runs of each step; the median wall time is shown")
+	dir := flag.String("dir", "", "where the work directory (the tree, the registry's storage) goes (default: the system's temporary directory)")
 	flag.Parse()
-	if err := run(*files, *refs, *delay, *which, *keep); err != nil {
+	if *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(*files, *refs, *delay, *which, *dir, *runs, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nfiles, nrefs int, delay time.Duration, which string, keep bool) error {
-	work, err := os.MkdirTemp("", "pinbot-bench")
+func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, keep bool) error {
+	work, err := os.MkdirTemp(dir, "pinbot-bench")
 	if err != nil {
 		return err
 	}
@@ -125,22 +137,40 @@ func run(nfiles, nrefs int, delay time.Duration, which string, keep bool) error 
 		{"pin --check", append([]string{"pin", "--check"}, flags...), 0},
 		{"pin --offline --check", []string{"pin", "--offline", "--check"}, -1},
 	} {
-		proxy.Reset()
-		cmd := exec.Command(bin, step.args...)
-		cmd.Dir, cmd.Env = tree, env
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		wall := time.Since(start)
-		code := cmd.ProcessState.ExitCode()
-		if step.want >= 0 && code != step.want {
-			return fmt.Errorf("%s exited %d (%v):\n%s", step.name, code, err, tail(out.String()))
+		var walls, syss []time.Duration
+		var rss float64
+		var requests string
+		for r := 0; r < runs; r++ {
+			if step.name == "pin" { // each run pins the tree as written
+				if err := os.RemoveAll(tree); err != nil {
+					return err
+				}
+				if _, err := writeTree(tree, nfiles, refs); err != nil {
+					return err
+				}
+			}
+			proxy.Reset()
+			cmd := exec.Command(bin, step.args...)
+			cmd.Dir, cmd.Env = tree, env
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			start := time.Now()
+			err := cmd.Run()
+			wall := time.Since(start)
+			code := cmd.ProcessState.ExitCode()
+			if step.want >= 0 && code != step.want {
+				return fmt.Errorf("%s exited %d (%v):\n%s", step.name, code, err, tail(out.String()))
+			}
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			rss = max(rss, float64(ru.Maxrss)/1024)
+			walls = append(walls, wall)
+			syss = append(syss, time.Duration(ru.Stime.Nano()))
+			requests = proxy.Summary()
 		}
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
-		fmt.Printf("%-22s %7.2fs  peak RSS %4.0f MB", step.name, wall.Seconds(), rss)
+		wall := median(walls)
+		fmt.Printf("%-22s %7.2fs  peak RSS %4.0f MB  kernel CPU %4.2fs", step.name, wall.Seconds(), rss, median(syss).Seconds())
 		if step.want >= 0 {
-			fmt.Printf("  %.2fx the bound (%.2fs)\n%24srequests: %s\n", wall.Seconds()/bound.Seconds(), bound.Seconds(), "", proxy.Summary())
+			fmt.Printf("  %.2fx the bound (%.2fs)\n%24srequests: %s\n", wall.Seconds()/bound.Seconds(), bound.Seconds(), "", requests)
 		} else {
 			fmt.Printf("  %.0f MB/s of YAML scanned and spliced\n", float64(size)/1e6/wall.Seconds())
 		}
@@ -183,6 +213,14 @@ func dockerConfig(dir, host, user, password string) error {
 	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600)
 }
 
+// median is the middle of ds (the upper one of two).
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// tail is the end of a failed run's output.
 func tail(s string) string {
 	if len(s) > 2000 {
 		return "…" + s[len(s)-2000:]

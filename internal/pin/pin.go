@@ -126,57 +126,62 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		}
 	}
 	opts.Progress.AddFiles(len(candidates))
-	scans, err := scanAll(ctx, co, cx, candidates, opts.Jobs, opts.Progress)
+
+	// The references each file names are learnt as it is scanned, their
+	// tags asked at once (while the scan goes on) when the resolver takes
+	// them so; each file is spliced, and handed to the sink, as soon as
+	// every reference it names is settled.
+	_, checking := res.(Checker)
+	scans := make([]scanned, len(candidates))
+	sp := newSplicer(ctx, scans, checking, opts)
+	var tags []name.Tag
+	ask := func(t []name.Tag) { tags = append(tags, t...) }
+	var tagc chan name.Tag
+	resolving := make(chan struct{})
+	if rm, ok := res.(eachResolver); ok && !opts.Offline {
+		tagc = make(chan name.Tag, 64)
+		ask = func(t []name.Tag) {
+			for _, t := range t {
+				tagc <- t
+			}
+		}
+		go func() {
+			defer close(resolving)
+			rm.ResolveEach(ctx, tagc, sp.resolved)
+		}()
+	}
+	var askMu sync.Mutex
+	err = scanAll(ctx, co, cx, candidates, scans, opts.Jobs, opts.Progress, func(i int) {
+		if f := scans[i].file; f != nil {
+			t := sp.add(i, f)
+			askMu.Lock()
+			ask(t)
+			askMu.Unlock()
+		}
+	})
+	if tagc != nil {
+		close(tagc)
+		<-resolving
+	} else if len(tags) > 0 && err == nil {
+		for key, r := range res.Resolve(ctx, tags) {
+			sp.resolved(key, r)
+		}
+	}
 	if err != nil {
+		sp.finish()
 		return nil, err
 	}
 
 	rep := &report.Report{Files: len(candidates), Offline: opts.Offline}
-	var tags []name.Tag
-	// Work per unique reference as written, not per site: a file may name
-	// one image thousands of times.
-	refs := map[string]*refInfo{}
 	nsites := 0
 	for _, s := range scans {
-		if s.warn != nil {
+		switch {
+		case s.warn != nil:
 			rep.Warnings = append(rep.Warnings, *s.warn)
-			continue
-		}
-		if s.unread != nil {
+		case s.unread != nil:
 			rep.Unread = append(rep.Unread, *s.unread)
-			continue
-		}
-		nsites += len(s.file.Sites)
-		for _, site := range s.file.Sites {
-			if site.Pinnable() && opts.Filter != nil && opts.Filter.Ignored(site.Ref) {
-				site.Skip = ReasonConfigIgnored
-			}
-			if !site.Pinnable() {
-				continue
-			}
-			ri := refs[site.Written]
-			if ri == nil {
-				ri = &refInfo{image: site.Ref.Familiar(), ref: site.Ref}
-				if t, err := site.Ref.Canonical(); err == nil {
-					ri.canon = t.Name()
-					if !opts.Offline {
-						tags = append(tags, t)
-					}
-				}
-				refs[site.Written] = ri
-			}
-		}
-	}
-	// Each file is spliced, and handed to the sink, as soon as every
-	// reference it names is settled: while the others are still being
-	// resolved.
-	_, checking := res.(Checker)
-	sp := newSplicer(ctx, scans, refs, checking, opts)
-	if rm, ok := res.(eachResolver); ok && !opts.Offline {
-		rm.ResolveEach(ctx, tags, sp.resolved)
-	} else if len(tags) > 0 {
-		for key, r := range res.Resolve(ctx, tags) {
-			sp.resolved(key, r)
+		default:
+			nsites += len(s.file.Sites)
 		}
 	}
 	if c, ok := res.(Checker); ok && !opts.Offline && ctx.Err() == nil {
@@ -186,6 +191,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	refs := sp.refs
 	if s, ok := res.(interface{ Stats() resolve.Stats }); ok && !opts.Offline {
 		st := s.Stats()
 		rep.Requests = &st
@@ -272,8 +278,9 @@ type refInfo struct {
 	digest string
 	// vanished: the digest written no longer exists upstream.
 	vanished bool
-	// answered: the tag's answer is in res (or none will come).
-	answered bool
+	// answered: the tag's answer is in res (or none will come); settled:
+	// digest is final (see splicer).
+	answered, settled bool
 	// err is why the reference failed; missing are the platforms its
 	// digest does not cover.
 	err     error
@@ -458,12 +465,12 @@ func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) st
 	return ""
 }
 
-// scanAll reads and parses files with a bounded pool, in the given order.
-func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, jobs int, pt *progress.Tracker) ([]scanned, error) {
+// scanAll reads and parses files into out with a bounded pool, calling
+// done(i) as each file i is scanned.
+func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	out := make([]scanned, len(files))
 	idx := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < jobs; w++ {
@@ -472,6 +479,7 @@ func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, fi
 			defer wg.Done()
 			for i := range idx {
 				out[i] = scanOne(ctx, co, cx, files[i])
+				done(i)
 				pt.FileDone()
 			}
 		}()
@@ -482,12 +490,12 @@ func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, fi
 		case <-ctx.Done():
 			close(idx)
 			wg.Wait()
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	close(idx)
 	wg.Wait()
-	return out, nil
+	return nil
 }
 
 func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string) scanned {

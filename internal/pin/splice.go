@@ -13,19 +13,21 @@ import (
 	"github.com/pinbot/pinbot/internal/rewrite"
 )
 
-// eachResolver hands each tag's answer over as soon as it is known.
+// eachResolver resolves tags as they are found, handing each answer over
+// as soon as it is known.
 type eachResolver interface {
-	ResolveEach(ctx context.Context, tags []name.Tag, fn func(key string, res resolve.Result))
+	ResolveEach(ctx context.Context, tags <-chan name.Tag, fn func(key string, res resolve.Result))
 }
 
 // sinkJobs bounds the files spliced and handed to a sink at once: a sink
 // writes, so it waits on the disk more than on the processor.
 const sinkJobs = 16
 
-// splicer splices each file as soon as every reference it names is
-// settled, a bounded pool at a time, and hands each change to the sink: a
-// file naming images that resolved early is written while the rest of the
-// run still waits on registries.
+// splicer learns each file's references as the scan finds them, and
+// splices each file as soon as every reference it names is settled, a
+// bounded pool at a time, handing each change to the sink: a file naming
+// images that resolved early is written while the rest of the run still
+// waits on registries.
 //
 // A reference is settled when the digest its sites are to carry is known
 // for good: when its tag has answered and nothing about it is left to
@@ -33,15 +35,16 @@ const sinkJobs = 16
 type splicer struct {
 	ctx      context.Context
 	scans    []scanned
-	refs     map[string]*refInfo
 	opts     Options
 	checking bool // a Checker runs after the tags resolve
 
 	mu      sync.Mutex
-	byCanon map[string][]*refInfo // the references following each tag asked
-	users   map[*refInfo][]int    // the files naming each unsettled reference
-	pending []int                 // by file: the unsettled references it names
-	ready   chan int              // files whose references are all settled
+	refs    map[string]*refInfo        // by reference as written
+	byCanon map[string][]*refInfo      // the references following each tag asked
+	answers map[string]resolve.Result  // the answers so far, by tag
+	users   map[*refInfo][]int         // the files naming each unsettled reference
+	pending []int                      // by file: the unsettled references it names
+	ready   chan int                   // files whose references are all settled
 	wg      sync.WaitGroup
 
 	// By file, each written by the one worker splicing it.
@@ -50,49 +53,18 @@ type splicer struct {
 	errs    []error
 }
 
-func newSplicer(ctx context.Context, scans []scanned, refs map[string]*refInfo, checking bool, opts Options) *splicer {
+func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Options) *splicer {
 	sp := &splicer{
-		ctx: ctx, scans: scans, refs: refs, opts: opts, checking: checking && !opts.Offline,
+		ctx: ctx, scans: scans, opts: opts, checking: checking && !opts.Offline,
+		refs:    map[string]*refInfo{},
 		byCanon: map[string][]*refInfo{},
+		answers: map[string]resolve.Result{},
 		users:   map[*refInfo][]int{},
 		pending: make([]int, len(scans)),
 		ready:   make(chan int, len(scans)),
 		changes: make([]*Change, len(scans)),
 		notes:   make([][]rewrite.PolicyNote, len(scans)),
 		errs:    make([]error, len(scans)),
-	}
-	open := map[*refInfo]bool{}
-	for _, ri := range refs {
-		if ri.canon == "" || opts.Offline { // nothing to ask: settled now
-			ri.settle(opts.Offline)
-			ri.answered = true
-			if !sp.toCheck(ri) {
-				continue
-			}
-		} else {
-			sp.byCanon[ri.canon] = append(sp.byCanon[ri.canon], ri)
-		}
-		open[ri] = true
-	}
-	for i := range scans {
-		f := scans[i].file
-		if f == nil {
-			continue
-		}
-		var named map[*refInfo]bool
-		for _, site := range f.Sites {
-			if ri := refs[site.Written]; ri != nil && open[ri] && !named[ri] {
-				if named == nil {
-					named = map[*refInfo]bool{}
-				}
-				named[ri] = true
-				sp.users[ri] = append(sp.users[ri], i)
-			}
-		}
-		sp.pending[i] = len(named)
-		if len(named) == 0 {
-			sp.ready <- i
-		}
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if opts.Sink != nil {
@@ -110,6 +82,77 @@ func newSplicer(ctx context.Context, scans []scanned, refs map[string]*refInfo, 
 	return sp
 }
 
+// add learns the references file i names (sites the configuration ignores
+// are marked skipped), and returns the tags not asked before. Work is per
+// unique reference as written, not per site: a file may name one image
+// thousands of times. The file is queued at once if nothing it names is
+// left unsettled.
+func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	var named map[*refInfo]bool
+	for _, site := range f.Sites {
+		if site.Pinnable() && sp.opts.Filter != nil && sp.opts.Filter.Ignored(site.Ref) {
+			site.Skip = ReasonConfigIgnored
+		}
+		if !site.Pinnable() {
+			continue
+		}
+		ri := sp.refs[site.Written]
+		if ri == nil {
+			ri = &refInfo{image: site.Ref.Familiar(), ref: site.Ref}
+			sp.refs[site.Written] = ri
+			if t, err := site.Ref.Canonical(); err == nil && !sp.opts.Offline {
+				ri.canon = t.Name()
+				if len(sp.byCanon[ri.canon]) == 0 {
+					ask = append(ask, t)
+				}
+				sp.byCanon[ri.canon] = append(sp.byCanon[ri.canon], ri)
+				if res, ok := sp.answers[ri.canon]; ok {
+					sp.answer(ri, res)
+				}
+			} else { // nothing to ask: settled now
+				sp.answer(ri, resolve.Result{})
+			}
+		}
+		if !ri.settled && !named[ri] {
+			if named == nil {
+				named = map[*refInfo]bool{}
+			}
+			named[ri] = true
+			sp.users[ri] = append(sp.users[ri], i)
+		}
+	}
+	sp.pending[i] = len(named)
+	if len(named) == 0 {
+		sp.ready <- i
+	}
+	return ask
+}
+
+// resolved takes a tag's answer; it may be called from several goroutines.
+func (sp *splicer) resolved(key string, res resolve.Result) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.answers[key] = res
+	for _, ri := range sp.byCanon[key] {
+		sp.answer(ri, res)
+	}
+}
+
+// answer gives a reference its tag's answer, and settles it unless checks
+// are still to come. Called with mu held.
+func (sp *splicer) answer(ri *refInfo, res resolve.Result) {
+	if ri.answered {
+		return
+	}
+	ri.res, ri.answered = res, true
+	ri.settle(sp.opts.Offline)
+	if !sp.toCheck(ri) {
+		sp.settled(ri)
+	}
+}
+
 // toCheck tells whether a reference whose tag has answered still awaits the
 // checks: its digest written must be shown to exist, or the digest it is to
 // carry inspected.
@@ -117,25 +160,13 @@ func (sp *splicer) toCheck(ri *refInfo) bool {
 	return sp.checking && (ri.asksExists() || len(sp.opts.Platforms) > 0 || sp.opts.Verify)
 }
 
-// resolved takes a tag's answer; it may be called from several goroutines.
-func (sp *splicer) resolved(key string, res resolve.Result) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	for _, ri := range sp.byCanon[key] {
-		if ri.answered {
-			continue
-		}
-		ri.res, ri.answered = res, true
-		ri.settle(false)
-		if !sp.toCheck(ri) {
-			sp.settled(ri)
-		}
-	}
-}
-
 // settled marks a reference settled, and queues the files left waiting on
 // nothing else. Called with mu held.
 func (sp *splicer) settled(ri *refInfo) {
+	if ri.settled {
+		return
+	}
+	ri.settled = true
 	for _, i := range sp.users[ri] {
 		if sp.pending[i]--; sp.pending[i] == 0 {
 			sp.ready <- i
@@ -145,20 +176,19 @@ func (sp *splicer) settled(ri *refInfo) {
 }
 
 // unsettled are the references the checks are to look at, every one
-// answered (a tag that never had an answer has failed).
+// answered (a tag that never had an answer has failed). Called once the
+// scan and the tags are done.
 func (sp *splicer) unsettled() map[string]*refInfo {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	out := map[string]*refInfo{}
 	for k, ri := range sp.refs {
-		if _, open := sp.users[ri]; !open && ri.answered && !sp.toCheck(ri) {
-			continue
-		}
 		if !ri.answered {
-			ri.answered = true
-			ri.settle(sp.opts.Offline)
+			sp.answer(ri, resolve.Result{})
 		}
-		out[k] = ri
+		if !ri.settled {
+			out[k] = ri
+		}
 	}
 	return out
 }
@@ -168,7 +198,7 @@ func (sp *splicer) finish() {
 	sp.mu.Lock()
 	for _, ri := range sp.refs {
 		if !ri.answered {
-			ri.answered = true
+			ri.res, ri.answered = resolve.Result{}, true
 			ri.settle(sp.opts.Offline)
 		}
 		sp.settled(ri)
@@ -189,12 +219,15 @@ func (sp *splicer) splice(i int) {
 	// The digest each site is to carry: the registry's answer for the tag
 	// it follows, or, for a reference pinned by digest alone (and offline),
 	// its own. A failure ("") leaves the site as it is, pull policy included.
-	digestOf := func(site *rewrite.Site) string {
+	digests := map[string]string{} // by reference as written
+	sp.mu.Lock()                   // the scan may still be adding references
+	for _, site := range f.Sites {
 		if ri := sp.refs[site.Written]; ri != nil {
-			return ri.digest
+			digests[site.Written] = ri.digest
 		}
-		return ""
 	}
+	sp.mu.Unlock()
+	digestOf := func(site *rewrite.Site) string { return digests[site.Written] }
 	updated, notes, err := f.Rewrite(digestOf, sp.opts.PullPolicy)
 	if err != nil {
 		sp.errs[i] = err

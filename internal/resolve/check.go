@@ -57,25 +57,48 @@ func (r *Resolver) digestTarget(d name.Digest) (name.Digest, error) {
 // registry host(i) and in all allow, and gives up on what has not started
 // once ctx is done.
 func (r *Resolver) each(ctx context.Context, n int, host func(i int) string, f func(i int)) {
-	var wg sync.WaitGroup
-	r.opts.Progress.AddRefs(n)
+	g := r.group(ctx)
 	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := host(i)
-			release, err := r.acquire(ctx, h)
-			if err != nil {
-				return
+		g.Go(host(i), func(err error) {
+			if err == nil {
+				f(i)
 			}
-			defer release()
-			done := r.opts.Progress.Start(h)
-			defer done()
-			f(i)
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
+
+// requests is a group of registry requests, each run in its own goroutine
+// once the slots for its registry and in all allow.
+type requests struct {
+	r   *Resolver
+	ctx context.Context
+	wg  sync.WaitGroup
+}
+
+func (r *Resolver) group(ctx context.Context) *requests { return &requests{r: r, ctx: ctx} }
+
+// Go runs f(nil) holding a slot for a request to host, or f with the
+// context's error, holding none, when the context ends first.
+func (g *requests) Go(host string, f func(err error)) {
+	g.r.opts.Progress.AddRefs(1)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		release, err := g.r.acquire(g.ctx, host)
+		if err != nil {
+			f(err)
+			return
+		}
+		defer release()
+		done := g.r.opts.Progress.Start(host)
+		defer done()
+		f(nil)
+	}()
+}
+
+// Wait waits for every f to return.
+func (g *requests) Wait() { g.wg.Wait() }
 
 // hostOf is the registry a reference is asked of (through its mirror).
 func (r *Resolver) hostOf(ref name.Reference) string {

@@ -251,9 +251,14 @@ type Result struct {
 // Resolve resolves every tag (deduplicated by canonical name) and returns the
 // results by canonical name (tag.Name()).
 func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Result {
+	ch := make(chan name.Tag, len(tags))
+	for _, t := range tags {
+		ch <- t
+	}
+	close(ch)
 	out := map[string]Result{}
 	var mu sync.Mutex
-	r.ResolveEach(ctx, tags, func(key string, res Result) {
+	r.ResolveEach(ctx, ch, func(key string, res Result) {
 		mu.Lock()
 		out[key] = res
 		mu.Unlock()
@@ -261,20 +266,17 @@ func (r *Resolver) Resolve(ctx context.Context, tags []name.Tag) map[string]Resu
 	return out
 }
 
-// ResolveEach resolves as Resolve does, handing each unique tag's answer,
-// keyed by canonical name, to fn as soon as it is known: fn is called once
-// per key, from several goroutines at once, and should return quickly (it
-// holds a request's slot). It returns when every key has had its call.
-func (r *Resolver) ResolveEach(ctx context.Context, tags []name.Tag, fn func(key string, res Result)) {
-	// Asked in the order given, so that a caller waiting on the first
-	// tags gets them first.
+// ResolveEach resolves the tags as they arrive, until the channel is
+// closed, each unique one once (by canonical name), and hands each answer
+// to fn as soon as it is known: fn is called once per key, from several
+// goroutines at once, and should return quickly (it may hold a request's
+// slot). Tags are asked in the order they arrive. ResolveEach returns when
+// the channel is closed and every key has had its call; once ctx is done,
+// the tags still to ask are answered with its error.
+func (r *Resolver) ResolveEach(ctx context.Context, tags <-chan name.Tag, fn func(key string, res Result)) {
+	g := r.group(ctx)
 	seen := map[string]bool{}
-	type ask struct {
-		key         string
-		tag, target name.Tag
-	}
-	var asks []ask
-	for _, t := range tags {
+	for t := range tags {
 		key := t.Name()
 		if seen[key] {
 			continue
@@ -292,23 +294,19 @@ func (r *Resolver) ResolveEach(ctx context.Context, tags []name.Tag, fn func(key
 			fn(key, Result{Err: err})
 			continue
 		}
-		asks = append(asks, ask{key, t, target})
+		g.Go(target.RegistryStr(), func(err error) {
+			if err != nil { // not started: the context ended first
+				fn(key, Result{Err: err})
+				return
+			}
+			res := r.one(ctx, t, target)
+			if res.Err == nil && r.opts.Cache != nil {
+				r.opts.Cache.Store(key, res.Digest)
+			}
+			fn(key, res)
+		})
 	}
-	started := make([]bool, len(asks)) // each index written by its own goroutine only
-	r.each(ctx, len(asks), func(i int) string { return asks[i].target.RegistryStr() }, func(i int) {
-		a := asks[i]
-		started[i] = true
-		res := r.one(ctx, a.tag, a.target)
-		if res.Err == nil && r.opts.Cache != nil {
-			r.opts.Cache.Store(a.key, res.Digest)
-		}
-		fn(a.key, res)
-	})
-	for i, a := range asks { // not started: the context ended first
-		if !started[i] {
-			fn(a.key, Result{Err: ctx.Err()})
-		}
-	}
+	g.Wait()
 }
 
 // one asks target (tag, or its mirror) for the tag's digest.
