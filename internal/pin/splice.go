@@ -39,12 +39,12 @@ type splicer struct {
 	checking bool // a Checker runs after the tags resolve
 
 	mu      sync.Mutex
-	refs    map[string]*refInfo        // by reference as written
-	byCanon map[string][]*refInfo      // the references following each tag asked
-	answers map[string]resolve.Result  // the answers so far, by tag
-	users   map[*refInfo][]int         // the files naming each unsettled reference
-	pending []int                      // by file: the unsettled references it names
-	ready   chan int                   // files whose references are all settled
+	refs    map[string]*refInfo       // by reference as written
+	byCanon map[string][]*refInfo     // the references following each tag asked
+	answers map[string]resolve.Result // the answers so far, by tag
+	users   map[*refInfo][]int        // the files naming each unsettled reference
+	pending []int                     // by file: the unsettled references it names
+	ready   chan int                  // files whose references are all settled
 	wg      sync.WaitGroup
 
 	// By file, each written by the one worker splicing it.
