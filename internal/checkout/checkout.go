@@ -334,9 +334,21 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	if fi.Size() > limit {
 		return nil, 0, &TooLargeError{Size: fi.Size(), Limit: limit}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Read at its size, plus a byte to see it end; a file that grew since
+	// is read on, up to the limit.
+	data := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, data)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		data = data[:n]
+	case err != nil:
 		return nil, 0, err
+	default:
+		rest, err := io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
+		if err != nil {
+			return nil, 0, err
+		}
+		data = append(data, rest...)
 	}
 	if int64(len(data)) > limit { // it grew while being read
 		return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}

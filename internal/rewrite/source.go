@@ -17,10 +17,13 @@ var bom = []byte("\ufeff")
 type source struct {
 	data  []byte
 	lines []int // byte offset where each line starts; lines[0] is line 1
+	// marked: the file holds "pinbot:ignore" somewhere (most hold none,
+	// and need no line looked at for it).
+	marked bool
 }
 
 func newSource(data []byte) *source {
-	s := &source{data: data}
+	s := &source{data: data, marked: bytes.Contains(data, []byte("pinbot:ignore"))}
 	start := 0
 	if bytes.HasPrefix(data, bom) {
 		start = len(bom)
@@ -143,6 +146,9 @@ var commentLineRE = regexp.MustCompile(`^\s*#`)
 // ignored reports a "# pinbot:ignore" comment on the line or in the block of
 // comment lines directly above it.
 func (s *source) ignored(line int) bool {
+	if !s.marked {
+		return false
+	}
 	if ignoreRE.Match(s.text(line)) {
 		return true
 	}
