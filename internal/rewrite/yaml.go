@@ -48,6 +48,24 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 			err = a.err
 		}
 	}()
+	// The quick parser first; what it leaves, the general one, from the
+	// file's start.
+	if q := newQuick(f.Data); q != nil {
+		for {
+			doc, ok := q.next()
+			if !ok {
+				f.Sites = nil
+				w = &yamlWalk{f: f, ctx: ctx, budget: w.budget}
+				break
+			}
+			if doc == nil {
+				return nil
+			}
+			if err := w.document(doc); err != nil {
+				return err
+			}
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
 	for {
 		var doc yaml.Node
@@ -59,23 +77,31 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 			f.Sites = nil
 			return parseError(err, f.Data)
 		}
-		w.keys = map[*yaml.Node]bool{}
-		if err := duplicateKeys(&doc, 0, w.keys); err != nil {
-			f.Sites = nil
+		if err := w.document(&doc); err != nil {
 			return err
 		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		w.seen = map[*yaml.Node]bool{} // aliases never cross documents
-		root := deref(doc.Content[0])
-		if root == nil || root.Kind != yaml.MappingNode {
-			continue
-		}
-		if fd := finderOf(f.Format); fd != nil && fd.walk != nil {
-			fd.walk(w, root)
-		}
 	}
+}
+
+// document hands one document to the scanner of the file's format.
+func (w *yamlWalk) document(doc *yaml.Node) error {
+	w.keys = map[*yaml.Node]bool{}
+	if err := duplicateKeys(doc, 0, w.keys); err != nil {
+		w.f.Sites = nil
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	w.seen = map[*yaml.Node]bool{} // aliases never cross documents
+	root := deref(doc.Content[0])
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil
+	}
+	if fd := finderOf(w.f.Format); fd != nil && fd.walk != nil {
+		fd.walk(w, root)
+	}
+	return nil
 }
 
 // duplicateKeys rejects a mapping that names a key twice: Kubernetes and

@@ -1,0 +1,203 @@
+package rewrite
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// quickAll parses all of data with the quick parser.
+func quickAll(data []byte) ([]*yaml.Node, bool) {
+	q := newQuick(data)
+	if q == nil {
+		return nil, false
+	}
+	var docs []*yaml.Node
+	for {
+		doc, ok := q.next()
+		if !ok {
+			return nil, false
+		}
+		if doc == nil {
+			return docs, true
+		}
+		docs = append(docs, doc)
+	}
+}
+
+// generalAll parses all of data with the general parser, keeping the
+// documents that hold something.
+func generalAll(data []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(doc.Content) > 0 {
+			docs = append(docs, &doc)
+		}
+	}
+}
+
+// sameNodes reports where two trees differ in what a scan reads.
+func sameNodes(path string, q, g *yaml.Node) error {
+	if q.Kind != g.Kind || q.Style != g.Style || q.Tag != g.Tag || q.Value != g.Value ||
+		q.Line != g.Line || q.Column != g.Column || q.Anchor != g.Anchor || len(q.Content) != len(g.Content) {
+		return fmt.Errorf("%s: quick {kind %v style %v tag %q value %q at %d:%d, %d children}, general {kind %v style %v tag %q value %q at %d:%d, %d children}",
+			path, q.Kind, q.Style, q.Tag, q.Value, q.Line, q.Column, len(q.Content), g.Kind, g.Style, g.Tag, g.Value, g.Line, g.Column, len(g.Content))
+	}
+	for i := range q.Content {
+		if err := sameNodes(fmt.Sprintf("%s/%d", path, i), q.Content[i], g.Content[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// agree checks that whatever the quick parser takes, the general parser
+// takes too, into the same nodes; it reports whether the quick one took it.
+func agree(t testing.TB, data []byte) bool {
+	t.Helper()
+	qdocs, ok := quickAll(data)
+	if !ok {
+		return false
+	}
+	gdocs, err := generalAll(data)
+	if err != nil {
+		t.Fatalf("the quick parser took what the general one refuses (%v):\n%q", err, data)
+	}
+	if len(qdocs) != len(gdocs) {
+		t.Fatalf("%d documents, the general parser finds %d:\n%q", len(qdocs), len(gdocs), data)
+	}
+	for i := range qdocs {
+		if err := sameNodes(fmt.Sprint(i), qdocs[i], gdocs[i]); err != nil {
+			t.Fatalf("%v\n%q", err, data)
+		}
+	}
+	return true
+}
+
+// quickTaken are files in the subset: each must be taken, as the general
+// parser reads it.
+var quickTaken = []string{
+	"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web, tier: \"front\"}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx:1.25\n        ports:\n        - containerPort: 80\n        resources: {limits: {cpu: 100m}}\n        args: [\"--a\", '--b', c]\n",
+	"# a comment\n---\na: 1 # trailing\nb:\n- x\n- y\nc:\n  - 'it''s'\n  - \"q\"\n---\nd: {}\ne: []\nf: ~\ng:\nh: true\n",
+	"a:\r\n  b: c\r\n",
+	"list:\n-\n  a: 1\n- b: 2\n  c: 3\n- plain text here\n",
+	"pods: {containers: [{image: r1:1}, {image: 'ghcr.io/x/y:2'}]}\n",
+	"k: v:w\nurl: http://example.com/a#frag\nnum: 0x1F\nf: 1.5\nd: 2001-12-14\n",
+	"  indented: root\n  other: 2\n",
+	"a:\n",
+	"b: Yes\nc: ~\nd: .5\ne: -1\nf: +1\ng: .inf\nh: NULL\ni: o\nj: é\n",
+	"a:\nb: # c\n---\nc:\n",
+	"ünïcode: välue\nk: 日本語 # comment\nimage: nginx:1.25\n",
+}
+
+// quickRefused are files outside the subset: each must be left to the
+// general parser.
+var quickRefused = []string{
+	"a: &x 1\nb: *x\n",
+	"a: !!str 1\n",
+	"a: |\n  text\n",
+	"a: >\n  text\n",
+	"a: one\n  two\n",
+	"a: \"multi\n  line\"\n",
+	"a: \"esc\\n\"\n",
+	"\"quoted key\": 1\n",
+	"<<: {a: 1}\n",
+	"a: <<\n",
+	"a: [<<]\n",
+	"a: [1,\n  2]\n",
+	"%YAML 1.2\n---\na: 1\n",
+	"a:\tb\n",
+	"a: 1\n---\n",
+	"---\n---\na: 1\n",
+	"\ufeffa: 1\n",
+	"a: 1\rb: 2\n",
+	"a: b: c\n",
+	"a: - b\n",
+	"- - a\n",
+	"just a scalar\n",
+	"a: 1\n...\n",
+	"--- a: 1\n",
+	"? complex\n: key\n",
+	"a: [b: c]\n",
+	"a: {b}\n",
+	"a: [1, 2,]\n",
+	"a: {b: c}d\n",
+	"a: 'x'#c\n",
+}
+
+func TestQuickSubset(t *testing.T) {
+	for _, in := range quickTaken {
+		if !agree(t, []byte(in)) {
+			t.Errorf("not taken:\n%q", in)
+		}
+	}
+	for _, in := range quickRefused {
+		if agree(t, []byte(in)) {
+			t.Errorf("taken, though outside the subset:\n%q", in)
+		}
+	}
+}
+
+// TestQuickAgreesOnTestdata holds the quick parser to the general one on
+// every YAML file in the repository's test data, and checks that it takes
+// most of them (it is there to be used).
+func TestQuickAgreesOnTestdata(t *testing.T) {
+	taken, total := 0, 0
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "fuzz") {
+			return filepath.SkipDir
+		}
+		if ext := filepath.Ext(p); d.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if _, err := generalAll(data); err != nil {
+			return nil // not YAML: nothing to agree on
+		}
+		total++
+		if agree(t, data) {
+			taken++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the quick parser took %d of %d YAML files", taken, total)
+	if total < 20 || taken*3 < total {
+		t.Errorf("the quick parser took %d of %d YAML files", taken, total)
+	}
+}
+
+func FuzzQuick(f *testing.F) {
+	for _, in := range append(append([]string{}, quickTaken...), quickRefused...) {
+		f.Add([]byte(in))
+	}
+	f.Add([]byte(strings.Repeat("- a: [1, {b: c}]\n  d: 'e'\n", 3)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		agree(t, data)
+	})
+}
