@@ -1,7 +1,11 @@
 // Package pin is pinbot's pipeline, shared by "pinbot pin" and "pinbot pr":
 // scan a checkout for image sites, resolve each unique tag once, plan the
-// edits and splice them into the original bytes. It writes nothing: the
-// caller gets each changed file's old and new bytes and a report.
+// edits and splice them into the original bytes. The stages overlap: a tag
+// is asked as soon as a file naming it is scanned, and a file is spliced as
+// soon as every reference it names is settled. It writes nothing itself:
+// the caller gets each changed file's old and new bytes and a report, and
+// may take each change as it comes (Options.Sink) to write it while the
+// rest of the run waits on registries.
 package pin
 
 import (

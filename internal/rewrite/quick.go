@@ -504,14 +504,16 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 			switch t[end] {
 			case ',', '[', ']', '{', '}':
 				break scan
-			case '#':
-				q.fail() // a comment, or a '#' the subset leaves alone
 			case ':':
 				if end+1 == len(t) || t[end+1] == ' ' {
 					break scan
 				}
 				if bytes.IndexByte([]byte(",?[]{}"), t[end+1]) >= 0 {
 					q.fail()
+				}
+			default:
+				if !flowSafe(t[end]) {
+					q.fail() // a comment, or a character the subset leaves alone
 				}
 			}
 		}
@@ -523,6 +525,13 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 	}
 	colon := end+1 < len(t) && t[end] == ':' && t[end+1] == ' '
 	return n, end, colon
+}
+
+// flowSafe reports whether c may stand in a plain scalar of a flow
+// collection in the subset.
+func flowSafe(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c >= utf8.RuneSelf ||
+		strings.IndexByte(" -_./=+~@$%()<>;", c) >= 0
 }
 
 func skipSpaces(t []byte, i int) int {
