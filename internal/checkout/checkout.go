@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -421,51 +420,16 @@ func IsTemp(name string) bool { return tempRE.MatchString(name) }
 // old: a temporary file in the same directory, synced, given the original's
 // mode, then renamed over it. A file whose bytes are no longer old (edited
 // during the run) is left as it is, with ErrChanged. A symlink is never
-// written through.
+// written through. Several may run at once, on different files.
 func (c *Checkout) WriteFile(rel string, old, data []byte) error {
-	return c.WriteFiles([]Write{{Path: rel, Old: old, New: data}}, 1)[0]
-}
-
-// Write is one file to replace: Path held Old when it was read; New are
-// the bytes it is to hold.
-type Write struct {
-	Path     string
-	Old, New []byte
-}
-
-// WriteFiles makes each write as WriteFile does, jobs at a time, and
-// returns each one's error.
-func (c *Checkout) WriteFiles(writes []Write, jobs int) []error {
-	errs := make([]error, len(writes))
-	parallel(len(writes), jobs, func(i int) {
-		w := writes[i]
-		tmp, err := c.writeTemp(w.Path, w.New)
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		if err = c.replace(w.Path, tmp, w.Old); err != nil {
-			c.root.Remove(tmp)
-		}
-		errs[i] = err
-	})
-	return errs
-}
-
-// parallel runs f(0..n-1), jobs at a time.
-func parallel(n, jobs int, f func(i int)) {
-	sem := make(chan struct{}, max(1, jobs))
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			f(i)
-		}()
+	tmp, err := c.writeTemp(rel, data)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
+	if err = c.replace(rel, tmp, old); err != nil {
+		c.root.Remove(tmp)
+	}
+	return err
 }
 
 // writeTemp writes data to a new temporary file beside rel, with rel's

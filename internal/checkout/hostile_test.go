@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -172,30 +173,40 @@ func TestStaleTempFiles(t *testing.T) {
 	}
 }
 
-// TestWriteFilesInParallel: many files written at once, each atomically;
-// the one edited since it was read keeps its edit; no temporary file stays.
-func TestWriteFilesInParallel(t *testing.T) {
+// TestWriteFileConcurrently: many files written at once (as pin's sink
+// does), each atomically; the one edited since it was read keeps its edit;
+// no temporary file stays.
+func TestWriteFileConcurrently(t *testing.T) {
 	root := t.TempDir()
-	var writes []Write
+	var paths []string
 	for i := 0; i < 50; i++ {
 		p := fmt.Sprintf("d%d/f%d.yaml", i%5, i)
 		write(t, root, p, "old")
-		writes = append(writes, Write{Path: p, Old: []byte("old"), New: []byte("new " + p)})
+		paths = append(paths, p)
 	}
 	write(t, root, "d3/f13.yaml", "edited")
 	co, _ := Open(root, false)
 	defer co.Close()
-	errs := co.WriteFiles(writes, 8)
-	for i, w := range writes {
-		data, _ := os.ReadFile(filepath.Join(root, w.Path))
-		if w.Path == "d3/f13.yaml" {
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = co.WriteFile(p, []byte("old"), []byte("new "+p))
+		}()
+	}
+	wg.Wait()
+	for i, p := range paths {
+		data, _ := os.ReadFile(filepath.Join(root, p))
+		if p == "d3/f13.yaml" {
 			if !errors.Is(errs[i], ErrChanged) || string(data) != "edited" {
-				t.Errorf("%s: %v, %q", w.Path, errs[i], data)
+				t.Errorf("%s: %v, %q", p, errs[i], data)
 			}
 			continue
 		}
-		if errs[i] != nil || string(data) != "new "+w.Path {
-			t.Errorf("%s: %v, %q", w.Path, errs[i], data)
+		if errs[i] != nil || string(data) != "new "+p {
+			t.Errorf("%s: %v, %q", p, errs[i], data)
 		}
 	}
 	files, _ := co.Files([]string{"."}, nil)

@@ -197,10 +197,7 @@ func (sp *splicer) unsettled() map[string]*refInfo {
 func (sp *splicer) finish() {
 	sp.mu.Lock()
 	for _, ri := range sp.refs {
-		if !ri.answered {
-			ri.res, ri.answered = resolve.Result{}, true
-			ri.settle(sp.opts.Offline)
-		}
+		sp.answer(ri, resolve.Result{}) // a tag never answered has failed
 		sp.settled(ri)
 	}
 	close(sp.ready)

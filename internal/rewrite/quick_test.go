@@ -201,3 +201,24 @@ func FuzzQuick(f *testing.F) {
 		agree(t, data)
 	})
 }
+
+// TestQuickGivesUpMidFile: a file whose second document is outside the
+// subset is scanned by the general parser from its start, and each site is
+// found once, where it is.
+func TestQuickGivesUpMidFile(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: a:1\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: &b b:1\n  - image: c:1\n"
+	if _, ok := quickAll([]byte(in)); ok {
+		t.Fatal("the quick parser took an anchor")
+	}
+	f, err := Scan("pods.yaml", FormatManifest, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range f.Sites {
+		got = append(got, fmt.Sprintf("%d:%s", s.Line, s.Written))
+	}
+	if want := "5:a:1 11:b:1 12:c:1"; strings.Join(got, " ") != want {
+		t.Errorf("sites %v, want %s", got, want)
+	}
+}
