@@ -13,6 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/yamlerr"
@@ -131,12 +134,13 @@ func (s *Site) skip(reason string) {
 func (s *Site) parse(f *File) {
 	p, ok := f.parsed[s.Written]
 	if !ok {
-		p.ref, p.err = imageref.Parse(s.Written)
+		p = parseRef(s.Written)
 		if f.parsed == nil {
 			f.parsed = map[string]parsedRef{}
 		}
-		f.parsed[s.Written] = p
+		f.parsed[p.written] = p
 	}
+	s.Written = p.written
 	switch {
 	case errors.Is(p.err, imageref.ErrVariable):
 		s.skip(ReasonVariable)
@@ -148,6 +152,31 @@ func (s *Site) parse(f *File) {
 }
 
 type parsedRef struct {
-	ref imageref.Ref
-	err error
+	written string // a copy: a value as parsed may hold on to the whole file
+	ref     imageref.Ref
+	err     error
+}
+
+// parsed holds references already parsed, for every file of a run: a
+// repository names the same images in file after file. It stops growing at
+// maxParsed entries.
+var (
+	parsed      sync.Map // string → parsedRef
+	parsedCount atomic.Int64
+)
+
+const maxParsed = 1 << 14
+
+func parseRef(written string) parsedRef {
+	if p, ok := parsed.Load(written); ok {
+		return p.(parsedRef)
+	}
+	p := parsedRef{written: strings.Clone(written)}
+	p.ref, p.err = imageref.Parse(p.written)
+	if parsedCount.Load() < maxParsed {
+		if _, loaded := parsed.LoadOrStore(p.written, p); !loaded {
+			parsedCount.Add(1)
+		}
+	}
+	return p
 }

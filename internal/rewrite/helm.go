@@ -225,7 +225,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	}
 	if pk, pv := w.field(m, "pullPolicy"); pk != nil {
 		if t := deref(pv); t != nil && t.Kind == yaml.ScalarNode {
-			s.PullPolicy = t.Value
+			s.PullPolicy = strings.Clone(t.Value)
 			ct := &container{hasPolicy: true}
 			if pv.Kind == yaml.ScalarNode {
 				if sp, _, err := w.f.locate(pv); err == nil {

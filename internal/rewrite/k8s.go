@@ -129,7 +129,7 @@ func (w *yamlWalk) container(c *yaml.Node, kind Kind) {
 	if pk != nil {
 		ct.hasPolicy = true
 		if t := deref(pv); t != nil && t.Kind == yaml.ScalarNode {
-			s.PullPolicy = t.Value
+			s.PullPolicy = strings.Clone(t.Value)
 			if pv.Kind == yaml.ScalarNode { // not through an alias: safe to edit here
 				if sp, _, err := w.f.locate(pv); err == nil {
 					ct.policy = sp

@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -24,17 +25,25 @@ import (
 // on one line; flow collections on one line; comments; "---" between
 // documents.
 type quick struct {
+	src   string  // the file's text, copied once: scalar values are slices of it
 	lines []qline // the lines that hold something, comments excluded
 	i     int     // the line being read
 	depth int
+	// Nodes and the pointers of Content slices come from blocks, reused
+	// from file to file (release): a file's nodes die together.
 	slab  []yaml.Node
+	ptrs  []*yaml.Node
+	slabs []*[]yaml.Node
+	pslab []*[]*yaml.Node
+	stack []*yaml.Node // the items of the collections being read
 }
 
 // qline is one line that holds something: its number, the spaces before
-// it, and the rest (a line break's CR removed).
+// it, and the rest (a line break's CR removed), which starts at src[off].
 type qline struct {
 	num    int
 	indent int
+	off    int
 	text   []byte
 }
 
@@ -50,15 +59,14 @@ func newQuick(data []byte) *quick {
 	if !plainText(data) {
 		return nil
 	}
-	q := &quick{}
-	num := 0
-	for len(data) > 0 {
+	q := &quick{src: string(data), lines: make([]qline, 0, bytes.Count(data, []byte{'\n'})+1)}
+	num, start := 0, 0
+	for start < len(data) {
 		num++
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
+		line := data[start:]
+		next := len(data)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], start+i+1
 		}
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
@@ -68,13 +76,16 @@ func newQuick(data []byte) *quick {
 			indent++
 		}
 		text := line[indent:]
-		if len(text) == 0 || text[0] == '#' {
-			continue
+		if len(text) > 0 && text[0] != '#' {
+			q.lines = append(q.lines, qline{num: num, indent: indent, off: start + indent, text: text})
 		}
-		q.lines = append(q.lines, qline{num: num, indent: indent, text: text})
+		start = next
 	}
 	return q
 }
+
+// str is text[a:b] of line l as a string, without a copy.
+func (q *quick) str(l *qline, a, b int) string { return q.src[l.off+a : l.off+b] }
 
 // plainText reports whether data is UTF-8 with no byte order mark, tab,
 // control character, or character YAML reads as a line break besides LF
@@ -124,14 +135,17 @@ func (q *quick) next() (doc *yaml.Node, ok bool) {
 		return nil, true
 	}
 	l := &q.lines[q.i]
-	doc = &yaml.Node{Kind: yaml.DocumentNode, Line: l.num, Column: l.indent + 1}
+	doc = q.alloc()
+	*doc = yaml.Node{Kind: yaml.DocumentNode, Line: l.num, Column: l.indent + 1}
 	if q.marker() {
 		q.i++
 		if q.i >= len(q.lines) || q.marker() {
 			q.fail() // an empty document
 		}
 	}
-	doc.Content = []*yaml.Node{q.node()}
+	base := len(q.stack)
+	q.stack = append(q.stack, q.node())
+	doc.Content = q.content(base)
 	if q.i < len(q.lines) && !q.marker() {
 		q.fail()
 	}
@@ -210,6 +224,7 @@ func (q *quick) sequence(indent int) *yaml.Node {
 	l := &q.lines[q.i]
 	seq := q.alloc()
 	*seq = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: l.num, Column: indent + 1}
+	base := len(q.stack)
 	for q.more() && q.lines[q.i].indent == indent && dash(q.lines[q.i].text) {
 		l := &q.lines[q.i]
 		rest := l.text[1:]
@@ -228,7 +243,7 @@ func (q *quick) sequence(indent int) *yaml.Node {
 		default:
 			// The item starts on the dash's line: read the rest of the
 			// line as a line of its own, indented to where it starts.
-			l.indent, l.text = indent+1+k, rest[k:]
+			l.indent, l.off, l.text = indent+1+k, l.off+1+k, rest[k:]
 			switch {
 			case dash(l.text):
 				q.fail()
@@ -240,8 +255,9 @@ func (q *quick) sequence(indent int) *yaml.Node {
 				q.noContinuation(indent)
 			}
 		}
-		seq.Content = append(seq.Content, item)
+		q.stack = append(q.stack, item)
 	}
+	seq.Content = q.content(base)
 	return seq
 }
 
@@ -249,6 +265,7 @@ func (q *quick) mapping(indent int) *yaml.Node {
 	l := &q.lines[q.i]
 	m := q.alloc()
 	*m = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: l.num, Column: indent + 1}
+	base := len(q.stack)
 	for q.more() && q.lines[q.i].indent == indent && !dash(q.lines[q.i].text) {
 		l := &q.lines[q.i]
 		end := keyEnd(l.text)
@@ -282,8 +299,9 @@ func (q *quick) mapping(indent int) *yaml.Node {
 			q.i++
 			q.noContinuation(indent)
 		}
-		m.Content = append(m.Content, key, val)
+		q.stack = append(q.stack, key, val)
 	}
+	m.Content = q.content(base)
 	return m
 }
 
@@ -303,7 +321,7 @@ func (q *quick) plainKey(l *qline, end int) *yaml.Node {
 		!plainStart(k) {
 		q.fail()
 	}
-	return q.scalar(string(k), 0, l.num, l.column(0))
+	return q.scalar(q.str(l, 0, end), 0, l.num, l.column(0))
 }
 
 // plainStart reports whether a plain scalar may start as text does.
@@ -322,15 +340,60 @@ func (q *quick) scalar(value string, style yaml.Style, line, col int) *yaml.Node
 	if style == 0 && value == "<<" {
 		q.fail() // a merge key, wherever it stands
 	}
-	n := q.alloc()
-	*n = yaml.Node{Kind: yaml.ScalarNode, Style: style, Value: value, Line: line, Column: col}
-	if style == 0 && !plainString(value) {
-		n.Tag = n.ShortTag()
-	} else {
-		n.Tag = "!!str"
+	tag := "!!str"
+	if style == 0 {
+		tag = tagOf(value)
 	}
+	n := q.alloc()
+	*n = yaml.Node{Kind: yaml.ScalarNode, Style: style, Tag: tag, Value: value, Line: line, Column: col}
 	return n
 }
+
+// tagOf is the tag the general parser gives plain scalar v. The common
+// cases are answered here: a string starting with a letter, a decimal
+// integer, a string that holds a character no number or timestamp has,
+// and the words of the resolver's table. The rest are asked of the
+// general parser's resolver.
+func tagOf(v string) string {
+	if plainString(v) {
+		return "!!str"
+	}
+	switch c := v[0]; {
+	case (c == '-' || c == '+') && len(v) > 1 && v[1] == '.':
+		// "-.inf" and its kin: the resolver's table
+	case '0' <= c && c <= '9' || c == '-' || c == '+':
+		digits := true
+		for i := 0; i < len(v); i++ {
+			if b := v[i]; b < '0' || b > '9' {
+				if !numeric[b] {
+					return "!!str"
+				}
+				digits = false
+			}
+		}
+		if digits && len(v) <= 18 && (c != '0' || len(v) == 1) {
+			return "!!int"
+		}
+	case c < utf8.RuneSelf && strings.IndexByte("yYnNtTfFoO~", c) >= 0:
+		switch v {
+		case "true", "True", "TRUE", "false", "False", "FALSE":
+			return "!!bool"
+		case "~", "null", "Null", "NULL":
+			return "!!null"
+		}
+		return "!!str"
+	}
+	return (&yaml.Node{Kind: yaml.ScalarNode, Value: v}).ShortTag()
+}
+
+// numeric marks the characters a number or a timestamp may hold, in any
+// of the forms the general parser's resolver reads.
+var numeric = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEFxXoObB_+-.:tTzZ " {
+		t[c] = true
+	}
+	return t
+}()
 
 // plainString reports whether a plain scalar is surely a string: it starts
 // with a character that starts no number, boolean, null or other keyword
@@ -340,16 +403,73 @@ func plainString(v string) bool {
 	return c >= utf8.RuneSelf || ('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') && !strings.ContainsRune("yYnNtTfFoO", rune(c))
 }
 
-// alloc is a new node, taken from a block of them: a file's nodes die
-// together.
+// Blocks of nodes and of Content pointers are reused from file to file: a
+// file's nodes die together when its scan ends, and a large file's
+// documents come and go one at a time.
+const (
+	nodeBlock = 256
+	ptrBlock  = 1024
+)
+
+var (
+	nodeBlocks = sync.Pool{New: func() any { b := make([]yaml.Node, 0, nodeBlock); return &b }}
+	ptrBlocks  = sync.Pool{New: func() any { b := make([]*yaml.Node, 0, ptrBlock); return &b }}
+)
+
+// alloc is a new node, taken from a block.
 func (q *quick) alloc() *yaml.Node {
 	if len(q.slab) == cap(q.slab) {
-		// About two nodes a line, in blocks of at most 256: a large file's
-		// documents come and go one at a time.
-		q.slab = make([]yaml.Node, 0, min(2*(len(q.lines)-q.i)+2, 256))
+		b := nodeBlocks.Get().(*[]yaml.Node)
+		q.slabs = append(q.slabs, b)
+		q.slab = (*b)[:0]
 	}
 	q.slab = q.slab[:len(q.slab)+1]
 	return &q.slab[len(q.slab)-1]
+}
+
+// content moves the items stacked since base into a Content slice of
+// their own.
+func (q *quick) content(base int) []*yaml.Node {
+	items := q.stack[base:]
+	q.stack = q.stack[:base]
+	n := len(items)
+	if n == 0 {
+		return nil
+	}
+	if n > ptrBlock/4 { // too many for a block: a slice of their own
+		return append([]*yaml.Node(nil), items...)
+	}
+	if len(q.ptrs)+n > cap(q.ptrs) {
+		b := ptrBlocks.Get().(*[]*yaml.Node)
+		q.pslab = append(q.pslab, b)
+		q.ptrs = (*b)[:0]
+	}
+	c := q.ptrs[len(q.ptrs) : len(q.ptrs)+n : len(q.ptrs)+n]
+	q.ptrs = q.ptrs[:len(q.ptrs)+n]
+	copy(c, items)
+	return c
+}
+
+// release hands the blocks back, cleared (they held the file's text), once
+// no node of the file is used any more.
+func (q *quick) release() {
+	for i, b := range q.slabs {
+		used := (*b)[:cap(*b)]
+		if i == len(q.slabs)-1 {
+			used = q.slab
+		}
+		clear(used)
+		nodeBlocks.Put(b)
+	}
+	for i, b := range q.pslab {
+		used := (*b)[:cap(*b)]
+		if i == len(q.pslab)-1 {
+			used = q.ptrs
+		}
+		clear(used)
+		ptrBlocks.Put(b)
+	}
+	*q = quick{}
 }
 
 // inline reads the value starting at text[off] of line l, which must end
@@ -370,11 +490,14 @@ func (q *quick) inline(l *qline, off int) *yaml.Node {
 		if i := bytes.Index(l.text[off:], []byte(" #")); i >= 0 {
 			end = off + i
 		}
-		v := bytes.TrimRight(l.text[off:end], " ")
+		for end > off && l.text[end-1] == ' ' {
+			end--
+		}
+		v := l.text[off:end]
 		if bytes.Contains(v, []byte(": ")) || v[len(v)-1] == ':' {
 			q.fail()
 		}
-		return q.scalar(string(v), 0, l.num, l.column(off))
+		return q.scalar(q.str(l, off, end), 0, l.num, l.column(off))
 	}
 	rest := bytes.TrimLeft(l.text[end:], " ")
 	if len(rest) > 0 && (rest[0] != '#' || end == len(l.text)-len(rest)) {
@@ -388,7 +511,8 @@ func (q *quick) inline(l *qline, off int) *yaml.Node {
 func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	t := l.text
 	quote := t[off]
-	var v []byte
+	var v []byte  // the value, once an escaped quote makes it differ from the text
+	doubled := -1 // where the first doubled quote is
 	i := off + 1
 	for ; ; i++ {
 		if i >= len(t) {
@@ -399,10 +523,16 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 			q.fail() // escapes are left to the general parser
 		}
 		if c != quote {
-			v = append(v, c)
+			if doubled >= 0 {
+				v = append(v, c)
+			}
 			continue
 		}
 		if quote == '\'' && i+1 < len(t) && t[i+1] == '\'' {
+			if doubled < 0 {
+				doubled = i
+				v = append(v, t[off+1:i]...)
+			}
 			v = append(v, '\'')
 			i++
 			continue
@@ -413,7 +543,11 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	if quote == '\'' {
 		style = yaml.SingleQuotedStyle
 	}
-	return q.scalar(string(v), style, l.num, l.column(off)), i + 1
+	value := q.str(l, off+1, i)
+	if doubled >= 0 {
+		value = string(v)
+	}
+	return q.scalar(value, style, l.num, l.column(off)), i + 1
 }
 
 // flow reads the flow collection at text[off] of line l, closed on the
@@ -436,6 +570,7 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 	if i < len(t) && t[i] == closer {
 		return n, i + 1
 	}
+	base := len(q.stack)
 	for {
 		if open == '{' {
 			key, j, colon := q.flowItem(l, i, false)
@@ -446,14 +581,14 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 			if colon {
 				q.fail()
 			}
-			n.Content = append(n.Content, key, val)
+			q.stack = append(q.stack, key, val)
 			i = k
 		} else {
 			item, j, colon := q.flowItem(l, i, true)
 			if colon {
 				q.fail() // a pair in a sequence
 			}
-			n.Content = append(n.Content, item)
+			q.stack = append(q.stack, item)
 			i = j
 		}
 		i = skipSpaces(t, i)
@@ -462,6 +597,7 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 		}
 		switch t[i] {
 		case closer:
+			n.Content = q.content(base)
 			return n, i + 1
 		case ',':
 			i = skipSpaces(t, i+1)
@@ -517,11 +653,14 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 				}
 			}
 		}
-		v := bytes.TrimRight(t[i:end], " ")
-		if len(v) == 0 || (len(v) != end-i && end < len(t) && t[end] == ':') {
+		e := end
+		for e > i && t[e-1] == ' ' {
+			e--
+		}
+		if e == i || (e != end && end < len(t) && t[end] == ':') {
 			q.fail()
 		}
-		n = q.scalar(string(v), 0, l.num, l.column(i))
+		n = q.scalar(q.str(l, i, e), 0, l.num, l.column(i))
 	}
 	colon := end+1 < len(t) && t[end] == ':' && t[end+1] == ' '
 	return n, end, colon

@@ -222,3 +222,38 @@ func TestQuickGivesUpMidFile(t *testing.T) {
 		t.Errorf("sites %v, want %s", got, want)
 	}
 }
+
+// TestTagOf holds tagOf to the general parser's resolver: on the values
+// manifests are full of, on the edges of its table, and on every short
+// string over the characters numbers, timestamps and its words are made of.
+func TestTagOf(t *testing.T) {
+	values := []string{
+		"nginx", "8000", "0", "00", "012", "019", "0x1F", "0o17", "0b101", "-0b1", "-0o7", "1_000",
+		"1e3", "1.5", "-1", "+1", "-", "+", "123456789012345678", "1234567890123456789",
+		"99999999999999999999", "18446744073709551615", "100m", "1Gi", "8080/TCP", "0.5Gi", "true",
+		"True", "TRUE", "tRUE", "false", "null", "Null", "NULL", "~", "Yes", "yes", "on", "Off", "n", "y",
+		".5", ".inf", "-.inf", "+.Inf", ".NaN", "0.", "1.", "2024-01-02", "2024-1-2 3:4:5",
+		"2001-12-14t21:59:43.10-05:00", "2001-12-14T21:59:43Z", "2001-12-14 21:59:43.10 -5",
+		"1:20", "1 2", "0x", "0xg", "1e", "1e+5", "ünï", "-image", "3.14.15", "v1",
+	}
+	alphabet := "019+-._:eExXoObBtTzZ ~aymNlu"
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		if prefix != "" {
+			values = append(values, prefix)
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(prefix+string(c), n-1)
+		}
+	}
+	gen("", 4)
+	for _, v := range values {
+		want := (&yaml.Node{Kind: yaml.ScalarNode, Value: v}).ShortTag()
+		if got := tagOf(v); got != want {
+			t.Errorf("tagOf(%q) = %s, the general parser says %s", v, got, want)
+		}
+	}
+}
