@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
@@ -36,6 +34,7 @@ type Checkout struct {
 	// MaxFileSize is the largest file ReadFile reads; 0 means the default.
 	MaxFileSize int64
 	root        *os.Root
+	dirs        dirCache
 	stale       []string // temporary files of killed runs that Files came across
 }
 
@@ -182,7 +181,10 @@ func Open(root string, git bool) (*Checkout, error) {
 }
 
 // Close releases the root.
-func (c *Checkout) Close() error { return c.root.Close() }
+func (c *Checkout) Close() error {
+	c.dirs.closeAll()
+	return c.root.Close()
+}
 
 // Filter decides, on top of git's ignore rules, which files and directories
 // to visit.
@@ -309,50 +311,6 @@ func (ig *ignorer) match(rel string, dir bool) bool {
 		return false
 	}
 	return gitignore.NewMatcher(ig.patterns).Match(strings.Split(rel, "/"), dir)
-}
-
-// ReadFile reads a regular file under the root, and tells its mode. It
-// refuses symlinks and files over MaxFileSize.
-func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
-	f, err := c.root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		if fi, lerr := c.root.Lstat(rel); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, 0, fmt.Errorf("%s: %w", rel, ErrSymlink)
-		}
-		return nil, 0, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: %w", rel, ErrNotRegular)
-	}
-	limit := c.maxSize()
-	if fi.Size() > limit {
-		return nil, 0, &TooLargeError{Size: fi.Size(), Limit: limit}
-	}
-	// Read at its size, plus a byte to see it end; a file that grew since
-	// is read on, up to the limit.
-	data := make([]byte, fi.Size()+1)
-	n, err := io.ReadFull(f, data)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		data = data[:n]
-	case err != nil:
-		return nil, 0, err
-	default:
-		rest, err := io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
-		if err != nil {
-			return nil, 0, err
-		}
-		data = append(data, rest...)
-	}
-	if int64(len(data)) > limit { // it grew while being read
-		return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}
-	}
-	return data, fi.Mode(), nil
 }
 
 func (c *Checkout) maxSize() int64 {

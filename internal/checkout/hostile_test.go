@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // outsideRepo is a git work tree beside the checkout, with a file to pin:
@@ -212,5 +216,94 @@ func TestWriteFileConcurrently(t *testing.T) {
 	files, _ := co.Files([]string{"."}, nil)
 	if len(files) != 50 || len(co.Stale()) != 0 {
 		t.Errorf("%d files, stale %v", len(files), co.Stale())
+	}
+}
+
+// TestReadFileRefuses: what ReadFile must not read, through the directory
+// handles it keeps. A FIFO in a file's place is refused at once, not waited
+// on; a symlink, to a file or a directory, inside the tree or out of it, is
+// refused; so are paths that climb out of the root, and directories.
+func TestReadFileRefuses(t *testing.T) {
+	root := t.TempDir()
+	out := outsideRepo(t)
+	write(t, root, "deploy/app.yaml", "app")
+	write(t, root, "other/b.yaml", "b")
+	if err := unix.Mkfifo(filepath.Join(root, "deploy", "fifo.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{
+		"deploy/passwd.yaml": filepath.Join(out, "pod.yaml"),
+		"deploy/twin.yaml":   filepath.Join(root, "deploy", "app.yaml"),
+		"linkdir":            filepath.Join(out, "sub"),
+	} {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	co, err := Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if data, _, err := co.ReadFile("deploy/app.yaml"); err != nil || string(data) != "app" {
+		t.Fatalf("deploy/app.yaml: %q %v", data, err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := co.ReadFile("deploy/fifo.yaml"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("a FIFO: %v, want ErrNotRegular", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO blocked")
+	}
+	for _, p := range []string{"deploy/passwd.yaml", "deploy/twin.yaml"} {
+		if data, _, err := co.ReadFile(p); !errors.Is(err, ErrSymlink) {
+			t.Errorf("%s: %q %v, want ErrSymlink", p, data, err)
+		}
+	}
+	for _, p := range []string{"linkdir/pod.yaml", "../" + filepath.Base(root) + "/deploy/app.yaml", "deploy/../../x.yaml", "/etc/passwd", "deploy", "."} {
+		if data, _, err := co.ReadFile(p); err == nil {
+			t.Errorf("%s: read %q", p, data)
+		}
+	}
+	if data, _, err := co.ReadFile("deploy/../other/b.yaml"); err != nil || string(data) != "b" {
+		t.Errorf("a path through ..: %q %v", data, err)
+	}
+}
+
+// TestReadFileManyDirectories: more directories than handles kept, read
+// from many goroutines at once, each file read whole.
+func TestReadFileManyDirectories(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for i := 0; i < 3*maxOpenDirs; i++ {
+		p := fmt.Sprintf("d%d/f%d.yaml", i, i)
+		write(t, root, p, fmt.Sprintf("file %d %s", i, strings.Repeat("x", i*97)))
+		paths = append(paths, p)
+	}
+	co, _ := Open(root, false)
+	defer co.Close()
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range paths {
+				i := (i + w*31) % len(paths)
+				data, mode, err := co.ReadFile(paths[i])
+				if want := fmt.Sprintf("file %d %s", i, strings.Repeat("x", i*97)); err != nil || string(data) != want || mode != 0o644 {
+					t.Errorf("%s: %d bytes, %v, %v", paths[i], len(data), mode, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	co.dirs.mu.Lock()
+	n := len(co.dirs.open)
+	co.dirs.mu.Unlock()
+	if n > maxOpenDirs {
+		t.Errorf("%d directory handles kept open, at most %d wanted", n, maxOpenDirs)
 	}
 }
