@@ -17,7 +17,7 @@ import (
 //
 // The file is opened relative to its directory, whose handle is kept
 // (opened through the root, so never outside it): reading a file is then
-// four system calls (open, stat, read to its end, close) where a walk from
+// four system calls (open, stat, read, close) where a walk from
 // the root for every file would take a dozen. It is opened without
 // following a symlink and without blocking, so a FIFO put in a file's
 // place is refused, not waited on.
@@ -56,10 +56,13 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	if st.Size > limit {
 		return nil, 0, &TooLargeError{Size: st.Size, Limit: limit}
 	}
-	// Read at its size, plus a byte to see it end; a file that grew since
-	// is read on, up to the limit.
+	// Read at its size, plus a byte to see a file that grew since stat: it
+	// is read on, up to the limit. A file read whole at its size in one
+	// call is taken as it is (its end is not read again): one that grew
+	// just after is written back by no one, as WriteFile finds the bytes
+	// changed.
 	data := make([]byte, 0, st.Size+1)
-	for {
+	for first := true; ; first = false {
 		if len(data) == cap(data) {
 			if int64(len(data)) > limit { // it grew while being read
 				return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}
@@ -78,6 +81,9 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 			break
 		}
 		data = data[:len(data)+n]
+		if first && int64(n) == st.Size {
+			break
+		}
 	}
 	if int64(len(data)) > limit {
 		return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}

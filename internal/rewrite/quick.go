@@ -53,21 +53,25 @@ type giveUp struct{}
 // maxQuickDepth bounds the nesting the quick parser follows.
 const maxQuickDepth = 100
 
-// newQuick indexes data's lines, or returns nil if data holds a character
-// the subset leaves to the general parser.
-func newQuick(data []byte) *quick {
+// newQuick indexes data's lines, which start at the given offsets (a
+// source's index), or returns nil if data holds a character the subset
+// leaves to the general parser.
+func newQuick(data []byte, starts []int) *quick {
 	if !plainText(data) {
 		return nil
 	}
-	q := &quick{src: string(data), lines: make([]qline, 0, bytes.Count(data, []byte{'\n'})+1)}
-	num, start := 0, 0
-	for start < len(data) {
-		num++
-		line := data[start:]
-		next := len(data)
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next = line[:i], start+i+1
+	q := &quick{src: string(data)}
+	if p := lineBlocks.Get(); p != nil && cap(*p.(*[]qline)) >= len(starts) {
+		q.lines = (*p.(*[]qline))[:0]
+	} else {
+		q.lines = make([]qline, 0, len(starts))
+	}
+	for k, start := range starts {
+		end := len(data)
+		if k+1 < len(starts) {
+			end = starts[k+1] - 1 // the LF
 		}
+		line := data[start:end]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
@@ -77,12 +81,14 @@ func newQuick(data []byte) *quick {
 		}
 		text := line[indent:]
 		if len(text) > 0 && text[0] != '#' {
-			q.lines = append(q.lines, qline{num: num, indent: indent, off: start + indent, text: text})
+			q.lines = append(q.lines, qline{num: k + 1, indent: indent, off: start + indent, text: text})
 		}
-		start = next
 	}
 	return q
 }
+
+// lineBlocks holds a line index for the next file to take.
+var lineBlocks sync.Pool
 
 // str is text[a:b] of line l as a string, without a copy.
 func (q *quick) str(l *qline, a, b int) string { return q.src[l.off+a : l.off+b] }
@@ -94,14 +100,10 @@ func plainText(data []byte) bool {
 	for i := 0; i < len(data); {
 		c := data[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '\n':
-			case c == '\r':
-				if i+1 >= len(data) || data[i+1] != '\n' {
+			if !printable[c] {
+				if c != '\r' || i+1 >= len(data) || data[i+1] != '\n' {
 					return false
 				}
-			case c < 0x20 || c == 0x7f:
-				return false
 			}
 			i++
 			continue
@@ -119,6 +121,15 @@ func plainText(data []byte) bool {
 	}
 	return true
 }
+
+// printable marks the ASCII characters plainText takes as they are.
+var printable = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['\n'] = true
+	return t
+}()
 
 // next is the next document: doc and true; nil and true at the end; false
 // when the rest is outside the subset.
@@ -469,6 +480,9 @@ func (q *quick) release() {
 		clear(used)
 		ptrBlocks.Put(b)
 	}
+	clear(q.lines)
+	lines := q.lines[:0]
+	lineBlocks.Put(&lines)
 	*q = quick{}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 
 // quickAll parses all of data with the quick parser.
 func quickAll(data []byte) ([]*yaml.Node, bool) {
-	q := newQuick(data)
+	q := newQuick(data, newSource(data).lines)
 	if q == nil {
 		return nil, false
 	}
@@ -198,6 +199,9 @@ func FuzzQuick(f *testing.F) {
 	}
 	f.Add([]byte(strings.Repeat("- a: [1, {b: c}]\n  d: 'e'\n", 3)))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := newSource(data).lines, lineStarts(data); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: lines %v, want %v", data, got, want)
+		}
 		agree(t, data)
 	})
 }

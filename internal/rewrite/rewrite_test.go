@@ -1,7 +1,9 @@
 package rewrite
 
 import (
+	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -143,5 +145,41 @@ func TestUneditableFormsAreSkipped(t *testing.T) {
 	}
 	if got := rewriteString(t, "pod.yaml", in); got != in {
 		t.Errorf("an uneditable file changed:\n%s", got)
+	}
+}
+
+// lineStarts is a source's line index computed the plain way: after every
+// LF, CRLF, lone CR, NEL, LS and PS, past a leading byte order mark.
+func lineStarts(data []byte) []int {
+	start := 0
+	if bytes.HasPrefix(data, bom) {
+		start = len(bom)
+	}
+	starts := []int{start}
+	for i := start; i < len(data); {
+		switch {
+		case bytes.HasPrefix(data[i:], []byte("\r\n")):
+			i += 2
+		case data[i] == '\n' || data[i] == '\r':
+			i++
+		case bytes.HasPrefix(data[i:], []byte("\u0085")), bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			i += len(string([]rune(string(data[i:]))[0]))
+		default:
+			i++
+			continue
+		}
+		starts = append(starts, i)
+	}
+	return starts
+}
+
+func TestSourceLines(t *testing.T) {
+	for _, in := range []string{
+		"", "a", "a\n", "\n\n", "a\nb", "a\r\nb\r\n", "a\rb", "\r", "\r\r\n", "a\u0085b\u2028c\u2029d",
+		"\ufeff", "\ufeffa\nb", "\xc2\n\xe2\x80\n\xe2\x80\xa8", "é\nà\r\n€", "x\xc2", "x\xe2\x80",
+	} {
+		if got, want := newSource([]byte(in)).lines, lineStarts([]byte(in)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: lines %v, want %v", in, got, want)
+		}
 	}
 }

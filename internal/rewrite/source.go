@@ -28,8 +28,25 @@ func newSource(data []byte) *source {
 	if bytes.HasPrefix(data, bom) {
 		start = len(bom)
 	}
-	s.lines = append(s.lines, start)
+	s.lines = make([]int, 1, bytes.Count(data, []byte{'\n'})+2)
+	s.lines[0] = start
+	rest := data[start:]
+	if bytes.IndexByte(rest, '\r') < 0 && bytes.IndexByte(rest, 0xC2) < 0 && bytes.IndexByte(rest, 0xE2) < 0 {
+		// LF is the only line break: find each at once.
+		for i := start; ; {
+			j := bytes.IndexByte(data[i:], '\n')
+			if j < 0 {
+				return s
+			}
+			i += j + 1
+			s.lines = append(s.lines, i)
+		}
+	}
 	for i := start; i < len(data); {
+		if !breakStart[data[i]] {
+			i++
+			continue
+		}
 		n := breakLen(data, i)
 		if n == 0 {
 			i++
@@ -40,6 +57,9 @@ func newSource(data []byte) *source {
 	}
 	return s
 }
+
+// breakStart marks the bytes a line break may start with.
+var breakStart = [256]bool{'\n': true, '\r': true, 0xC2: true, 0xE2: true}
 
 // breakLen is the length of the line break at data[i], or 0.
 func breakLen(data []byte, i int) int {

@@ -50,7 +50,7 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 	}()
 	// The quick parser first; what it leaves, the general one, from the
 	// file's start.
-	if q := newQuick(f.Data); q != nil {
+	if q := newQuick(f.Data, f.src.lines); q != nil {
 		defer q.release()
 		for {
 			doc, ok := q.next()
