@@ -30,21 +30,44 @@ type File struct {
 	src    *source
 	cx     *Context             // what the scan knows of the checkout
 	parsed map[string]parsedRef // references as written, parsed
-	texts  map[[3]string]string // edit texts by their parts, one copy each
+	texts  []editText           // edit texts by their parts, one copy each
+	ntexts map[[3]string]string // the same, once there are many
+}
+
+type editText struct {
+	parts [3]string
+	text  string
 }
 
 // text is a+b+c, shared with every other edit of the file that inserts the
 // same text: a file naming one image thousands of times holds it once.
 func (f *File) text(a, b, c string) string {
 	k := [3]string{a, b, c}
-	if t, ok := f.texts[k]; ok {
-		return t
+	if f.ntexts != nil {
+		if t, ok := f.ntexts[k]; ok {
+			return t
+		}
+	} else {
+		for _, e := range f.texts {
+			if e.parts == k {
+				return e.text
+			}
+		}
 	}
-	if f.texts == nil {
-		f.texts = map[[3]string]string{}
+	t := a + b + c
+	const few = 8 // looked through; more are looked up
+	switch {
+	case f.ntexts != nil:
+		f.ntexts[k] = t
+	case len(f.texts) < few:
+		f.texts = append(f.texts, editText{k, t})
+	default:
+		f.ntexts = map[[3]string]string{k: t}
+		for _, e := range f.texts {
+			f.ntexts[e.parts] = e.text
+		}
+		f.texts = nil
 	}
-	t := k[0] + k[1] + k[2]
-	f.texts[k] = t
 	return t
 }
 
@@ -134,11 +157,14 @@ func (s *Site) skip(reason string) {
 func (s *Site) parse(f *File) {
 	p, ok := f.parsed[s.Written]
 	if !ok {
-		p = parseRef(s.Written)
-		if f.parsed == nil {
-			f.parsed = map[string]parsedRef{}
+		var shared bool
+		p, shared = parseRef(s.Written)
+		if !shared { // the run's cache is full: the file keeps its own
+			if f.parsed == nil {
+				f.parsed = map[string]parsedRef{}
+			}
+			f.parsed[p.written] = p
 		}
-		f.parsed[p.written] = p
 	}
 	s.Written = p.written
 	switch {
@@ -157,26 +183,30 @@ type parsedRef struct {
 	err     error
 }
 
-// parsed holds references already parsed, for every file of a run: a
+// parsedRefs holds references already parsed, for every file of a run: a
 // repository names the same images in file after file. It stops growing at
 // maxParsed entries.
 var (
-	parsed      sync.Map // string → parsedRef
+	parsedRefs  sync.Map // string → parsedRef
 	parsedCount atomic.Int64
 )
 
 const maxParsed = 1 << 14
 
-func parseRef(written string) parsedRef {
-	if p, ok := parsed.Load(written); ok {
-		return p.(parsedRef)
+// parseRef parses a reference as written, and tells whether the run's
+// cache holds it.
+func parseRef(written string) (parsedRef, bool) {
+	if p, ok := parsedRefs.Load(written); ok {
+		return p.(parsedRef), true
 	}
 	p := parsedRef{written: strings.Clone(written)}
 	p.ref, p.err = imageref.Parse(p.written)
-	if parsedCount.Load() < maxParsed {
-		if _, loaded := parsed.LoadOrStore(p.written, p); !loaded {
-			parsedCount.Add(1)
-		}
+	if parsedCount.Load() >= maxParsed {
+		return p, false
 	}
-	return p
+	if q, loaded := parsedRefs.LoadOrStore(p.written, p); loaded {
+		return q.(parsedRef), true
+	}
+	parsedCount.Add(1)
+	return p, true
 }

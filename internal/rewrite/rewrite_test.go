@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -182,4 +183,68 @@ func TestSourceLines(t *testing.T) {
 			t.Errorf("%q: lines %v, want %v", in, got, want)
 		}
 	}
+}
+
+// TestDuplicateKeys: a mapping naming a key twice is refused, with the
+// line of each, whether it has a few keys or many; merge keys may repeat.
+func TestDuplicateKeys(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1\n")
+	many.WriteString("metadata:\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&many, "  k%d: v\n", i)
+	}
+	many.WriteString("  k7: again\n")
+	for _, tc := range []struct {
+		name, in string
+		line     int // 0: accepted
+		msg      string
+	}{
+		{"few", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1\n    name: b\n", 7, `mapping key "name" already defined at line 5`},
+		{"flow", "apiVersion: v1\nkind: Pod\nspec: {containers: [{image: a:1, image: b:1}]}\n", 3, `mapping key "image" already defined at line 3`},
+		{"many", many.String(), 48, `mapping key "k7" already defined at line 15`},
+		{"second document", "kind: A\n---\napiVersion: v1\nkind: Pod\nkind: Pod\n", 5, `mapping key "kind" already defined at line 4`},
+		{"merge keys", "base: &b {x: 1}\nother: &o {y: 2}\nm:\n  <<: *b\n  <<: *o\n", 0, ""},
+		{"same key in two mappings", "a: {k: 1}\nb: {k: 1}\n", 0, ""},
+	} {
+		_, err := Scan("pod.yaml", FormatManifest, []byte(tc.in))
+		var pe *ParseError
+		switch {
+		case tc.line == 0 && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.line == 0:
+		case !errors.As(err, &pe) || pe.Line != tc.line || pe.Msg != tc.msg:
+			t.Errorf("%s: %v, want line %d: %s", tc.name, err, tc.line, tc.msg)
+		}
+	}
+}
+
+// TestParsedOnce: a reference is parsed once for the run; once the run's
+// cache is full, once per file.
+func TestParsedOnce(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - {name: a, image: 'nginx:1.25'}\n  - {name: b, image: nginx:1.25}\n  - {name: c, image: 'nginx:1.25@sha256:bad'}\n"
+	check := func(wantOwn int) {
+		t.Helper()
+		f, err := Scan("pod.yaml", FormatManifest, []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b, c := f.Sites[0], f.Sites[1], f.Sites[2]
+		if a.Ref != b.Ref || a.Ref.Name != "nginx" || a.Ref.Tag != "1.25" || a.Skip != "" || b.Skip != "" {
+			t.Errorf("sites %+v and %+v", a, b)
+		}
+		if !strings.Contains(c.Skip, "not sha256") {
+			t.Errorf("a bad digest: skip %q", c.Skip)
+		}
+		if len(f.parsed) != wantOwn {
+			t.Errorf("the file parsed %d references itself, want %d", len(f.parsed), wantOwn)
+		}
+	}
+	defer parsedCount.Store(parsedCount.Load())
+	parsedCount.Store(0)
+	check(0)
+	parsedCount.Store(maxParsed)
+	parsedRefs.Delete("nginx:1.25")
+	parsedRefs.Delete("nginx:1.25@sha256:bad")
+	check(2)
 }

@@ -86,15 +86,15 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 
 // document hands one document to the scanner of the file's format.
 func (w *yamlWalk) document(doc *yaml.Node) error {
-	w.keys = map[*yaml.Node]bool{}
-	if err := duplicateKeys(doc, 0, w.keys); err != nil {
+	w.keys = nil
+	if err := duplicateKeys(doc, 0, &w.keys); err != nil {
 		w.f.Sites = nil
 		return err
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	w.seen = map[*yaml.Node]bool{} // aliases never cross documents
+	w.seen = nil // aliases never cross documents
 	root := deref(doc.Content[0])
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil
@@ -108,24 +108,44 @@ func (w *yamlWalk) document(doc *yaml.Node) error {
 // duplicateKeys rejects a mapping that names a key twice: Kubernetes and
 // compose refuse such a file, and which value counts is anyone's guess. It
 // records the keys that carry an anchor: an alias may make one a value.
-func duplicateKeys(n *yaml.Node, depth int, anchoredKeys map[*yaml.Node]bool) error {
+func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) error {
 	if n == nil || depth > 1000 {
 		return nil
 	}
 	if n.Kind == yaml.MappingNode {
-		seen := make(map[string]int, len(n.Content)/2)
+		// A few keys are compared with those before them; a map is built
+		// for more.
+		const few = 16
+		var seen map[string]int
+		if len(n.Content) > 2*few {
+			seen = make(map[string]int, len(n.Content)/2)
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+			if !plainKey(k) {
 				continue
 			}
 			if k.Anchor != "" {
-				anchoredKeys[k] = true
+				if *anchoredKeys == nil {
+					*anchoredKeys = map[*yaml.Node]bool{}
+				}
+				(*anchoredKeys)[k] = true
 			}
-			if first, dup := seen[k.Value]; dup {
+			first, dup := 0, false
+			if seen != nil {
+				first, dup = seen[k.Value]
+				seen[k.Value] = k.Line
+			} else {
+				for j := 0; j < i; j += 2 {
+					if e := n.Content[j]; plainKey(e) && e.Value == k.Value {
+						first, dup = e.Line, true
+						break
+					}
+				}
+			}
+			if dup {
 				return &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", k.Value, first)}
 			}
-			seen[k.Value] = k.Line
 		}
 	}
 	for _, c := range n.Content {
@@ -135,6 +155,10 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys map[*yaml.Node]bool) er
 	}
 	return nil
 }
+
+// plainKey reports whether mapping key k is a scalar that is no merge key:
+// one that duplicateKeys compares.
+func plainKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag != "!!merge" }
 
 type yamlWalk struct {
 	f      *File
@@ -451,6 +475,9 @@ func (w *yamlWalk) once(m *yaml.Node) bool {
 	m = deref(m)
 	if m == nil || w.seen[m] {
 		return false
+	}
+	if w.seen == nil {
+		w.seen = map[*yaml.Node]bool{}
 	}
 	w.seen[m] = true
 	return true
