@@ -217,7 +217,7 @@ func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
 			}
 			continue
 		}
-		err = fs.WalkDir(c.root.FS(), p, func(rel string, d fs.DirEntry, err error) error {
+		err = fs.WalkDir(walkFS{c.root.FS(), c.root}, p, func(rel string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -182,4 +184,31 @@ func (dc *dirCache) closeAll() {
 		d.f.Close()
 		delete(dc.open, k)
 	}
+}
+
+// walkFS is the root's file system for a walk. Its ReadDir takes each
+// entry's type from the directory itself: a directory read through an
+// os.Root costs a stat per entry.
+type walkFS struct {
+	fs.FS
+	root *os.Root
+}
+
+func (w walkFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	d, err := w.root.Open(name) // through the root: never outside it
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.FcntlInt(d.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	}
+	// A plain *os.File on the same directory reads entries with their
+	// types (a stat only where the file system does not tell them).
+	f := os.NewFile(uintptr(fd), path.Join(w.root.Name(), name))
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, err
 }
