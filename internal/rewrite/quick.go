@@ -461,16 +461,23 @@ func (q *quick) content(base int) []*yaml.Node {
 	return c
 }
 
-// release hands the blocks back, cleared (they held the file's text), once
-// no node of the file is used any more.
-func (q *quick) release() {
+// recycle takes back the blocks of the documents read so far, cleared (they
+// held the file's text), once none of their nodes is used any more: memory
+// follows the largest document, not the file. The first block of each kind
+// is kept for the next document.
+func (q *quick) recycle() {
 	for i, b := range q.slabs {
 		used := (*b)[:cap(*b)]
 		if i == len(q.slabs)-1 {
 			used = q.slab
 		}
 		clear(used)
-		nodeBlocks.Put(b)
+		if i > 0 {
+			nodeBlocks.Put(b)
+		}
+	}
+	if len(q.slabs) > 0 {
+		q.slabs, q.slab = q.slabs[:1], (*q.slabs[0])[:0]
 	}
 	for i, b := range q.pslab {
 		used := (*b)[:cap(*b)]
@@ -478,6 +485,22 @@ func (q *quick) release() {
 			used = q.ptrs
 		}
 		clear(used)
+		if i > 0 {
+			ptrBlocks.Put(b)
+		}
+	}
+	if len(q.pslab) > 0 {
+		q.pslab, q.ptrs = q.pslab[:1], (*q.pslab[0])[:0]
+	}
+}
+
+// release hands every block back once the file is read.
+func (q *quick) release() {
+	q.recycle()
+	for _, b := range q.slabs {
+		nodeBlocks.Put(b)
+	}
+	for _, b := range q.pslab {
 		ptrBlocks.Put(b)
 	}
 	clear(q.lines)

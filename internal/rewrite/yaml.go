@@ -65,6 +65,7 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 			if err := w.document(doc); err != nil {
 				return err
 			}
+			q.recycle()
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
