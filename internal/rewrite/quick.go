@@ -163,6 +163,26 @@ func (q *quick) next() (doc *yaml.Node, ok bool) {
 	return doc, true
 }
 
+// each hands fn the documents one at a time, each let go once fn returns.
+// It reports false when the quick parser gave up (the documents handed
+// over so far are to be read again by the general parser), and stops at
+// fn's first error.
+func (q *quick) each(fn func(doc *yaml.Node) error) (taken bool, err error) {
+	for {
+		doc, ok := q.next()
+		switch {
+		case !ok:
+			return false, nil
+		case doc == nil:
+			return true, nil
+		}
+		if err := fn(doc); err != nil {
+			return true, err
+		}
+		q.recycle()
+	}
+}
+
 func (q *quick) fail() { panic(giveUp{}) }
 
 // marker reports whether the line is "---" (with a comment, or none); it

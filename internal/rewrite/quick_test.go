@@ -261,3 +261,34 @@ func TestTagOf(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickLetsDocumentsGo: each document's nodes are taken back once it
+// is handed over, so a file of many documents holds one document's blocks.
+func TestQuickLetsDocumentsGo(t *testing.T) {
+	var sb strings.Builder
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: Pod\nspec: {containers: [{name: c, image: r%d:1}]}\n", i)
+	}
+	data := []byte(sb.String())
+	q := newQuick(data, newSource(data).lines)
+	defer q.release()
+	var prev *yaml.Node
+	n := 0
+	taken, err := q.each(func(doc *yaml.Node) error {
+		if prev != nil && doc != prev {
+			t.Fatalf("document %d: not built where the one before was, which was let go", n)
+		}
+		if len(q.slabs) > 1 || len(q.pslab) > 1 {
+			t.Fatalf("document %d: %d node blocks and %d pointer blocks held", n, len(q.slabs), len(q.pslab))
+		}
+		if got := doc.Content[0].Content[5].Content[1].Content[0].Content[3].Value; got != fmt.Sprintf("r%d:1", n) {
+			t.Fatalf("document %d: image %q", n, got)
+		}
+		prev = doc
+		n++
+		return nil
+	})
+	if !taken || err != nil || n != 2000 {
+		t.Errorf("taken %v, %v, %d documents", taken, err, n)
+	}
+}

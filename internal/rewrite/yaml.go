@@ -52,21 +52,12 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 	// file's start.
 	if q := newQuick(f.Data, f.src.lines); q != nil {
 		defer q.release()
-		for {
-			doc, ok := q.next()
-			if !ok {
-				f.Sites = nil
-				w = &yamlWalk{f: f, ctx: ctx, budget: w.budget}
-				break
-			}
-			if doc == nil {
-				return nil
-			}
-			if err := w.document(doc); err != nil {
-				return err
-			}
-			q.recycle()
+		taken, err := q.each(w.document)
+		if taken {
+			return err
 		}
+		f.Sites = nil
+		w = &yamlWalk{f: f, ctx: ctx, budget: w.budget}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
 	for {
