@@ -124,9 +124,11 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		return data, err
 	})
 	var candidates []string
+	var formats []rewrite.Format
 	for _, f := range files {
-		if cx.Detect(f) != rewrite.FormatNone {
+		if format := cx.Detect(f); format != rewrite.FormatNone {
 			candidates = append(candidates, f)
+			formats = append(formats, format)
 		}
 	}
 	opts.Progress.AddFiles(len(candidates))
@@ -155,7 +157,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		}()
 	}
 	var askMu sync.Mutex
-	err = scanAll(ctx, co, cx, candidates, scans, opts.Jobs, opts.Progress, func(i int) {
+	err = scanAll(ctx, co, cx, candidates, formats, scans, opts.Jobs, opts.Progress, func(i int) {
 		if f := scans[i].file; f != nil {
 			t := sp.add(i, f)
 			askMu.Lock()
@@ -469,9 +471,9 @@ func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) st
 	return ""
 }
 
-// scanAll reads and parses files into out with a bounded pool, calling
-// done(i) as each file i is scanned.
-func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
+// scanAll reads and parses files (in the formats detected) into out with a
+// bounded pool, calling done(i) as each file i is scanned.
+func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -482,7 +484,7 @@ func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, fi
 		go func() {
 			defer wg.Done()
 			for i := range idx {
-				out[i] = scanOne(ctx, co, cx, files[i])
+				out[i] = scanOne(ctx, co, cx, files[i], formats[i])
 				done(i)
 				pt.FileDone()
 			}
@@ -502,12 +504,11 @@ func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, fi
 	return nil
 }
 
-func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string) scanned {
+func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string, format rewrite.Format) scanned {
 	data, mode, err := co.ReadFile(p)
 	if err != nil {
 		return scanned{unread: &report.FileError{File: p, Error: readError(err)}}
 	}
-	format := cx.Detect(p)
 	f, err := rewrite.ScanIn(ctx, cx, p, format, data)
 	if err != nil {
 		var pe *rewrite.ParseError

@@ -25,10 +25,11 @@ import (
 // on one line; flow collections on one line; comments; "---" between
 // documents.
 type quick struct {
-	src   string  // the file's text, copied once: scalar values are slices of it
-	lines []qline // the lines that hold something, comments excluded
-	i     int     // the line being read
-	depth int
+	src    string  // the file's text, copied once: scalar values are slices of it
+	starts []int   // where each line of src starts
+	lines  []qline // the lines that hold something, comments excluded
+	i      int     // the line being read
+	depth  int
 	// Nodes and the pointers of Content slices come from blocks, reused
 	// from file to file (release): a file's nodes die together.
 	slab  []yaml.Node
@@ -60,7 +61,7 @@ func newQuick(data []byte, starts []int) *quick {
 	if !plainText(data) {
 		return nil
 	}
-	q := &quick{src: string(data)}
+	q := &quick{src: string(data), starts: starts}
 	if p := lineBlocks.Get(); p != nil && cap(*p.(*[]qline)) >= len(starts) {
 		q.lines = (*p.(*[]qline))[:0]
 	} else {
@@ -281,7 +282,7 @@ func (q *quick) sequence(indent int) *yaml.Node {
 			case keyEnd(l.text) >= 0:
 				item = q.node()
 			default:
-				item = q.inline(l, 0)
+				item = q.inline(l, 0, indent)
 				q.i++
 				q.noContinuation(indent)
 			}
@@ -326,7 +327,7 @@ func (q *quick) mapping(indent int) *yaml.Node {
 				*val = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: line, Column: col}
 			}
 		} else {
-			val = q.inline(l, v)
+			val = q.inline(l, v, indent)
 			q.i++
 			q.noContinuation(indent)
 		}
@@ -530,11 +531,14 @@ func (q *quick) release() {
 }
 
 // inline reads the value starting at text[off] of line l, which must end
-// the line (bar a comment).
-func (q *quick) inline(l *qline, off int) *yaml.Node {
+// the line (bar a comment), or be a literal block scalar, in a block
+// collection indented by parent. It leaves q.i on the value's last line.
+func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 	var n *yaml.Node
 	var end int
 	switch c := l.text[off]; c {
+	case '|':
+		return q.literal(l, off, parent)
 	case '[', '{':
 		n, end = q.flow(l, off)
 	case '"', '\'':
@@ -561,6 +565,95 @@ func (q *quick) inline(l *qline, off int) *yaml.Node {
 		q.fail() // more after the value, or a comment not set off by a space
 	}
 	return n
+}
+
+// literal reads the literal block scalar whose header, "|", "|-" or "|+"
+// (no indentation indicator), is at text[off] of line l, in a block
+// collection indented by parent. Its content starts on the next line, more
+// indented than parent, which sets its indentation; blank lines may follow
+// content but not precede it, and hold no spaces past the indentation. It
+// leaves q.i on the last line that holds content.
+func (q *quick) literal(l *qline, off, parent int) *yaml.Node {
+	t := l.text
+	i := off + 1
+	chomp := byte(0) // clip
+	if i < len(t) && (t[i] == '-' || t[i] == '+') {
+		chomp = t[i]
+		i++
+	}
+	if j := skipSpaces(t, i); j < len(t) && (t[j] != '#' || j == i) {
+		q.fail() // an indentation indicator, or more after the header
+	}
+	var b strings.Builder
+	ind := 0
+	lastContent := -1 // index of the last line holding content
+	blanks := 0       // blank lines since it
+	k := l.num        // the line after the header (l.num is 1-based)
+	for ; k < len(q.starts); k++ {
+		line := q.raw(k)
+		sp := 0
+		for sp < len(line) && line[sp] == ' ' {
+			sp++
+		}
+		if sp == len(line) { // blank
+			if ind == 0 || sp > ind {
+				q.fail() // before the content, or spaces that are content
+			}
+			blanks++
+			continue
+		}
+		if ind == 0 {
+			if sp <= parent {
+				q.fail() // no content: an empty scalar
+			}
+			ind = sp
+		} else if sp < ind {
+			break
+		}
+		if lastContent >= 0 {
+			b.WriteByte('\n')
+			for ; blanks > 0; blanks-- {
+				b.WriteByte('\n')
+			}
+		}
+		b.WriteString(line[ind:])
+		lastContent, blanks = k, 0
+	}
+	if ind == 0 {
+		q.fail() // nothing follows the header
+	}
+	// The line breaks after the content: a line has one unless it ends the
+	// file.
+	breaks := 0
+	for j := lastContent; j <= lastContent+blanks && j+1 < len(q.starts); j++ {
+		breaks++
+	}
+	switch {
+	case chomp == '-':
+	case chomp == '+':
+		b.WriteString(strings.Repeat("\n", breaks))
+	case breaks > 0:
+		b.WriteByte('\n')
+	}
+	for q.i+1 < len(q.lines) && q.lines[q.i+1].num <= lastContent+1 {
+		q.i++
+	}
+	n := q.alloc()
+	*n = yaml.Node{Kind: yaml.ScalarNode, Style: yaml.LiteralStyle, Tag: "!!str", Value: b.String(), Line: l.num, Column: l.column(off)}
+	return n
+}
+
+// raw is line k (0-based) of the file, without its line break.
+func (q *quick) raw(k int) string {
+	end := len(q.src)
+	if k+1 < len(q.starts) {
+		end = q.starts[k+1] - 1
+	}
+	line := q.src[q.starts[k]:end]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
 }
 
 // quoted reads the quoted scalar at text[off] of line l, closed on the

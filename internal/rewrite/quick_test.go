@@ -106,6 +106,13 @@ var quickTaken = []string{
 	"b: Yes\nc: ~\nd: .5\ne: -1\nf: +1\ng: .inf\nh: NULL\ni: o\nj: é\n",
 	"a:\nb: # c\n---\nc:\n",
 	"ünïcode: välue\nk: 日本語 # comment\nimage: nginx:1.25\n",
+	"a: |\n  text\n",
+	"a: |-\n  line one\n\n    indented # not a comment\n  # nor this\n\nb: |+\n  kept\n\n  \n---\nc: | # comment\n  x: {y}\r\n  'q' \"r\"\nd: 1\n",
+	"script:\n- |\n  echo a\n  echo b\n- |-\n   last\n- plain\n",
+	"- key: |\n   text\n  other: |+\n    end\n",
+	"a: |\n  no final newline",
+	"a: |+\n  x\n\n",
+	"a: |-\n  x\n\n\nb: 1\n",
 }
 
 // quickRefused are files outside the subset: each must be left to the
@@ -113,8 +120,16 @@ var quickTaken = []string{
 var quickRefused = []string{
 	"a: &x 1\nb: *x\n",
 	"a: !!str 1\n",
-	"a: |\n  text\n",
 	"a: >\n  text\n",
+	"a: |2\n  text\n",
+	"a: |\n\n  text\n",
+	"a: |\n  text\n      \n",
+	"a: |\nb: 1\n",
+	"a: |\n",
+	"a: |x\n  text\n",
+	"a: |#c\n  text\n",
+	"a: |\n    text\n  more\n",
+	"- key: |\n  text\n",
 	"a: one\n  two\n",
 	"a: \"multi\n  line\"\n",
 	"a: \"esc\\n\"\n",
