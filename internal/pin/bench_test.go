@@ -2,6 +2,7 @@ package pin
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/registrytest"
 	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
 )
 
 const (
@@ -164,6 +166,71 @@ func BenchmarkScanRewrite(b *testing.B) {
 		sites = len(out.Report.Entries)
 	}
 	reportRates(b, sites)
+}
+
+// digestResolver answers every tag with a digest made from its name.
+type digestResolver struct{}
+
+func (digestResolver) answer(t name.Tag) resolve.Result {
+	return resolve.Result{Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(t.Name())))}
+}
+
+func (d digestResolver) Resolve(_ context.Context, tags []name.Tag) map[string]resolve.Result {
+	out := map[string]resolve.Result{}
+	for _, t := range tags {
+		out[t.Name()] = d.answer(t)
+	}
+	return out
+}
+
+func (d digestResolver) ResolveEach(_ context.Context, tags <-chan name.Tag, fn func(string, resolve.Result)) {
+	for t := range tags {
+		fn(t.Name(), d.answer(t))
+	}
+}
+
+// BenchmarkScanRewriteTree is BenchmarkScanRewrite on a tree of one's
+// own, named by PINBOT_BENCH_TREE (nothing is written to it), every tag
+// answered at once:
+//
+//	PINBOT_BENCH_TREE=../shared/corpus go test ./internal/pin -run '^$' -bench ScanRewriteTree
+func BenchmarkScanRewriteTree(b *testing.B) {
+	root := os.Getenv("PINBOT_BENCH_TREE")
+	if root == "" {
+		b.Skip("PINBOT_BENCH_TREE names no tree")
+	}
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer co.Close()
+	files, err := co.Files([]string{"."}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	read := func(p string) ([]byte, error) { data, _, err := co.ReadFile(p); return data, err }
+	cx := rewrite.NewContext(withCharts(co, files), read)
+	size := int64(0)
+	for _, f := range files {
+		if cx.Detect(f) != rewrite.FormatNone {
+			data, _ := read(f)
+			size += int64(len(data))
+		}
+	}
+	b.SetBytes(size)
+	out, err := Run(context.Background(), co, digestResolver{}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d files scanned (%d bytes), %d changed, %d sites", out.Report.Files, size, len(out.Changes), len(out.Report.Entries))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Run(context.Background(), co, digestResolver{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(out.Report.Files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 }
 
 // peakRSS is the process's peak resident set size in MB (VmHWM), or 0 where

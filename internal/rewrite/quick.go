@@ -548,8 +548,9 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 			q.fail()
 		}
 		end = len(l.text)
+		comment := false
 		if i := bytes.Index(l.text[off:], []byte(" #")); i >= 0 {
-			end = off + i
+			end, comment = off+i, true
 		}
 		for end > off && l.text[end-1] == ' ' {
 			end--
@@ -558,7 +559,11 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 		if bytes.Contains(v, []byte(": ")) || v[len(v)-1] == ':' {
 			q.fail()
 		}
-		return q.scalar(q.str(l, off, end), 0, l.num, l.column(off))
+		value := q.str(l, off, end)
+		if !comment { // the scalar may go on
+			value = q.plainLines(l, value, parent)
+		}
+		return q.scalar(value, 0, l.num, l.column(off))
 	}
 	rest := bytes.TrimLeft(l.text[end:], " ")
 	if len(rest) > 0 && (rest[0] != '#' || end == len(l.text)-len(rest)) {
@@ -641,6 +646,54 @@ func (q *quick) literal(l *qline, off, parent int) *yaml.Node {
 	n := q.alloc()
 	*n = yaml.Node{Kind: yaml.ScalarNode, Style: yaml.LiteralStyle, Tag: "!!str", Value: b.String(), Line: l.num, Column: l.column(off)}
 	return n
+}
+
+// plainLines is plain scalar first (line l's value) with the lines that
+// continue it: those below, more indented than parent, folded as YAML
+// folds them (a line break is a space, blank lines are line breaks). A
+// continuation line must start with a letter or a digit and hold neither
+// ": " nor " #", and no comment line may come between. It leaves q.i on
+// the last line.
+func (q *quick) plainLines(l *qline, first string, parent int) string {
+	var b strings.Builder
+	last, blanks := l.num-1, 0 // the last line taken (0-based), blank lines since
+	for k := l.num; k < len(q.starts); k++ {
+		line := q.raw(k)
+		sp := 0
+		for sp < len(line) && line[sp] == ' ' {
+			sp++
+		}
+		if sp == len(line) {
+			blanks++
+			continue
+		}
+		if sp <= parent {
+			break
+		}
+		text := strings.TrimRight(line[sp:], " ")
+		if c := text[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') ||
+			strings.Contains(text, ": ") || strings.Contains(text, " #") || text[len(text)-1] == ':' {
+			q.fail()
+		}
+		if b.Len() == 0 {
+			b.WriteString(first)
+		}
+		if blanks == 0 {
+			b.WriteByte(' ')
+		}
+		for ; blanks > 0; blanks-- {
+			b.WriteByte('\n')
+		}
+		b.WriteString(text)
+		last = k
+	}
+	if b.Len() == 0 {
+		return first
+	}
+	for q.i+1 < len(q.lines) && q.lines[q.i+1].num <= last+1 {
+		q.i++
+	}
+	return b.String()
 }
 
 // raw is line k (0-based) of the file, without its line break.

@@ -113,6 +113,10 @@ var quickTaken = []string{
 	"a: |\n  no final newline",
 	"a: |+\n  x\n\n",
 	"a: |-\n  x\n\n\nb: 1\n",
+	"a: one\n  two\n",
+	"a: trailing spaces  \n  then more  \n",
+	"description: A long line\n  that goes on and on\n\n  and a new paragraph,\n    deeper   \n\n\n  3 lines down\nb: 1\n",
+	"- first item\n  continued\n- k: v\n  w: x y\n   z\n",
 }
 
 // quickRefused are files outside the subset: each must be left to the
@@ -130,7 +134,12 @@ var quickRefused = []string{
 	"a: |#c\n  text\n",
 	"a: |\n    text\n  more\n",
 	"- key: |\n  text\n",
-	"a: one\n  two\n",
+	"a: one\n  - two\n",
+	"a: one\n  # comment\n  two\n",
+	"a: one\n  two: three\n",
+	"a: one\n  two #c\n",
+	"a: one # c\n  two\n",
+	"- one\n two:\n",
 	"a: \"multi\n  line\"\n",
 	"a: \"esc\\n\"\n",
 	"\"quoted key\": 1\n",
