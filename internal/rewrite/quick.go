@@ -14,16 +14,18 @@ import (
 // general parser, into the nodes the general parser builds from them: the
 // same kinds, styles, tags, values, lines and columns (comments are not
 // kept: no scanner reads them). Anything outside the subset (anchors,
-// aliases, tags, block scalars, multi-line or escaped scalars, quoted keys,
-// merge keys, flow collections over several lines, directives, tabs, empty
-// documents) makes it give up, and the file is parsed by the general
-// parser from its start. It never decides that a file is not YAML: only
-// the general parser does. FuzzQuick holds it to that parser's answers.
+// aliases, tags, folded block scalars, multi-line or escaped quoted
+// scalars, quoted keys, merge keys, flow collections over several lines,
+// directives, tabs, empty documents) makes it give up, and the file is
+// parsed by the general parser from its start. It never decides that a
+// file is not YAML: only the general parser does. FuzzQuick holds it to
+// that parser's answers.
 //
 // The subset: block mappings with plain keys; block sequences, their items
 // on the dash's line or below it; plain, single- and double-quoted scalars
-// on one line; flow collections on one line; comments; "---" between
-// documents.
+// on one line; plain scalars going on over more lines; literal block
+// scalars without an indentation indicator; flow collections on one line;
+// comments; "---" between documents.
 type quick struct {
 	src    string  // the file's text, copied once: scalar values are slices of it
 	starts []int   // where each line of src starts
