@@ -34,10 +34,8 @@ type quick struct {
 	depth  int
 	// Nodes and the pointers of Content slices come from blocks, reused
 	// from file to file (release): a file's nodes die together.
-	slab  []yaml.Node
-	ptrs  []*yaml.Node
-	slabs []*[]yaml.Node
-	pslab []*[]*yaml.Node
+	nodes blocks[yaml.Node]
+	ptrs  blocks[*yaml.Node]
 	stack []*yaml.Node // the items of the collections being read
 }
 
@@ -64,6 +62,7 @@ func newQuick(data []byte, starts []int) *quick {
 		return nil
 	}
 	q := &quick{src: string(data), starts: starts}
+	q.nodes.pool, q.ptrs.pool = &nodeBlocks, &ptrBlocks
 	if p := lineBlocks.Get(); p != nil && cap(*p.(*[]qline)) >= len(starts) {
 		q.lines = (*p.(*[]qline))[:0]
 	} else {
@@ -450,16 +449,55 @@ var (
 	ptrBlocks  = sync.Pool{New: func() any { b := make([]*yaml.Node, 0, ptrBlock); return &b }}
 )
 
-// alloc is a new node, taken from a block.
-func (q *quick) alloc() *yaml.Node {
-	if len(q.slab) == cap(q.slab) {
-		b := nodeBlocks.Get().(*[]yaml.Node)
-		q.slabs = append(q.slabs, b)
-		q.slab = (*b)[:0]
-	}
-	q.slab = q.slab[:len(q.slab)+1]
-	return &q.slab[len(q.slab)-1]
+// blocks hands out elements from blocks taken from a pool, the last one
+// being filled.
+type blocks[T any] struct {
+	pool *sync.Pool
+	held []*[]T
+	cur  []T // the filled part of the last block
 }
+
+// take is n elements in a row, n no more than a block holds.
+func (b *blocks[T]) take(n int) []T {
+	if len(b.cur)+n > cap(b.cur) {
+		p := b.pool.Get().(*[]T)
+		b.held = append(b.held, p)
+		b.cur = (*p)[:0]
+	}
+	s := b.cur[len(b.cur) : len(b.cur)+n : len(b.cur)+n]
+	b.cur = b.cur[:len(b.cur)+n]
+	return s
+}
+
+// recycle takes back every element handed out, cleared (they held the
+// file's text), keeping the first block for what comes next.
+func (b *blocks[T]) recycle() {
+	for i, p := range b.held {
+		used := (*p)[:cap(*p)]
+		if i == len(b.held)-1 {
+			used = b.cur
+		}
+		clear(used)
+		if i > 0 {
+			b.pool.Put(p)
+		}
+	}
+	if len(b.held) > 0 {
+		b.held, b.cur = b.held[:1], (*b.held[0])[:0]
+	}
+}
+
+// release hands every block back to the pool.
+func (b *blocks[T]) release() {
+	b.recycle()
+	for _, p := range b.held {
+		b.pool.Put(p)
+	}
+	b.held, b.cur = nil, nil
+}
+
+// alloc is a new node, taken from a block.
+func (q *quick) alloc() *yaml.Node { return &q.nodes.take(1)[0] }
 
 // content moves the items stacked since base into a Content slice of
 // their own.
@@ -473,59 +511,23 @@ func (q *quick) content(base int) []*yaml.Node {
 	if n > ptrBlock/4 { // too many for a block: a slice of their own
 		return append([]*yaml.Node(nil), items...)
 	}
-	if len(q.ptrs)+n > cap(q.ptrs) {
-		b := ptrBlocks.Get().(*[]*yaml.Node)
-		q.pslab = append(q.pslab, b)
-		q.ptrs = (*b)[:0]
-	}
-	c := q.ptrs[len(q.ptrs) : len(q.ptrs)+n : len(q.ptrs)+n]
-	q.ptrs = q.ptrs[:len(q.ptrs)+n]
+	c := q.ptrs.take(n)
 	copy(c, items)
 	return c
 }
 
-// recycle takes back the blocks of the documents read so far, cleared (they
-// held the file's text), once none of their nodes is used any more: memory
-// follows the largest document, not the file. The first block of each kind
-// is kept for the next document.
+// recycle takes back the nodes of the documents read so far once none of
+// them is used any more: memory follows the largest document, not the
+// file.
 func (q *quick) recycle() {
-	for i, b := range q.slabs {
-		used := (*b)[:cap(*b)]
-		if i == len(q.slabs)-1 {
-			used = q.slab
-		}
-		clear(used)
-		if i > 0 {
-			nodeBlocks.Put(b)
-		}
-	}
-	if len(q.slabs) > 0 {
-		q.slabs, q.slab = q.slabs[:1], (*q.slabs[0])[:0]
-	}
-	for i, b := range q.pslab {
-		used := (*b)[:cap(*b)]
-		if i == len(q.pslab)-1 {
-			used = q.ptrs
-		}
-		clear(used)
-		if i > 0 {
-			ptrBlocks.Put(b)
-		}
-	}
-	if len(q.pslab) > 0 {
-		q.pslab, q.ptrs = q.pslab[:1], (*q.pslab[0])[:0]
-	}
+	q.nodes.recycle()
+	q.ptrs.recycle()
 }
 
 // release hands every block back once the file is read.
 func (q *quick) release() {
-	q.recycle()
-	for _, b := range q.slabs {
-		nodeBlocks.Put(b)
-	}
-	for _, b := range q.pslab {
-		ptrBlocks.Put(b)
-	}
+	q.nodes.release()
+	q.ptrs.release()
 	clear(q.lines)
 	lines := q.lines[:0]
 	lineBlocks.Put(&lines)

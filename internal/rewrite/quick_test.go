@@ -302,8 +302,8 @@ func TestQuickLetsDocumentsGo(t *testing.T) {
 		if prev != nil && doc != prev {
 			t.Fatalf("document %d: not built where the one before was, which was let go", n)
 		}
-		if len(q.slabs) > 1 || len(q.pslab) > 1 {
-			t.Fatalf("document %d: %d node blocks and %d pointer blocks held", n, len(q.slabs), len(q.pslab))
+		if len(q.nodes.held) > 1 || len(q.ptrs.held) > 1 {
+			t.Fatalf("document %d: %d node blocks and %d pointer blocks held", n, len(q.nodes.held), len(q.ptrs.held))
 		}
 		if got := doc.Content[0].Content[5].Content[1].Content[0].Content[3].Value; got != fmt.Sprintf("r%d:1", n) {
 			t.Fatalf("document %d: image %q", n, got)
