@@ -100,22 +100,15 @@ func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, err
 		return nil, err
 	}
 	var installs []*github.Installation
-	for opts := (&github.ListOptions{PerPage: 100}); ; {
-		var page []*github.Installation
-		var resp *github.Response
-		err := g.call(ctx, "list the App's installations", "the App's own key", func() (r *github.Response, err error) {
-			page, r, err = g.c.Apps.ListInstallations(ctx, opts)
-			resp = r
-			return
-		})
-		if err != nil {
-			return nil, err
+	err = g.pages(ctx, "list the App's installations", "the App's own key", func(opts *github.ListOptions) (*github.Response, error) {
+		page, r, err := g.c.Apps.ListInstallations(ctx, opts)
+		if err == nil {
+			installs = append(installs, page...)
 		}
-		installs = append(installs, page...)
-		if resp == nil || resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+		return r, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out []Repository
 	for _, in := range installs {
@@ -131,16 +124,10 @@ func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, err
 		if err != nil {
 			return nil, err
 		}
-		for opts := (&github.ListOptions{PerPage: 100}); ; {
-			var list *github.ListRepositories
-			var resp *github.Response
-			err := ig.call(ctx, "list the installation's repositories", "App installed on the account", func() (r *github.Response, err error) {
-				list, r, err = ig.c.Apps.ListRepos(ctx, opts)
-				resp = r
-				return
-			})
-			if err != nil {
-				return nil, fmt.Errorf("installation %d (%s): %w", in.GetID(), in.GetAccount().GetLogin(), err)
+		err = ig.pages(ctx, "list the installation's repositories", "App installed on the account", func(opts *github.ListOptions) (*github.Response, error) {
+			list, r, err := ig.c.Apps.ListRepos(ctx, opts)
+			if err != nil || list == nil {
+				return r, err
 			}
 			for _, r := range list.Repositories {
 				out = append(out, Repository{
@@ -148,11 +135,31 @@ func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, err
 					Archived: r.GetArchived(), Fork: r.GetFork(), Private: r.GetPrivate(), Installation: in.GetID(),
 				})
 			}
-			if resp == nil || resp.NextPage == 0 {
-				break
-			}
-			opts.Page = resp.NextPage
+			return r, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("installation %d (%s): %w", in.GetID(), in.GetAccount().GetLogin(), err)
 		}
 	}
 	return out, nil
+}
+
+// pages makes a listing call (through call, with its retries and error
+// wording) for every page, 100 items each, until the last.
+func (g *GitHub) pages(ctx context.Context, what, needs string, page func(opts *github.ListOptions) (*github.Response, error)) error {
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		var resp *github.Response
+		err := g.call(ctx, what, needs, func() (r *github.Response, err error) {
+			resp, err = page(opts)
+			return resp, err
+		})
+		if err != nil {
+			return err
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
