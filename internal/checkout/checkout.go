@@ -182,7 +182,7 @@ func Open(root string, git bool) (*Checkout, error) {
 
 // Close releases the root.
 func (c *Checkout) Close() error {
-	c.dirs.closeAll()
+	c.dirs.dropAll()
 	return c.root.Close()
 }
 
@@ -198,6 +198,7 @@ type Filter interface {
 // and in a git work tree every path git ignores. A file named explicitly is
 // listed whatever the ignore rules say.
 func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
+	c.dirs.dropAll() // a new look at the tree: directories may have been made again
 	ign := c.ignorer()
 	seen := map[string]bool{}
 	var out []string

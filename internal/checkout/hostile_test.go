@@ -307,3 +307,26 @@ func TestReadFileManyDirectories(t *testing.T) {
 		t.Errorf("%d directory handles kept open, at most %d wanted", n, maxOpenDirs)
 	}
 }
+
+// TestReadFileAfterTheTreeChanged: a directory removed and made again
+// between two runs on one Checkout is read afresh after the next walk, not
+// through the handle of the one removed.
+func TestReadFileAfterTheTreeChanged(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "deploy/app.yaml", "first")
+	co, _ := Open(root, false)
+	defer co.Close()
+	if data, _, err := co.ReadFile("deploy/app.yaml"); err != nil || string(data) != "first" {
+		t.Fatalf("first read: %q %v", data, err)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "deploy")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "deploy/app.yaml", "second")
+	if files, err := co.Files([]string{"."}, nil); err != nil || len(files) != 1 {
+		t.Fatalf("Files = %v, %v", files, err)
+	}
+	if data, _, err := co.ReadFile("deploy/app.yaml"); err != nil || string(data) != "second" {
+		t.Errorf("after the directory was made again: %q %v", data, err)
+	}
+}

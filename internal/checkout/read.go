@@ -121,16 +121,19 @@ const maxOpenDirs = 64
 
 // dirCache holds open directories of the tree, by their path relative to
 // the root. A handle in use is never closed; idle ones are closed once
-// more than maxOpenDirs are open, and all of them by Close.
+// more than maxOpenDirs are open. Every walk of the tree (Files) and Close
+// let them all go, so a directory removed and made again since is opened
+// afresh.
 type dirCache struct {
 	mu   sync.Mutex
 	open map[string]*openDir
 }
 
 type openDir struct {
-	f     *os.File
-	fd    int
-	users int
+	f       *os.File
+	fd      int
+	users   int
+	dropped bool // out of the cache: closed by its last user
 }
 
 func (dc *dirCache) acquire(c *Checkout, rel string) (*openDir, error) {
@@ -172,17 +175,24 @@ func (dc *dirCache) acquire(c *Checkout, rel string) (*openDir, error) {
 
 func (dc *dirCache) release(d *openDir) {
 	dc.mu.Lock()
+	defer dc.mu.Unlock()
 	d.users--
-	dc.mu.Unlock()
+	if d.dropped && d.users == 0 {
+		d.f.Close()
+	}
 }
 
-// closeAll closes every handle.
-func (dc *dirCache) closeAll() {
+// dropAll lets every handle go: idle ones are closed now, those in use by
+// their last user.
+func (dc *dirCache) dropAll() {
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	for k, d := range dc.open {
-		d.f.Close()
 		delete(dc.open, k)
+		d.dropped = true
+		if d.users == 0 {
+			d.f.Close()
+		}
 	}
 }
 
