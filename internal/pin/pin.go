@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -159,10 +160,15 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	var askMu sync.Mutex
 	err = scanAll(ctx, co, cx, candidates, formats, scans, opts.Jobs, opts.Progress, func(i int) {
 		if f := scans[i].file; f != nil {
-			t := sp.add(i, f)
-			askMu.Lock()
-			ask(t)
-			askMu.Unlock()
+			t, now := sp.add(i, f)
+			if len(t) > 0 {
+				askMu.Lock()
+				ask(t)
+				askMu.Unlock()
+			}
+			if now {
+				sp.splice(i)
+			}
 		}
 	})
 	if tagc != nil {
@@ -472,36 +478,31 @@ func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) st
 }
 
 // scanAll reads and parses files (in the formats detected) into out with a
-// bounded pool, calling done(i) as each file i is scanned.
+// bounded pool, calling done(i) as each file i is scanned. Workers take the
+// next file from a counter, not from a goroutine handing files out.
 func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	idx := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < jobs; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range idx {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
 				out[i] = scanOne(ctx, co, cx, files[i], formats[i])
 				done(i)
 				pt.FileDone()
 			}
 		}()
 	}
-	for i := range files {
-		select {
-		case idx <- i:
-		case <-ctx.Done():
-			close(idx)
-			wg.Wait()
-			return ctx.Err()
-		}
-	}
-	close(idx)
 	wg.Wait()
-	return nil
+	return ctx.Err()
 }
 
 func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string, format rewrite.Format) scanned {

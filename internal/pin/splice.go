@@ -85,9 +85,11 @@ func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Option
 // add learns the references file i names (sites the configuration ignores
 // are marked skipped), and returns the tags not asked before. Work is per
 // unique reference as written, not per site: a file may name one image
-// thousands of times. The file is queued at once if nothing it names is
-// left unsettled.
-func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag) {
+// thousands of times. If nothing it names is left unsettled, the file is
+// ready now: with no sink, now reports it so the caller splices it at once
+// (its bytes still in cache, no hand-over to another goroutine); with a
+// sink, it is queued for the pool, which may wait on the disk.
+func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	var named map[*refInfo]bool
@@ -125,9 +127,12 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag) {
 	}
 	sp.pending[i] = len(named)
 	if len(named) == 0 {
+		if sp.opts.Sink == nil {
+			return ask, true
+		}
 		sp.ready <- i
 	}
-	return ask
+	return ask, false
 }
 
 // resolved takes a tag's answer; it may be called from several goroutines.
