@@ -185,15 +185,12 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	}
 
 	rep := &report.Report{Files: len(candidates), Offline: opts.Offline}
-	nsites := 0
 	for _, s := range scans {
 		switch {
 		case s.warn != nil:
 			rep.Warnings = append(rep.Warnings, *s.warn)
 		case s.unread != nil:
 			rep.Unread = append(rep.Unread, *s.unread)
-		default:
-			nsites += len(s.file.Sites)
 		}
 	}
 	if c, ok := res.(Checker); ok && !opts.Offline && ctx.Err() == nil {
@@ -203,7 +200,6 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	refs := sp.refs
 	if s, ok := res.(interface{ Stats() resolve.Stats }); ok && !opts.Offline {
 		st := s.Stats()
 		rep.Requests = &st
@@ -230,31 +226,14 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			}
 		}
 	}
-	notes := sp.notes
-	rep.Entries = make([]report.Entry, 0, nsites)
+	nentries := 0
+	for _, es := range sp.entries {
+		nentries += len(es)
+	}
+	rep.Entries = make([]report.Entry, 0, nentries)
 	for i := range scans {
-		s := &scans[i]
-		if s.file == nil {
-			continue
-		}
-		f := s.file
-		first := len(rep.Entries) // this file's entries start here
-		for j, site := range f.Sites {
-			var note rewrite.PolicyNote
-			if notes[i] != nil {
-				note = notes[i][j]
-			}
-			e := entry(f.Path, site, refs[site.Written], note, opts)
-			if k := sameSite(rep.Entries[first:], e); k >= 0 { // one value reached through aliases
-				if p := &rep.Entries[first+k].PullPolicy; *p == "" {
-					*p = e.PullPolicy
-				}
-			} else {
-				rep.Entries = append(rep.Entries, e)
-			}
-			f.Sites[j] = nil // reported: memory goes from sites to entries, not to both
-		}
-		s.file, notes[i] = nil, nil
+		rep.Entries = append(rep.Entries, sp.entries[i]...)
+		scans[i].file, sp.entries[i] = nil, nil
 	}
 	rep.Sort()
 	return out, nil
@@ -284,7 +263,7 @@ type refInfo struct {
 	canon  string
 	ref    imageref.Ref
 	res    resolve.Result
-	pinned string // ref with digest, once computed
+	pinned string // ref with the digest it carries, once settled
 	// digest is what the sites naming the reference carry after the run:
 	// the tag's digest, or the digest written; "" leaves them as they are.
 	digest string
@@ -404,15 +383,6 @@ func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Option
 	}
 }
 
-// pinnedAs is the reference as written with the digest it carries after
-// the run, computed once for all the sites naming it.
-func (ri *refInfo) pinnedAs() string {
-	if ri.pinned == "" {
-		ri.pinned = ri.ref.WithDigest(ri.digest)
-	}
-	return ri.pinned
-}
-
 // entry reports one site, given what the run knows of its reference.
 func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, opts Options) report.Entry {
 	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written}
@@ -446,7 +416,7 @@ func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, o
 	default:
 		e.Status, e.Digest = report.Pinned, ri.digest
 	}
-	e.Pinned = ri.pinnedAs()
+	e.Pinned = ri.pinned
 	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
 	return e
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
 )
@@ -49,7 +50,7 @@ type splicer struct {
 
 	// By file, each written by the one worker splicing it.
 	changes []*Change
-	notes   [][]rewrite.PolicyNote
+	entries [][]report.Entry
 	errs    []error
 }
 
@@ -63,7 +64,7 @@ func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Option
 		pending: make([]int, len(scans)),
 		ready:   make(chan int, len(scans)),
 		changes: make([]*Change, len(scans)),
-		notes:   make([][]rewrite.PolicyNote, len(scans)),
+		entries: make([][]report.Entry, len(scans)),
 		errs:    make([]error, len(scans)),
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -172,6 +173,7 @@ func (sp *splicer) settled(ri *refInfo) {
 		return
 	}
 	ri.settled = true
+	ri.pinned = ri.ref.WithDigest(ri.digest) // spelt once for every site naming it
 	for _, i := range sp.users[ri] {
 		if sp.pending[i]--; sp.pending[i] == 0 {
 			sp.ready <- i
@@ -210,8 +212,9 @@ func (sp *splicer) finish() {
 	sp.wg.Wait()
 }
 
-// splice rewrites file i with the digests its references settled on, and
-// hands the change to the sink unless the run is being stopped.
+// splice rewrites file i with the digests its references settled on,
+// reports its sites, and hands the change to the sink unless the run is
+// being stopped.
 func (sp *splicer) splice(i int) {
 	if sp.ctx.Err() != nil {
 		return
@@ -221,21 +224,25 @@ func (sp *splicer) splice(i int) {
 	// The digest each site is to carry: the registry's answer for the tag
 	// it follows, or, for a reference pinned by digest alone (and offline),
 	// its own. A failure ("") leaves the site as it is, pull policy included.
+	// Every reference the file names is settled: what is known of it no
+	// longer changes.
+	infos := make([]*refInfo, len(f.Sites))
 	digests := map[string]string{} // by reference as written
 	sp.mu.Lock()                   // the scan may still be adding references
-	for _, site := range f.Sites {
+	for j, site := range f.Sites {
 		if ri := sp.refs[site.Written]; ri != nil {
+			infos[j] = ri
 			digests[site.Written] = ri.digest
 		}
 	}
 	sp.mu.Unlock()
 	digestOf := func(site *rewrite.Site) string { return digests[site.Written] }
 	updated, notes, err := f.Rewrite(digestOf, sp.opts.PullPolicy)
+	sp.entries[i] = sp.report(f, infos, notes)
 	if err != nil {
 		sp.errs[i] = err
 		return
 	}
-	sp.notes[i] = notes
 	if sp.opts.Offline || string(updated) == string(f.Data) {
 		return
 	}
@@ -244,6 +251,31 @@ func (sp *splicer) splice(i int) {
 		c.Err = sp.opts.Sink(*c)
 	}
 	sp.changes[i] = c
+}
+
+// report is a file's entries, a site each (one value reached through
+// aliases is one entry), given what is known of the reference each site
+// names and the pull-policy notes of the rewrite (none if it failed). The
+// sites are let go as they are reported: memory goes from sites to
+// entries, not to both.
+func (sp *splicer) report(f *rewrite.File, infos []*refInfo, notes []rewrite.PolicyNote) []report.Entry {
+	out := make([]report.Entry, 0, len(f.Sites))
+	for j, site := range f.Sites {
+		var note rewrite.PolicyNote
+		if notes != nil {
+			note = notes[j]
+		}
+		e := entry(f.Path, site, infos[j], note, sp.opts)
+		if k := sameSite(out, e); k >= 0 {
+			if p := &out[k].PullPolicy; *p == "" {
+				*p = e.PullPolicy
+			}
+		} else {
+			out = append(out, e)
+		}
+		f.Sites[j] = nil
+	}
+	return out
 }
 
 // writeError says why a change could not be written, without the root's
