@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 
@@ -45,12 +44,10 @@ func usageError(format string, args ...any) error {
 
 func main() { os.Exit(mainCode()) }
 
-// mainCode runs pinbot as a process: a soft memory limit, SIGINT and
+// mainCode runs pinbot as a process: the collector tuned (pin.TuneGC), SIGINT and
 // SIGTERM ending the run (exit 130 and 143), and the exit code.
 func mainCode() int {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(pin.SoftMemoryLimit)
-	}
+	pin.TuneGC()
 	ctx, sig := withSignals(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if s := sig(); s != nil {

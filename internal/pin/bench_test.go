@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -87,6 +86,7 @@ func BenchmarkPin(b *testing.B) {
 	for _, h := range []string{"docker.io", "ghcr.io", "quay.io"} {
 		mirrors = append(mirrors, resolve.Mirror{From: h, To: reg.Host + "/" + registrytest.Prefix + "/" + h})
 	}
+	defer TuneGC()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	sites := 0
@@ -152,6 +152,7 @@ func BenchmarkScanRewrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
+	defer TuneGC()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	sites := 0
@@ -223,6 +224,7 @@ func BenchmarkScanRewriteTree(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%d files scanned (%d bytes), %d changed, %d sites", out.Report.Files, size, len(out.Changes), len(out.Report.Entries))
+	defer TuneGC()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -280,9 +282,7 @@ func BenchmarkManyDocuments(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
-	if os.Getenv("GOMEMLIMIT") == "" { // as cmd/pinbot runs
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(SoftMemoryLimit))
-	}
+	defer TuneGC()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
