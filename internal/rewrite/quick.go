@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -98,30 +99,51 @@ func (q *quick) str(l *qline, a, b int) string { return q.src[l.off+a : l.off+b]
 // plainText reports whether data is UTF-8 with no byte order mark, tab,
 // control character, or character YAML reads as a line break besides LF
 // and CRLF, and nothing the general parser would refuse as unprintable.
+// Eight bytes at a time are taken at once when each is printable ASCII or
+// LF; any other byte is looked at alone.
 func plainText(data []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for i := 0; i < len(data); {
-		c := data[i]
-		if c < utf8.RuneSelf {
-			if !printable[c] {
-				if c != '\r' || i+1 >= len(data) || data[i+1] != '\n' {
-					return false
-				}
+		if i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			high := ((w&(0x7f*ones) + ones) | w) & highs   // 0x7f and up
+			low := ^((w | highs) - 0x20*ones) & highs &^ w // below 0x20
+			lf := w ^ 0x0a*ones
+			lf = ^((lf&(0x7f*ones) + 0x7f*ones) | lf) & highs // LF
+			if high|low&^lf == 0 {
+				i += 8
+				continue
 			}
-			i++
-			continue
 		}
-		r, n := utf8.DecodeRune(data[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			return false
-		case r < 0xA0, r == 0x2028, r == 0x2029, r == 0xFEFF:
-			return false
-		case r >= 0xD800 && r < 0xE000, r == 0xFFFE, r == 0xFFFF:
+		n, ok := plainRune(data, i)
+		if !ok {
 			return false
 		}
 		i += n
 	}
 	return true
+}
+
+// plainRune reports the length of the character at data[i], and whether
+// plainText takes it.
+func plainRune(data []byte, i int) (int, bool) {
+	c := data[i]
+	if c < utf8.RuneSelf {
+		if !printable[c] && (c != '\r' || i+1 >= len(data) || data[i+1] != '\n') {
+			return 1, false
+		}
+		return 1, true
+	}
+	r, n := utf8.DecodeRune(data[i:])
+	switch {
+	case r == utf8.RuneError && n <= 1:
+		return n, false
+	case r < 0xA0, r == 0x2028, r == 0x2029, r == 0xFEFF:
+		return n, false
+	case r >= 0xD800 && r < 0xE000, r == 0xFFFE, r == 0xFFFF:
+		return n, false
+	}
+	return n, true
 }
 
 // printable marks the ASCII characters plainText takes as they are.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -314,5 +315,69 @@ func TestQuickLetsDocumentsGo(t *testing.T) {
 	})
 	if !taken || err != nil || n != 2000 {
 		t.Errorf("taken %v, %v, %d documents", taken, err, n)
+	}
+}
+
+// plainTextByByte is plainText one character at a time, as it was before
+// it took eight bytes at once: the reference TestPlainText holds it to.
+func plainTextByByte(data []byte) bool {
+	for i := 0; i < len(data); {
+		n, ok := plainRune(data, i)
+		if !ok {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+func TestPlainText(t *testing.T) {
+	// Every byte value at every place of a 17-byte text of printable
+	// characters and line breaks (so both the eight-byte path and the
+	// byte-at-a-time tail see it), then two-byte pairs (CRLF, the lead
+	// bytes of multi-byte characters) at the places that straddle words.
+	base := []byte("key: value\nab: c\n")
+	check := func(data []byte) {
+		t.Helper()
+		if got, want := plainText(data), plainTextByByte(data); got != want {
+			t.Fatalf("plainText(%q) = %v, want %v", data, got, want)
+		}
+	}
+	taken := 0
+	for at := range base {
+		for c := 0; c < 256; c++ {
+			data := bytes.Clone(base)
+			data[at] = byte(c)
+			check(data)
+			if plainText(data) {
+				taken++
+			}
+		}
+	}
+	if taken < 95*len(base) { // each printable character at each place, at least
+		t.Fatalf("only %d one-byte variants taken", taken)
+	}
+	for _, pair := range []string{"\r\n", "\r\r", "\n\r", "é", "\u2028", "\uFEFF", "\u00A0", "\x85", "\xc2\x85", "\xed\xa0\x80", "\xef\xbf\xbe"} {
+		for at := 0; at+len(pair) <= 24; at++ {
+			data := append(bytes.Repeat([]byte("x"), 24), pair...)
+			copy(data[at:], pair)
+			check(data)
+		}
+	}
+	// random texts, mostly printable
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 200000; n++ {
+		data := make([]byte, rng.IntN(40))
+		for i := range data {
+			switch r := rng.IntN(100); {
+			case r < 80:
+				data[i] = byte(0x20 + rng.IntN(0x5f))
+			case r < 90:
+				data[i] = '\n'
+			default:
+				data[i] = byte(rng.IntN(256))
+			}
+		}
+		check(data)
 	}
 }
