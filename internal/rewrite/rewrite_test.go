@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDetect(t *testing.T) {
@@ -127,6 +128,31 @@ func TestSourceOffsets(t *testing.T) {
 	}
 	if _, ok := s.offset(1, 9); ok {
 		t.Error("a column past the line's end was accepted")
+	}
+	// Every place of texts mixing ASCII lines (the fast path) with others,
+	// against a character-at-a-time walk.
+	for _, text := range []string{"ab\ncd\r\nef", "a\u2028b\nçé\nxy\x85z", "\ufeffk: v\n  - x\n", "abc", "a\rb\r\n\n"} {
+		s := newSource([]byte(text))
+		for line := 0; line <= len(s.lines)+1; line++ {
+			for col := 0; col <= len(text)+2; col++ {
+				want, wantOK := -1, false
+				if line >= 1 && line <= len(s.lines) && col >= 1 {
+					want, wantOK = s.lines[line-1], true
+					for c := 1; c < col; c++ {
+						if want >= len(s.data) || breakLen(s.data, want) > 0 {
+							want, wantOK = -1, false
+							break
+						}
+						_, w := utf8.DecodeRune(s.data[want:])
+						want += w
+					}
+				}
+				got, ok := s.offset(line, col)
+				if ok != wantOK || (ok && got != want) {
+					t.Errorf("%q: offset(%d,%d) = %d, %v; want %d, %v", text, line, col, got, ok, want, wantOK)
+				}
+			}
+		}
 	}
 }
 

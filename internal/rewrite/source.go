@@ -89,6 +89,9 @@ func (s *source) offset(line, col int) (int, bool) {
 		return 0, false
 	}
 	off := s.lines[line-1]
+	if end := off + col - 1; end <= len(s.data) && asciiLine(s.data[off:end]) {
+		return end, true // one byte a character
+	}
 	for c := 1; c < col; c++ {
 		if off >= len(s.data) || breakLen(s.data, off) > 0 {
 			return 0, false
@@ -97,6 +100,16 @@ func (s *source) offset(line, col int) (int, bool) {
 		off += w
 	}
 	return off, true
+}
+
+// asciiLine reports whether text is ASCII with no CR or LF.
+func asciiLine(text []byte) bool {
+	for _, c := range text {
+		if c >= utf8.RuneSelf || c == '\n' || c == '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // lineOf is the 1-based line holding byte offset off.
