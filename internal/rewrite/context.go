@@ -59,7 +59,7 @@ func NewContext(files []string, read func(string) ([]byte, error)) *Context {
 		}
 	}
 	for _, f := range files {
-		if dir, ok := c.templateChart(f); ok && (strings.HasSuffix(f, ".tpl") || isYAML(f, nil)) {
+		if dir, ok := c.templateChart(f); ok && (strings.HasSuffix(f, ".tpl") || isYAMLPath(f)) {
 			templates[dir] = append(templates[dir], f)
 		}
 		if strings.EqualFold(path.Base(f), ".gitlab-ci.yml") || strings.EqualFold(path.Base(f), ".gitlab-ci.yaml") {
@@ -94,11 +94,13 @@ var digestReadRE = regexp.MustCompile(`\.Values\.([A-Za-z0-9_.]+?)\.(?:digest|sh
 
 // chartOf is the chart whose directory holds a values file at p: the file
 // beside Chart.yaml, or in the chart's ci/ directory.
-func (c *Context) chartOf(p string) *Chart {
+func (c *Context) chartOf(p string) *Chart { return c.chartIn(path.Dir(p)) }
+
+// chartIn is the chart whose values files may be in directory dir.
+func (c *Context) chartIn(dir string) *Chart {
 	if c == nil {
 		return nil
 	}
-	dir := path.Dir(p)
 	if ch := c.charts[dir]; ch != nil {
 		return ch
 	}

@@ -20,8 +20,8 @@ const KindDevcontainer Kind = "devcontainer" // devcontainer.json image
 
 var hujsonLineRE = regexp.MustCompile(`^line (\d+), column \d+: `)
 
-func isDevcontainer(p string, _ *Context) bool {
-	base, dir := path.Base(p), path.Dir(p)
+func isDevcontainer(n fileName, _ *Context) bool {
+	base, dir := n.base, n.dir
 	switch {
 	case base == ".devcontainer.json":
 		return true

@@ -42,7 +42,7 @@ type finder struct {
 	name   string // as String() says it
 	lang   language
 	// match tells the format's files by their slash path.
-	match func(p string, c *Context) bool
+	match func(n fileName, c *Context) bool
 	// walk finds the sites of one YAML document (langYAML).
 	walk func(w *yamlWalk, root *yaml.Node)
 	// scan finds the sites of a whole file (the other languages).
@@ -157,12 +157,31 @@ func Detect(p string) Format { return (*Context)(nil).Detect(p) }
 // Detect tells a file's format from its slash-separated path and what the
 // context knows of the checkout.
 func (c *Context) Detect(p string) Format {
-	for _, fd := range formats {
-		if fd.match(p, c) {
-			return fd.format
+	n := splitName(p)
+	for i := range formats {
+		if formats[i].match(n, c) {
+			return formats[i].format
 		}
 	}
 	return FormatNone
+}
+
+// fileName is a slash path taken apart once for every format's match.
+type fileName struct {
+	path  string // as given
+	dir   string // path.Dir(path)
+	base  string // path.Base(path)
+	lower string // base in lower case
+	ext   string // lower's extension: ".yaml"
+	yaml  bool   // ext is .yaml or .yml
+}
+
+func splitName(p string) fileName {
+	n := fileName{path: p, dir: path.Dir(p), base: path.Base(p)}
+	n.lower = strings.ToLower(n.base)
+	n.ext = path.Ext(n.lower)
+	n.yaml = n.ext == ".yaml" || n.ext == ".yml"
+	return n
 }
 
 // notDockerfile are extensions that make "Dockerfile.x" something else.
@@ -172,42 +191,40 @@ var notDockerfile = map[string]bool{
 	".rej": true, ".swp": true, ".tmpl": true, ".tpl": true, ".j2": true, ".erb": true, ".in": true,
 }
 
-func isDockerfile(p string, _ *Context) bool {
-	lower := strings.ToLower(path.Base(p))
-	ext := path.Ext(lower)
+func isDockerfile(n fileName, _ *Context) bool {
+	lower, ext := n.lower, n.ext
 	return lower == "dockerfile" || lower == "containerfile" ||
 		((strings.HasPrefix(lower, "dockerfile.") || strings.HasPrefix(lower, "containerfile.") ||
 			ext == ".dockerfile" || ext == ".containerfile") && !notDockerfile[ext])
 }
 
-func isKustomization(p string, _ *Context) bool {
-	base := path.Base(p)
-	lower := strings.ToLower(base)
-	return base == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml"
+func isKustomization(n fileName, _ *Context) bool {
+	return n.base == "Kustomization" || n.lower == "kustomization.yaml" || n.lower == "kustomization.yml"
 }
 
-func isYAML(p string, _ *Context) bool {
+func isYAML(n fileName, _ *Context) bool { return n.yaml }
+
+// isYAMLPath reports whether p ends in .yaml or .yml, in any case.
+func isYAMLPath(p string) bool {
 	ext := strings.ToLower(path.Ext(p))
 	return ext == ".yaml" || ext == ".yml"
 }
 
-func isWorkflow(p string, c *Context) bool {
-	return isYAML(p, c) && strings.HasSuffix(path.Dir(p), ".github/workflows") && path.Dir(p) != p
+func isWorkflow(n fileName, _ *Context) bool {
+	return n.yaml && strings.HasSuffix(n.dir, ".github/workflows") && n.dir != n.path
 }
 
-func isAction(p string, _ *Context) bool {
-	lower := strings.ToLower(path.Base(p))
-	return lower == "action.yml" || lower == "action.yaml"
+func isAction(n fileName, _ *Context) bool {
+	return n.lower == "action.yml" || n.lower == "action.yaml"
 }
 
-func isCompose(p string, c *Context) bool {
-	if !isYAML(p, c) {
+func isCompose(n fileName, _ *Context) bool {
+	if !n.yaml {
 		return false
 	}
-	lower := strings.ToLower(path.Base(p))
-	stem := strings.TrimSuffix(strings.TrimSuffix(lower, ".yaml"), ".yml")
+	stem := strings.TrimSuffix(strings.TrimSuffix(n.lower, ".yaml"), ".yml")
 	for _, p := range []string{"compose", "docker-compose"} {
-		if stem == p || strings.HasPrefix(stem, p+".") || strings.HasPrefix(stem, p+"-") {
+		if rest, ok := strings.CutPrefix(stem, p); ok && (rest == "" || rest[0] == '.' || rest[0] == '-') {
 			return true
 		}
 	}

@@ -1,9 +1,6 @@
 package rewrite
 
 import (
-	"path"
-	"strings"
-
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -22,12 +19,11 @@ var gitlabKeywords = map[string]bool{
 	"image": true, "services": true, "cache": true, "before_script": true, "after_script": true, "spec": true,
 }
 
-func isGitLab(p string, c *Context) bool {
-	base := strings.ToLower(path.Base(p))
-	if base == ".gitlab-ci.yml" || base == ".gitlab-ci.yaml" {
+func isGitLab(n fileName, c *Context) bool {
+	if n.lower == ".gitlab-ci.yml" || n.lower == ".gitlab-ci.yaml" {
 		return true
 	}
-	return c != nil && c.gitlab[p] && isYAML(p, c)
+	return c != nil && c.gitlab[n.path] && n.yaml
 }
 
 func (w *yamlWalk) gitlab(root *yaml.Node) {

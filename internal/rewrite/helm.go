@@ -20,12 +20,12 @@ const (
 	ReasonNotString    = "not a string"
 )
 
-func isHelmValues(p string, c *Context) bool {
-	if c.chartOf(p) == nil || !isYAML(p, c) {
+func isHelmValues(n fileName, c *Context) bool {
+	if !n.yaml || c.chartIn(n.dir) == nil {
 		return false
 	}
-	base := strings.ToLower(path.Base(p))
-	if path.Base(path.Dir(p)) == "ci" && c.charts[path.Dir(p)] == nil {
+	base := n.lower
+	if path.Base(n.dir) == "ci" && c.charts[n.dir] == nil {
 		return strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml"), "values")
 	}
 	return strings.HasPrefix(base, "values")

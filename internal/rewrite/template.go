@@ -10,8 +10,8 @@ import (
 // reference ("image: busybox:1.36") is a site. Every other byte of the file
 // is left alone.
 
-func isHelmTemplate(p string, c *Context) bool {
-	_, ok := c.templateChart(p)
+func isHelmTemplate(n fileName, c *Context) bool {
+	_, ok := c.templateChart(n.path)
 	return ok
 }
 
