@@ -14,9 +14,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
@@ -187,108 +189,154 @@ func (c *Checkout) Close() error {
 }
 
 // Filter decides, on top of git's ignore rules, which files and directories
-// to visit.
+// to visit. Its methods are called from several goroutines at once.
 type Filter interface {
 	File(rel string) bool
 	Dir(rel string) bool
 }
 
+// walkJobs bounds the directories read at once.
+const walkJobs = 8
+
 // Files lists the regular files under the given slash paths (relative to the
 // root; "." for all), sorted and without duplicates. It skips .git, symlinks,
 // and in a git work tree every path git ignores. A file named explicitly is
-// listed whatever the ignore rules say.
+// listed whatever the ignore rules say. Directories are read a few at a time.
 func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
 	c.dirs.dropAll() // a new look at the tree: directories may have been made again
-	ign := c.ignorer()
-	seen := map[string]bool{}
-	var out []string
+	w := &walker{c: c, fsys: walkFS{c.root.FS(), c.root}, filter: filter, git: c.Git, sem: make(chan struct{}, walkJobs)}
+	if c.Git {
+		if ps, err := gitignore.LoadGlobalPatterns(osfs.New("/")); err == nil {
+			w.base = append(w.base, ps...)
+		}
+		w.base = append(w.base, c.readPatterns(".git/info/exclude", nil)...)
+	}
 	for _, p := range paths {
 		p = path.Clean(p)
 		fi, err := c.root.Lstat(p)
 		if err != nil {
 			return nil, err
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
 			return nil, fmt.Errorf("%s is a symlink: name its target instead", p)
-		}
-		if fi.Mode().IsRegular() {
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-			continue
-		}
-		err = fs.WalkDir(walkFS{c.root.FS(), c.root}, p, func(rel string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if rel != p && (d.Name() == ".git" || ign.match(rel, true) || (filter != nil && !filter.Dir(rel))) {
-					return fs.SkipDir
+		case fi.Mode().IsRegular():
+			w.files = append(w.files, p)
+		case fi.IsDir():
+			// the .gitignore files of the directories above a walk's start count too
+			pats := w.base
+			if p != "." {
+				parts := strings.Split(p, "/")
+				pats = w.patterns(pats, ".")
+				for i := 1; i < len(parts); i++ {
+					pats = w.patterns(pats, strings.Join(parts[:i], "/"))
 				}
-				ign.load(c, rel)
-				return nil
 			}
-			if d.Type().IsRegular() && IsTemp(d.Name()) {
-				c.stale = append(c.stale, rel) // a killed run's: never scanned
-				return nil
-			}
-			if !d.Type().IsRegular() || ign.match(rel, false) || (filter != nil && !filter.File(rel)) || seen[rel] {
-				return nil
-			}
-			seen[rel] = true
-			out = append(out, rel)
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			w.dir(p, w.patterns(pats, p))
+			w.wg.Wait()
+		}
+		if w.err != nil {
+			return nil, w.err
 		}
 	}
-	sort.Strings(out)
-	return out, nil
+	sort.Strings(w.stale)
+	c.stale = append(c.stale, slices.Compact(w.stale)...)
+	sort.Strings(w.files)
+	return slices.Compact(w.files), nil
 }
 
-// ignorer is git's ignore rules, gathered as the walk enters directories.
-type ignorer struct {
-	on       bool
-	patterns []gitignore.Pattern
-	loaded   map[string]bool
+// walker lists the files of a tree, reading directories concurrently.
+type walker struct {
+	c      *Checkout
+	fsys   walkFS
+	filter Filter
+	git    bool
+	base   []gitignore.Pattern // the global rules and .git/info/exclude
+	sem    chan struct{}       // a slot for each directory read by a goroutine of its own
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	files []string
+	stale []string // a killed run's temporary files: never scanned
+	err   error    // the first a directory read failed with
 }
 
-func (c *Checkout) ignorer() *ignorer {
-	ig := &ignorer{on: c.Git, loaded: map[string]bool{}}
-	if !c.Git {
-		return ig
-	}
-	if ps, err := gitignore.LoadGlobalPatterns(osfs.New("/")); err == nil {
-		ig.patterns = append(ig.patterns, ps...)
-	}
-	ig.patterns = append(ig.patterns, c.readPatterns(".git/info/exclude", nil)...)
-	// .gitignore files of the directories above a walk's start count too
-	ig.load(c, ".")
-	return ig
-}
-
-func (ig *ignorer) load(c *Checkout, dir string) {
-	if !ig.on {
+// dir lists directory rel, whose ignore rules (its own .gitignore's
+// included) are pats, and goes into its subdirectories: each in a
+// goroutine of its own while a slot is free, else at once.
+func (w *walker) dir(rel string, pats []gitignore.Pattern) {
+	w.mu.Lock()
+	failed := w.err != nil
+	w.mu.Unlock()
+	if failed {
 		return
 	}
-	// a walk may start below the root: take in the parents' rules first
-	var parts []string
+	entries, err := w.fsys.ReadDir(rel)
+	if err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+		return
+	}
+	var files, stale []string
+	for _, d := range entries {
+		child := path.Join(rel, d.Name())
+		switch {
+		case d.IsDir():
+			if d.Name() == ".git" || w.ignored(pats, child, true) || (w.filter != nil && !w.filter.Dir(child)) {
+				continue
+			}
+			sub := w.patterns(pats, child)
+			select {
+			case w.sem <- struct{}{}:
+				w.wg.Add(1)
+				go func() {
+					defer w.wg.Done()
+					w.dir(child, sub)
+					<-w.sem
+				}()
+			default:
+				w.dir(child, sub)
+			}
+		case !d.Type().IsRegular():
+			// symlinks, sockets, devices: never read
+		case IsTemp(d.Name()):
+			stale = append(stale, child)
+		case !w.ignored(pats, child, false) && (w.filter == nil || w.filter.File(child)):
+			files = append(files, child)
+		}
+	}
+	w.mu.Lock()
+	w.files = append(w.files, files...)
+	w.stale = append(w.stale, stale...)
+	w.mu.Unlock()
+}
+
+// patterns is pats with the rules of dir's .gitignore after them (git's
+// rules only in a git work tree).
+func (w *walker) patterns(pats []gitignore.Pattern, dir string) []gitignore.Pattern {
+	if !w.git {
+		return nil
+	}
+	var domain []string
 	if dir != "." {
-		parts = strings.Split(dir, "/")
+		domain = strings.Split(dir, "/")
 	}
-	for i := 0; i <= len(parts); i++ {
-		d := strings.Join(parts[:i], "/")
-		if d == "" {
-			d = "."
-		}
-		if ig.loaded[d] {
-			continue
-		}
-		ig.loaded[d] = true
-		ig.patterns = append(ig.patterns, c.readPatterns(path.Join(d, ".gitignore"), parts[:i])...)
+	own := w.c.readPatterns(path.Join(dir, ".gitignore"), domain)
+	if len(own) == 0 {
+		return pats
 	}
+	return append(pats[:len(pats):len(pats)], own...)
+}
+
+// ignored reports whether git ignores rel under the rules pats.
+func (w *walker) ignored(pats []gitignore.Pattern, rel string, dir bool) bool {
+	if len(pats) == 0 {
+		return false
+	}
+	return gitignore.NewMatcher(pats).Match(strings.Split(rel, "/"), dir)
 }
 
 func (c *Checkout) readPatterns(file string, domain []string) []gitignore.Pattern {
@@ -305,13 +353,6 @@ func (c *Checkout) readPatterns(file string, domain []string) []gitignore.Patter
 		ps = append(ps, gitignore.ParsePattern(line, append([]string(nil), domain...)))
 	}
 	return ps
-}
-
-func (ig *ignorer) match(rel string, dir bool) bool {
-	if !ig.on || len(ig.patterns) == 0 {
-		return false
-	}
-	return gitignore.NewMatcher(ig.patterns).Match(strings.Split(rel, "/"), dir)
 }
 
 func (c *Checkout) maxSize() int64 {

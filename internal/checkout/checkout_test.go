@@ -2,9 +2,12 @@ package checkout
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -167,5 +170,76 @@ func TestRemoteURL(t *testing.T) {
 	defer co2.Close()
 	if u, err := co2.RemoteURL("origin"); err != nil || u != "git@github.com:acme/shop.git" {
 		t.Errorf("linked work tree: RemoteURL = %q %v", u, err)
+	}
+}
+
+// TestFilesWideTree: a tree of more directories than are read at once,
+// nested several deep, with ignore rules at each level: a deeper rule
+// overrides a higher one in its own directory only, and a sibling's rules
+// never reach across. The list is what the rules say, and what git says
+// where git is installed.
+func TestFilesWideTree(t *testing.T) {
+	root := t.TempDir()
+	_, lookErr := exec.LookPath("git")
+	if lookErr == nil {
+		if out, err := exec.Command("git", "init", "-q", root).CombinedOutput(); err != nil {
+			t.Fatalf("git init: %v %s", err, out)
+		}
+	} else {
+		write(t, root, ".git/HEAD", "ref: refs/heads/main\n")
+	}
+	write(t, root, ".git/info/exclude", "local-only.yaml\n")
+	write(t, root, "local-only.yaml", "l")
+	write(t, root, ".gitignore", "*.tmp.yaml\n")
+	want := []string{".gitignore"}
+	for i := 0; i < 3*walkJobs; i++ {
+		d := fmt.Sprintf("svc%02d", i)
+		write(t, root, d+"/app.yaml", "a")
+		write(t, root, d+"/app.tmp.yaml", "t")
+		write(t, root, d+"/deep/er/still/app.yaml", "a")
+		want = append(want, d+"/app.yaml")
+		switch i % 3 {
+		case 0: // takes the root's rule back for its own tree
+			write(t, root, d+"/deep/.gitignore", "!*.tmp.yaml\n")
+			write(t, root, d+"/deep/er/x.tmp.yaml", "t")
+			want = append(want, d+"/deep/.gitignore", d+"/deep/er/x.tmp.yaml", d+"/deep/er/still/app.yaml")
+		case 1: // ignores a directory name in its own tree only
+			write(t, root, d+"/.gitignore", "still/\n")
+			want = append(want, d+"/.gitignore")
+		default:
+			want = append(want, d+"/deep/er/still/app.yaml")
+		}
+	}
+	sort.Strings(want)
+	co, err := Open(root, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	got, err := co.Files([]string{"."}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Files = %v\nwant    %v", got, want)
+	}
+	if lookErr == nil {
+		cmd := exec.Command("git", "ls-files", "--others", "--exclude-standard")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("git ls-files: %v", err)
+		}
+		byGit := strings.Fields(string(out))
+		sort.Strings(byGit)
+		if !reflect.DeepEqual(got, byGit) {
+			t.Errorf("Files = %v\ngit says %v", got, byGit)
+		}
+	}
+	// a walk from below the root takes in the rules above it
+	got, _ = co.Files([]string{"svc00/deep", "svc01"}, nil)
+	if want := []string{"svc00/deep/.gitignore", "svc00/deep/er/still/app.yaml", "svc00/deep/er/x.tmp.yaml", "svc01/.gitignore", "svc01/app.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files(svc00/deep, svc01) = %v", got)
 	}
 }
