@@ -234,7 +234,16 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		rep.Requests = &st
 	}
 
+	nchanges := 0
+	for _, c := range sp.changes {
+		if c != nil {
+			nchanges++
+		}
+	}
 	out := &Result{Report: rep}
+	if nchanges > 0 {
+		out.Changes = make([]Change, 0, nchanges)
+	}
 	for i := range scans {
 		s := &scans[i]
 		if s.file == nil {

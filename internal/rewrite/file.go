@@ -30,8 +30,9 @@ type File struct {
 	src    *source
 	cx     *Context             // what the scan knows of the checkout
 	parsed map[string]parsedRef // references as written, parsed
-	texts  []editText           // edit texts by their parts, one copy each
-	ntexts map[[3]string]string // the same, once there are many
+	texts  [8]editText          // edit texts by their parts, one copy each
+	ntext  int                  // texts in use
+	ntexts map[[3]string]string // the same, once there are more
 }
 
 type editText struct {
@@ -48,25 +49,25 @@ func (f *File) text(a, b, c string) string {
 			return t
 		}
 	} else {
-		for _, e := range f.texts {
+		for _, e := range f.texts[:f.ntext] {
 			if e.parts == k {
 				return e.text
 			}
 		}
 	}
 	t := a + b + c
-	const few = 8 // looked through; more are looked up
 	switch {
 	case f.ntexts != nil:
 		f.ntexts[k] = t
-	case len(f.texts) < few:
-		f.texts = append(f.texts, editText{k, t})
+	case f.ntext < len(f.texts): // a few are looked through; more are looked up
+		f.texts[f.ntext] = editText{k, t}
+		f.ntext++
 	default:
 		f.ntexts = map[[3]string]string{k: t}
 		for _, e := range f.texts {
 			f.ntexts[e.parts] = e.text
 		}
-		f.texts = nil
+		f.texts, f.ntext = [8]editText{}, 0
 	}
 	return t
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func TestDetect(t *testing.T) {
@@ -273,4 +274,28 @@ func TestParsedOnce(t *testing.T) {
 	parsedRefs.Delete("nginx:1.25")
 	parsedRefs.Delete("nginx:1.25@sha256:bad")
 	check(2)
+}
+
+// TestEditTextsShared: an edit text is made once per file and shared by
+// every edit inserting it, while there are few kinds and once there are
+// many.
+func TestEditTextsShared(t *testing.T) {
+	f := &File{}
+	first := map[string]*byte{}
+	for round, kinds := range []int{5, 5, 20, 20} { // a few, then many
+		for i := 0; i < kinds; i++ {
+			d := fmt.Sprintf("sha256:%064d", i)
+			got := f.text("@", d, "")
+			if got != "@"+d {
+				t.Fatalf("text = %q", got)
+			}
+			if p, ok := first[got]; ok && p != unsafe.StringData(got) {
+				t.Errorf("round %d: text %d made again", round, i)
+			}
+			first[got] = unsafe.StringData(got)
+		}
+	}
+	if f.ntexts == nil || len(f.ntexts) != 20 {
+		t.Errorf("%d texts looked up, want 20", len(f.ntexts))
+	}
 }
