@@ -542,8 +542,14 @@ func withCharts(co *checkout.Checkout, files []string) []string {
 		listed[f] = true
 	}
 	dirs := map[string]bool{}
+	last := ""
 	for _, f := range files {
-		for d := path.Dir(f); ; d = path.Dir(d) {
+		d := path.Dir(f)
+		if d == last { // sorted files mostly follow others of their directory
+			continue
+		}
+		last = d
+		for ; ; d = path.Dir(d) {
 			if dirs[d] {
 				break
 			}

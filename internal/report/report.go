@@ -157,8 +157,8 @@ func (r *Report) Work() []Entry {
 
 // Sort orders entries by file, line and column.
 func (r *Report) Sort() {
-	sort.SliceStable(r.Entries, func(i, j int) bool {
-		a, b := r.Entries[i], r.Entries[j]
+	less := func(i, j int) bool {
+		a, b := &r.Entries[i], &r.Entries[j]
 		if a.File != b.File {
 			return a.File < b.File
 		}
@@ -166,7 +166,10 @@ func (r *Report) Sort() {
 			return a.Line < b.Line
 		}
 		return a.Column < b.Column
-	})
+	}
+	if !sort.SliceIsSorted(r.Entries, less) { // as a run makes them, most often
+		sort.SliceStable(r.Entries, less)
+	}
 	sort.Slice(r.Warnings, func(i, j int) bool {
 		if r.Warnings[i].File != r.Warnings[j].File {
 			return r.Warnings[i].File < r.Warnings[j].File

@@ -290,3 +290,42 @@ func TestAnnotationTitles(t *testing.T) {
 		}
 	}
 }
+
+// TestSort: entries by file, line and column, ties kept in their order;
+// warnings, changed files and errors by file.
+func TestSort(t *testing.T) {
+	r := &Report{
+		Entries: []Entry{
+			{File: "b.yaml", Line: 2, Column: 5, Ref: "x"},
+			{File: "a.yaml", Line: 9, Column: 1, Ref: "y"},
+			{File: "b.yaml", Line: 2, Column: 5, Ref: "z"}, // same place: stays after x
+			{File: "b.yaml", Line: 1, Column: 7, Ref: "w"},
+			{File: "a.yaml", Line: 9, Column: 0, Ref: "v"},
+		},
+		Warnings: []Warning{{File: "b"}, {File: "a", Line: 3}, {File: "a", Line: 1}},
+		Changed:  []string{"c", "a", "b"},
+		Errors:   []FileError{{File: "z"}, {File: "y"}},
+	}
+	r.Sort()
+	var got []string
+	for _, e := range r.Entries {
+		got = append(got, fmt.Sprintf("%s:%d:%d:%s", e.File, e.Line, e.Column, e.Ref))
+	}
+	want := "a.yaml:9:0:v a.yaml:9:1:y b.yaml:1:7:w b.yaml:2:5:x b.yaml:2:5:z"
+	if strings.Join(got, " ") != want {
+		t.Errorf("entries %v\nwant    %s", got, want)
+	}
+	if w := r.Warnings; w[0].File != "a" || w[0].Line != 1 || w[1].Line != 3 || w[2].File != "b" {
+		t.Errorf("warnings %v", w)
+	}
+	if strings.Join(r.Changed, " ") != "a b c" || r.Errors[0].File != "y" {
+		t.Errorf("changed %v, errors %v", r.Changed, r.Errors)
+	}
+	sorted := append([]Entry(nil), r.Entries...)
+	r.Sort() // sorted already: left as it is
+	for i := range sorted {
+		if sorted[i].Ref != r.Entries[i].Ref {
+			t.Fatalf("a sorted report was reordered: %v", r.Entries)
+		}
+	}
+}
