@@ -12,7 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,11 +121,11 @@ func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []by
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(f.Sites, func(i, j int) bool {
-		if f.Sites[i].Line != f.Sites[j].Line {
-			return f.Sites[i].Line < f.Sites[j].Line
+	slices.SortStableFunc(f.Sites, func(a, b *Site) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
 		}
-		return f.Sites[i].Column < f.Sites[j].Column
+		return a.Column - b.Column
 	})
 	return f, nil
 }

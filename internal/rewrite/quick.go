@@ -62,11 +62,10 @@ func newQuick(data []byte, starts []int) *quick {
 	if !plainText(data) {
 		return nil
 	}
-	q := &quick{src: string(data), starts: starts}
+	q := quicks.Get().(*quick)
+	q.src, q.starts = string(data), starts
 	q.nodes.pool, q.ptrs.pool = &nodeBlocks, &ptrBlocks
-	if p := lineBlocks.Get(); p != nil && cap(*p.(*[]qline)) >= len(starts) {
-		q.lines = (*p.(*[]qline))[:0]
-	} else {
+	if cap(q.lines) < len(starts) {
 		q.lines = make([]qline, 0, len(starts))
 	}
 	for k, start := range starts {
@@ -90,8 +89,9 @@ func newQuick(data []byte, starts []int) *quick {
 	return q
 }
 
-// lineBlocks holds a line index for the next file to take.
-var lineBlocks sync.Pool
+// quicks hold parsers let go (release) for the next file to take, with
+// their line index and stack.
+var quicks = sync.Pool{New: func() any { return new(quick) }}
 
 // str is text[a:b] of line l as a string, without a copy.
 func (q *quick) str(l *qline, a, b int) string { return q.src[l.off+a : l.off+b] }
@@ -551,9 +551,9 @@ func (q *quick) release() {
 	q.nodes.release()
 	q.ptrs.release()
 	clear(q.lines)
-	lines := q.lines[:0]
-	lineBlocks.Put(&lines)
-	*q = quick{}
+	clear(q.stack[:cap(q.stack)])
+	*q = quick{lines: q.lines[:0], stack: q.stack[:0]}
+	quicks.Put(q)
 }
 
 // inline reads the value starting at text[off] of line l, which must end

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 	"unsafe"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 func TestDetect(t *testing.T) {
@@ -297,5 +299,32 @@ func TestEditTextsShared(t *testing.T) {
 	}
 	if f.ntexts == nil || len(f.ntexts) != 20 {
 		t.Errorf("%d texts looked up, want 20", len(f.ntexts))
+	}
+}
+
+// TestWalkOnce: a collection is reported new once per document, through
+// the few looked through and the many looked up alike.
+func TestWalkOnce(t *testing.T) {
+	w := &yamlWalk{}
+	nodes := make([]*yaml.Node, 20)
+	for i := range nodes {
+		nodes[i] = &yaml.Node{Kind: yaml.MappingNode}
+	}
+	alias := &yaml.Node{Kind: yaml.AliasNode, Alias: nodes[3]}
+	for round := 0; round < 2; round++ {
+		for n := 1; n <= len(nodes); n++ { // the first n, each twice
+			for i, m := range nodes[:n] {
+				if got, want := w.once(m), i == n-1 && round == 0; got != want {
+					t.Fatalf("round %d, %d nodes: once(node %d) = %v", round, n, i, got)
+				}
+			}
+		}
+		if w.once(alias) || w.once(nil) {
+			t.Fatal("an alias to a node seen, or nil, was new")
+		}
+	}
+	w.seen, w.nfew = nil, 0 // a new document
+	if !w.once(nodes[0]) || !w.once(alias) {
+		t.Error("a new document remembered the last one's nodes")
 	}
 }

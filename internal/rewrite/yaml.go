@@ -86,7 +86,7 @@ func (w *yamlWalk) document(doc *yaml.Node) error {
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	w.seen = nil // aliases never cross documents
+	w.seen, w.nfew = nil, 0 // aliases never cross documents
 	root := deref(doc.Content[0])
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil
@@ -153,9 +153,13 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 func plainKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag != "!!merge" }
 
 type yamlWalk struct {
-	f      *File
-	ctx    context.Context
-	seen   map[*yaml.Node]bool // collections already scanned (reached again through an alias)
+	f   *File
+	ctx context.Context
+	// The collections already scanned (reached again through an alias):
+	// the first few looked through, the rest looked up.
+	few    [8]*yaml.Node
+	nfew   int
+	seen   map[*yaml.Node]bool
 	keys   map[*yaml.Node]bool // mapping keys with an anchor
 	steps  int
 	budget int
@@ -458,6 +462,9 @@ func (w *yamlWalk) siteSub(v *yaml.Node, kind Kind, start, end int) *Site {
 
 func (w *yamlWalk) add(s *Site) {
 	if s != nil {
+		if w.f.Sites == nil {
+			w.f.Sites = make([]*Site, 0, 4)
+		}
 		w.f.Sites = append(w.f.Sites, s)
 	}
 }
@@ -465,11 +472,27 @@ func (w *yamlWalk) add(s *Site) {
 // once reports whether mapping m is seen for the first time.
 func (w *yamlWalk) once(m *yaml.Node) bool {
 	m = deref(m)
-	if m == nil || w.seen[m] {
+	if m == nil {
 		return false
 	}
 	if w.seen == nil {
-		w.seen = map[*yaml.Node]bool{}
+		for _, n := range w.few[:w.nfew] {
+			if n == m {
+				return false
+			}
+		}
+		if w.nfew < len(w.few) {
+			w.few[w.nfew] = m
+			w.nfew++
+			return true
+		}
+		w.seen = make(map[*yaml.Node]bool, 2*len(w.few))
+		for _, n := range w.few {
+			w.seen[n] = true
+		}
+	}
+	if w.seen[m] {
+		return false
 	}
 	w.seen[m] = true
 	return true
@@ -477,6 +500,9 @@ func (w *yamlWalk) once(m *yaml.Node) bool {
 
 // blockSlot computes where a new key goes in a block mapping: on the line
 // after value node v, indented like key node k.
+// spaces is the indentation blockSlot gives most keys, sliced.
+const spaces = "                                                                "
+
 func (w *yamlWalk) blockSlot(k, v *yaml.Node) (lineEnd int, eol, indent string, ok bool) {
 	end, ok := w.f.valueEnd(v)
 	if !ok {
@@ -488,6 +514,9 @@ func (w *yamlWalk) blockSlot(k, v *yaml.Node) (lineEnd int, eol, indent string, 
 		return 0, "", "", false
 	}
 	lineStart := w.f.src.lines[k.Line-1]
+	if n := kOff - lineStart; n <= len(spaces) && asciiLine(w.f.src.data[lineStart:kOff]) && !bytes.ContainsRune(w.f.src.data[lineStart:kOff], '\t') {
+		return lineEnd, eol, spaces[:n], true // as many spaces as characters: shared
+	}
 	var b strings.Builder
 	for _, c := range w.f.src.data[lineStart:kOff] {
 		if c == '\t' {
