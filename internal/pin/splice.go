@@ -227,17 +227,18 @@ func (sp *splicer) splice(i int) {
 	// Every reference the file names is settled: what is known of it no
 	// longer changes.
 	infos := make([]*refInfo, len(f.Sites))
-	digests := map[string]string{} // by reference as written
-	sp.mu.Lock()                   // the scan may still be adding references
+	sp.mu.Lock() // the scan may still be adding references
 	for j, site := range f.Sites {
-		if ri := sp.refs[site.Written]; ri != nil {
-			infos[j] = ri
-			digests[site.Written] = ri.digest
-		}
+		infos[j] = sp.refs[site.Written]
 	}
 	sp.mu.Unlock()
-	digestOf := func(site *rewrite.Site) string { return digests[site.Written] }
-	updated, notes, err := f.Rewrite(digestOf, sp.opts.PullPolicy)
+	digestAt := func(j int) string {
+		if ri := infos[j]; ri != nil {
+			return ri.digest
+		}
+		return ""
+	}
+	updated, notes, err := f.RewriteEach(digestAt, sp.opts.PullPolicy)
 	sp.entries[i] = sp.report(f, infos, notes)
 	if err != nil {
 		sp.errs[i] = err

@@ -2,7 +2,7 @@ package rewrite
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // An Edit replaces the bytes [Start, End) of the original file with Text.
@@ -27,11 +27,11 @@ func apply(data []byte, es []Edit) ([]byte, error) {
 	if len(es) == 0 {
 		return data, nil
 	}
-	sort.SliceStable(es, func(i, j int) bool {
-		if es[i].Start != es[j].Start {
-			return es[i].Start < es[j].Start
+	slices.SortStableFunc(es, func(a, b Edit) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
 		}
-		return es[i].End < es[j].End
+		return a.End - b.End
 	})
 	// Identical edits count once. They sort next to each other (with, at
 	// most, other insertions at the same offset between them).

@@ -32,18 +32,19 @@ type File struct {
 	parsed map[string]parsedRef // references as written, parsed
 	texts  [8]editText          // edit texts by their parts, one copy each
 	ntext  int                  // texts in use
-	ntexts map[[3]string]string // the same, once there are more
+	ntexts map[[5]string]string // the same, once there are more
 }
 
 type editText struct {
-	parts [3]string
+	parts [5]string
 	text  string
 }
 
-// text is a+b+c, shared with every other edit of the file that inserts the
-// same text: a file naming one image thousands of times holds it once.
-func (f *File) text(a, b, c string) string {
-	k := [3]string{a, b, c}
+// text is a+b+c+d+e, made once and shared with every other edit of the
+// file that inserts the same text: a file naming one image thousands of
+// times holds it once.
+func (f *File) text(a, b, c, d, e string) string {
+	k := [5]string{a, b, c, d, e}
 	if f.ntexts != nil {
 		if t, ok := f.ntexts[k]; ok {
 			return t
@@ -55,7 +56,7 @@ func (f *File) text(a, b, c string) string {
 			}
 		}
 	}
-	t := a + b + c
+	t := a + b + c + d + e
 	switch {
 	case f.ntexts != nil:
 		f.ntexts[k] = t
@@ -63,7 +64,7 @@ func (f *File) text(a, b, c string) string {
 		f.texts[f.ntext] = editText{k, t}
 		f.ntext++
 	default:
-		f.ntexts = map[[3]string]string{k: t}
+		f.ntexts = map[[5]string]string{k: t}
 		for _, e := range f.texts {
 			f.ntexts[e.parts] = e.text
 		}
@@ -134,10 +135,16 @@ func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []by
 // digestOf gives it ("" leaves a site alone) and the pull policy applied, and
 // the policy note of each site, index for index with f.Sites.
 func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, []PolicyNote, error) {
+	return f.RewriteEach(func(i int) string { return digestOf(f.Sites[i]) }, pol)
+}
+
+// RewriteEach is Rewrite given the digest of each site by its index in
+// f.Sites.
+func (f *File) RewriteEach(digestAt func(i int) string, pol PullPolicy) ([]byte, []PolicyNote, error) {
 	edits := make([]Edit, 0, 2*len(f.Sites))
 	notes := make([]PolicyNote, len(f.Sites))
 	for i, s := range f.Sites {
-		edits, notes[i] = s.appendEdits(edits, f, digestOf(s), pol)
+		edits, notes[i] = s.appendEdits(edits, f, digestAt(i), pol)
 	}
 	out, err := apply(f.Data, edits)
 	if err != nil {

@@ -287,7 +287,7 @@ func TestEditTextsShared(t *testing.T) {
 	for round, kinds := range []int{5, 5, 20, 20} { // a few, then many
 		for i := 0; i < kinds; i++ {
 			d := fmt.Sprintf("sha256:%064d", i)
-			got := f.text("@", d, "")
+			got := f.text("@", d, "", "", "")
 			if got != "@"+d {
 				t.Fatalf("text = %q", got)
 			}

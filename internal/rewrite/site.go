@@ -130,7 +130,7 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 			// Replace just the old digest: the tail of the reference.
 			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})
 		default:
-			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest, "")})
+			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest, "", "", "")})
 		}
 	}
 	if s.container == nil || pol == PolicyKeep {
@@ -166,10 +166,10 @@ func (k *kustEntry) edit(digest string, f *File) Edit {
 // and line ending.
 func insertField(key, value string, flow bool, after, lineEnd int, eol, indent string, f *File) Edit {
 	if flow {
-		return Edit{Start: after, End: after, Text: f.text(", ", key+": ", value)}
+		return Edit{Start: after, End: after, Text: f.text(", ", key, ": ", value, "")}
 	}
 	if eol == "" { // the last line of a file without a final newline
 		return Edit{Start: lineEnd, End: lineEnd, Text: f.src.eol() + indent + key + ": " + value}
 	}
-	return Edit{Start: lineEnd, End: lineEnd, Text: f.text(indent, key+": "+value, eol)}
+	return Edit{Start: lineEnd, End: lineEnd, Text: f.text(indent, key, ": ", value, eol)}
 }
