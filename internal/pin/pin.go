@@ -17,6 +17,7 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,17 +265,41 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 			}
 		}
 	}
-	nentries := 0
-	for _, es := range sp.entries {
-		nentries += len(es)
-	}
-	rep.Entries = make([]report.Entry, 0, nentries)
+	rep.Entries = concat(sp.entries)
 	for i := range scans {
-		rep.Entries = append(rep.Entries, sp.entries[i]...)
 		scans[i].file, sp.entries[i] = nil, nil
 	}
 	rep.Sort()
 	return out, nil
+}
+
+// concat is the files' entries one after another, copied by as many
+// goroutines as there are processors, each a run of files.
+func concat(files [][]report.Entry) []report.Entry {
+	offs := make([]int, len(files)+1) // where each file's entries go
+	for i, es := range files {
+		offs[i+1] = offs[i] + len(es)
+	}
+	out := make([]report.Entry, offs[len(files)])
+	parts := min(runtime.GOMAXPROCS(0), len(files))
+	var wg sync.WaitGroup
+	first := 0
+	for p := 1; p <= parts; p++ {
+		last := sort.SearchInts(offs, len(out)*p/parts) // files [first, last)
+		if p == parts {
+			last = len(files)
+		}
+		wg.Add(1)
+		go func(first, last int) {
+			defer wg.Done()
+			for i := first; i < last; i++ {
+				copy(out[offs[i]:], files[i])
+			}
+		}(first, last)
+		first = last
+	}
+	wg.Wait()
+	return out
 }
 
 // sameSite finds, among a file's entries so far, one for the same place,
