@@ -203,8 +203,29 @@ const walkJobs = 8
 // and in a git work tree every path git ignores. A file named explicitly is
 // listed whatever the ignore rules say. Directories are read a few at a time.
 func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
+	l, err := c.Walk(paths, filter)
+	if err != nil {
+		return nil, err
+	}
+	return l.Files, nil
+}
+
+// A Listing is what a walk of the tree saw.
+type Listing struct {
+	Files []string        // as Files lists them
+	Dirs  map[string]bool // the directories read
+	// Also are the regular files in the directories read whose name is
+	// one of those Walk was asked about, listed or not (ignored,
+	// filtered out), sorted.
+	Also []string
+}
+
+// Walk is Files with what else the walk saw: the directories it read, and
+// the files named as one of also in them, whether listed or not.
+func (c *Checkout) Walk(paths []string, filter Filter, also ...string) (*Listing, error) {
 	c.dirs.dropAll() // a new look at the tree: directories may have been made again
-	w := &walker{c: c, fsys: walkFS{c.root.FS(), c.root}, filter: filter, git: c.Git, sem: make(chan struct{}, walkJobs)}
+	w := &walker{c: c, fsys: walkFS{c.root.FS(), c.root}, filter: filter, git: c.Git, sem: make(chan struct{}, walkJobs),
+		dirs: map[string]bool{}, also: also}
 	if c.Git {
 		if ps, err := gitignore.LoadGlobalPatterns(osfs.New("/")); err == nil {
 			w.base = append(w.base, ps...)
@@ -242,7 +263,8 @@ func (c *Checkout) Files(paths []string, filter Filter) ([]string, error) {
 	sort.Strings(w.stale)
 	c.stale = append(c.stale, slices.Compact(w.stale)...)
 	sort.Strings(w.files)
-	return slices.Compact(w.files), nil
+	sort.Strings(w.found)
+	return &Listing{Files: slices.Compact(w.files), Dirs: w.dirs, Also: slices.Compact(w.found)}, nil
 }
 
 // walker lists the files of a tree, reading directories concurrently.
@@ -255,10 +277,14 @@ type walker struct {
 	sem    chan struct{}       // a slot for each directory read by a goroutine of its own
 	wg     sync.WaitGroup
 
+	also []string // names of files to note whether listed or not
+
 	mu    sync.Mutex
 	files []string
-	stale []string // a killed run's temporary files: never scanned
-	err   error    // the first a directory read failed with
+	stale []string        // a killed run's temporary files: never scanned
+	dirs  map[string]bool // the directories read
+	found []string        // the files named as one of also
+	err   error           // the first a directory read failed with
 }
 
 // dir lists directory rel, whose ignore rules (its own .gitignore's
@@ -280,9 +306,12 @@ func (w *walker) dir(rel string, pats []gitignore.Pattern) {
 		w.mu.Unlock()
 		return
 	}
-	var files, stale []string
+	var files, stale, found []string
 	for _, d := range entries {
 		child := path.Join(rel, d.Name())
+		if d.Type().IsRegular() && slices.Contains(w.also, d.Name()) {
+			found = append(found, child)
+		}
 		switch {
 		case d.IsDir():
 			if d.Name() == ".git" || w.ignored(pats, child, true) || (w.filter != nil && !w.filter.Dir(child)) {
@@ -311,6 +340,8 @@ func (w *walker) dir(rel string, pats []gitignore.Pattern) {
 	w.mu.Lock()
 	w.files = append(w.files, files...)
 	w.stale = append(w.stale, stale...)
+	w.found = append(w.found, found...)
+	w.dirs[rel] = true
 	w.mu.Unlock()
 }
 

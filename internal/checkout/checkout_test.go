@@ -237,6 +237,18 @@ func TestFilesWideTree(t *testing.T) {
 			t.Errorf("Files = %v\ngit says %v", got, byGit)
 		}
 	}
+	// what else the walk saw: the directories it read (not those ignored),
+	// and the files of a name asked about, ignored or not
+	l, err := co.Walk([]string{"."}, nil, "app.tmp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(l.Files, got) || len(l.Also) != 3*walkJobs || l.Also[0] != "svc00/app.tmp.yaml" {
+		t.Errorf("Walk: %d files, also %v", len(l.Files), l.Also)
+	}
+	if !l.Dirs["."] || !l.Dirs["svc00/deep/er/still"] || l.Dirs["svc01/deep/er/still"] || l.Dirs[".git"] {
+		t.Errorf("Walk read %v", l.Dirs)
+	}
 	// a walk from below the root takes in the rules above it
 	got, _ = co.Files([]string{"svc00/deep", "svc01"}, nil)
 	if want := []string{"svc00/deep/.gitignore", "svc00/deep/er/still/app.yaml", "svc00/deep/er/x.tmp.yaml", "svc01/.gitignore", "svc01/app.yaml"}; !reflect.DeepEqual(got, want) {

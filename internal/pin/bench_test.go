@@ -205,12 +205,13 @@ func BenchmarkScanRewriteTree(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
-	files, err := co.Files([]string{"."}, nil)
+	listing, err := co.Walk([]string{"."}, nil, "Chart.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
+	files := listing.Files
 	read := func(p string) ([]byte, error) { data, _, err := co.ReadFile(p); return data, err }
-	cx := rewrite.NewContext(withCharts(co, files), read)
+	cx := rewrite.NewContext(withCharts(co, listing), read)
 	size := int64(0)
 	for _, f := range files {
 		if cx.Detect(f) != rewrite.FormatNone {

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/pinbot/pinbot/internal/checkout"
+	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
@@ -285,5 +288,41 @@ func TestNamedValuesFileFindsItsChart(t *testing.T) {
 	tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
 	if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(out.Changes[0].New), want) {
 		t.Errorf("the digest key the templates read was not added with the appVersion's digest:\n%s", out.Changes[0].New)
+	}
+}
+
+// skipNames filters out files by name.
+type skipNames []string
+
+func (s skipNames) File(rel string) bool    { return !slices.Contains(s, path.Base(rel)) }
+func (skipNames) Dir(string) bool           { return true }
+func (skipNames) Ignored(imageref.Ref) bool { return false }
+
+// TestFilteredChartStillCounts: a chart's Chart.yaml filtered out of the
+// scan still makes the values beside it the chart's: the walk saw it.
+func TestFilteredChartStillCounts(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "testdata/charts", root)
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{Paths: []string{"collector"}, Filter: skipNames{"Chart.yaml"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values *Change
+	for i, c := range out.Changes {
+		if c.Path == "collector/ci/deployment-values.yaml" {
+			values = &out.Changes[i]
+		}
+	}
+	if values == nil {
+		t.Fatalf("the values were not pinned; changes: %d", len(out.Changes))
+	}
+	tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
+	if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(values.New), want) {
+		t.Errorf("the chart's appVersion and digest key were not known:\n%s", values.New)
 	}
 }

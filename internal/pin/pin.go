@@ -146,11 +146,12 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if opts.Filter != nil {
 		filter = opts.Filter
 	}
-	files, err := co.Files(paths, filter)
+	listing, err := co.Walk(paths, filter, "Chart.yaml")
 	if err != nil {
 		return nil, err
 	}
-	cx := rewrite.NewContext(withCharts(co, files), func(p string) ([]byte, error) {
+	files := listing.Files
+	cx := rewrite.NewContext(withCharts(co, listing), func(p string) ([]byte, error) {
 		data, _, err := co.ReadFile(p)
 		return data, err
 	})
@@ -558,13 +559,20 @@ func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p 
 	return scanned{file: f, mode: mode}
 }
 
-// withCharts is the file list with what a chart's values need beyond it:
-// the Chart.yaml and templates of every chart that holds a listed file
-// (when a values file is named alone, say).
-func withCharts(co *checkout.Checkout, files []string) []string {
+// withCharts is the listed files with what a chart's values need beyond
+// them: the Chart.yaml and templates of every chart that holds a listed
+// file (when a values file is named alone, or its Chart.yaml is ignored).
+// A directory the walk read is known to hold a Chart.yaml or not; the others
+// are looked in.
+func withCharts(co *checkout.Checkout, l *checkout.Listing) []string {
+	files := l.Files
 	listed := make(map[string]bool, len(files))
 	for _, f := range files {
 		listed[f] = true
+	}
+	charts := make(map[string]bool, len(l.Also)) // the charts' directories the walk saw
+	for _, f := range l.Also {
+		charts[path.Dir(f)] = true
 	}
 	dirs := map[string]bool{}
 	last := ""
@@ -587,11 +595,17 @@ func withCharts(co *checkout.Checkout, files []string) []string {
 	out := files
 	for d := range dirs {
 		chart := path.Join(d, "Chart.yaml")
-		if listed[chart] {
+		switch {
+		case listed[chart]:
 			continue
-		}
-		if _, _, err := co.ReadFile(chart); err != nil {
-			continue
+		case l.Dirs[d]:
+			if !charts[d] {
+				continue
+			}
+		default:
+			if _, _, err := co.ReadFile(chart); err != nil {
+				continue
+			}
 		}
 		more, err := co.Files([]string{d}, nil)
 		if err != nil {
