@@ -112,7 +112,7 @@ func (c *Context) chartIn(dir string) *Chart {
 
 // templateChart is the chart whose templates/ directory holds p.
 func (c *Context) templateChart(p string) (string, bool) {
-	if c == nil {
+	if c == nil || len(c.charts) == 0 {
 		return "", false
 	}
 	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
