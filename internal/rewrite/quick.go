@@ -32,6 +32,7 @@ type quick struct {
 	starts []int   // where each line of src starts
 	lines  []qline // the lines that hold something, comments excluded
 	i      int     // the line being read
+	ascii  bool    // src is ASCII: a column is a byte count
 	depth  int
 	// Nodes and the pointers of Content slices come from blocks, reused
 	// from file to file (release): a file's nodes die together.
@@ -59,10 +60,12 @@ const maxQuickDepth = 100
 // source's index), or returns nil if data holds a character the subset
 // leaves to the general parser.
 func newQuick(data []byte, starts []int) *quick {
-	if !plainText(data) {
+	ok, ascii := plainASCII(data)
+	if !ok {
 		return nil
 	}
 	q := quicks.Get().(*quick)
+	q.ascii = ascii
 	q.src, q.starts = string(data), starts
 	q.nodes.pool, q.ptrs.pool = &nodeBlocks, &ptrBlocks
 	if cap(q.lines) < len(starts) {
@@ -102,7 +105,14 @@ func (q *quick) str(l *qline, a, b int) string { return q.src[l.off+a : l.off+b]
 // Eight bytes at a time are taken at once when each is printable ASCII or
 // LF; any other byte is looked at alone.
 func plainText(data []byte) bool {
+	ok, _ := plainASCII(data)
+	return ok
+}
+
+// plainASCII is plainText, and whether data is all ASCII besides.
+func plainASCII(data []byte) (ok, ascii bool) {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	ascii = true
 	for i := 0; i < len(data); {
 		if i+8 <= len(data) {
 			w := binary.LittleEndian.Uint64(data[i:])
@@ -115,13 +125,16 @@ func plainText(data []byte) bool {
 				continue
 			}
 		}
+		if data[i] >= utf8.RuneSelf {
+			ascii = false
+		}
 		n, ok := plainRune(data, i)
 		if !ok {
-			return false
+			return false, false
 		}
 		i += n
 	}
-	return true
+	return true, ascii
 }
 
 // plainRune reports the length of the character at data[i], and whether
@@ -271,7 +284,11 @@ func keyEnd(text []byte) int {
 }
 
 // column is the 1-based column of text[off] on line l, in characters.
-func (l *qline) column(off int) int {
+// column is the 1-based character column of text[off] of line l.
+func (q *quick) column(l *qline, off int) int {
+	if q.ascii {
+		return l.indent + off + 1
+	}
 	return l.indent + utf8.RuneCount(l.text[:off]) + 1
 }
 
@@ -334,7 +351,7 @@ func (q *quick) mapping(indent int) *yaml.Node {
 		}
 		var val *yaml.Node
 		if v == len(l.text) || l.text[v] == '#' { // the value is the block below
-			line, col := l.num, l.column(end+1) // where an empty one is placed
+			line, col := l.num, q.column(l, end+1) // where an empty one is placed
 			q.i++
 			n := &q.lines[min(q.i, len(q.lines)-1)]
 			switch {
@@ -372,11 +389,26 @@ func (q *quick) noContinuation(indent int) {
 // subset takes.
 func (q *quick) plainKey(l *qline, end int) *yaml.Node {
 	k := l.text[:end]
-	if len(k) == 0 || len(k) > 1000 || k[len(k)-1] == ' ' || bytes.Contains(k, []byte(" #")) ||
+	if len(k) == 0 || len(k) > 1000 || k[len(k)-1] == ' ' || commentAt(k) >= 0 ||
 		!plainStart(k) {
 		q.fail()
 	}
-	return q.scalar(q.str(l, 0, end), 0, l.num, l.column(0))
+	return q.scalar(q.str(l, 0, end), 0, l.num, q.column(l, 0))
+}
+
+// commentAt is the index of the first " #" in text, or -1.
+func commentAt(text []byte) int {
+	for i := 1; i < len(text); {
+		j := bytes.IndexByte(text[i:], '#')
+		if j < 0 {
+			return -1
+		}
+		if i += j; text[i-1] == ' ' {
+			return i - 1
+		}
+		i++
+	}
+	return -1
 }
 
 // plainStart reports whether a plain scalar may start as text does.
@@ -575,7 +607,7 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 		}
 		end = len(l.text)
 		comment := false
-		if i := bytes.Index(l.text[off:], []byte(" #")); i >= 0 {
+		if i := commentAt(l.text[off:]); i >= 0 {
 			end, comment = off+i, true
 		}
 		for end > off && l.text[end-1] == ' ' {
@@ -589,7 +621,7 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 		if !comment { // the scalar may go on
 			value = q.plainLines(l, value, parent)
 		}
-		return q.scalar(value, 0, l.num, l.column(off))
+		return q.scalar(value, 0, l.num, q.column(l, off))
 	}
 	rest := bytes.TrimLeft(l.text[end:], " ")
 	if len(rest) > 0 && (rest[0] != '#' || end == len(l.text)-len(rest)) {
@@ -670,7 +702,7 @@ func (q *quick) literal(l *qline, off, parent int) *yaml.Node {
 		q.i++
 	}
 	n := q.alloc()
-	*n = yaml.Node{Kind: yaml.ScalarNode, Style: yaml.LiteralStyle, Tag: "!!str", Value: b.String(), Line: l.num, Column: l.column(off)}
+	*n = yaml.Node{Kind: yaml.ScalarNode, Style: yaml.LiteralStyle, Tag: "!!str", Value: b.String(), Line: l.num, Column: q.column(l, off)}
 	return n
 }
 
@@ -776,7 +808,7 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	if doubled >= 0 {
 		value = string(v)
 	}
-	return q.scalar(value, style, l.num, l.column(off)), i + 1
+	return q.scalar(value, style, l.num, q.column(l, off)), i + 1
 }
 
 // flow reads the flow collection at text[off] of line l, closed on the
@@ -790,7 +822,7 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 	t := l.text
 	open := t[off]
 	n := q.alloc()
-	*n = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: l.num, Column: l.column(off)}
+	*n = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: l.num, Column: q.column(l, off)}
 	closer := byte(']')
 	if open == '{' {
 		n.Kind, n.Tag, closer = yaml.MappingNode, "!!map", '}'
@@ -889,7 +921,7 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 		if e == i || (e != end && end < len(t) && t[end] == ':') {
 			q.fail()
 		}
-		n = q.scalar(q.str(l, i, e), 0, l.num, l.column(i))
+		n = q.scalar(q.str(l, i, e), 0, l.num, q.column(l, i))
 	}
 	colon := end+1 < len(t) && t[end] == ':' && t[end+1] == ' '
 	return n, end, colon

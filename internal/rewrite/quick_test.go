@@ -381,3 +381,19 @@ func TestPlainText(t *testing.T) {
 		check(data)
 	}
 }
+
+func TestCommentAt(t *testing.T) {
+	for _, s := range []string{"", "#", " #", "a #b", "a#b #c", "##", "a ## b", "key", "a: b # c", "#x #", "é #"} {
+		if got, want := commentAt([]byte(s)), bytes.Index([]byte(s), []byte(" #")); got != want {
+			t.Errorf("commentAt(%q) = %d, want %d", s, got, want)
+		}
+	}
+	for _, c := range []struct {
+		s         string
+		ok, ascii bool
+	}{{"a: b\n", true, true}, {"a: é\n", true, false}, {"0123456789abcdé\n", true, false}, {"a\tb", false, false}, {"", true, true}} {
+		if ok, ascii := plainASCII([]byte(c.s)); ok != c.ok || ascii != c.ascii {
+			t.Errorf("plainASCII(%q) = %v, %v", c.s, ok, ascii)
+		}
+	}
+}
