@@ -373,7 +373,7 @@ func (q *quick) mapping(indent int) *yaml.Node {
 		}
 		q.stack = append(q.stack, key, val)
 	}
-	m.Content = q.content(base)
+	m.Content = q.pairs(base)
 	return m
 }
 
@@ -568,6 +568,32 @@ func (q *quick) content(base int) []*yaml.Node {
 	c := q.ptrs.take(n)
 	copy(c, items)
 	return c
+}
+
+// pairs is content for a mapping: the general parser is left to tell a
+// key named twice, which the walk then refuses (duplicateKeys). The quick
+// parser's keys are plain scalars, with no anchor, no merge key.
+func (q *quick) pairs(base int) []*yaml.Node {
+	items := q.stack[base:]
+	const few = 16 // compared with those before them; a map for more
+	if len(items) > 2*few {
+		seen := make(map[string]bool, len(items)/2)
+		for i := 0; i < len(items); i += 2 {
+			if seen[items[i].Value] {
+				q.fail()
+			}
+			seen[items[i].Value] = true
+		}
+	} else {
+		for i := 2; i < len(items); i += 2 {
+			for j := 0; j < i; j += 2 {
+				if items[j].Value == items[i].Value {
+					q.fail()
+				}
+			}
+		}
+	}
+	return q.content(base)
 }
 
 // recycle takes back the nodes of the documents read so far once none of
@@ -858,7 +884,11 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 		}
 		switch t[i] {
 		case closer:
-			n.Content = q.content(base)
+			if n.Kind == yaml.MappingNode {
+				n.Content = q.pairs(base)
+			} else {
+				n.Content = q.content(base)
+			}
 			return n, i + 1
 		case ',':
 			i = skipSpaces(t, i+1)

@@ -52,6 +52,7 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 	// file's start.
 	if q := newQuick(f.Data, f.src.lines); q != nil {
 		defer q.release()
+		w.unique = true // the quick parser gives up on a key named twice
 		taken, err := q.each(w.document)
 		if taken {
 			return err
@@ -79,9 +80,11 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 // document hands one document to the scanner of the file's format.
 func (w *yamlWalk) document(doc *yaml.Node) error {
 	w.keys = nil
-	if err := duplicateKeys(doc, 0, &w.keys); err != nil {
-		w.f.Sites = nil
-		return err
+	if !w.unique {
+		if err := duplicateKeys(doc, 0, &w.keys); err != nil {
+			w.f.Sites = nil
+			return err
+		}
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -157,9 +160,12 @@ type yamlWalk struct {
 	ctx context.Context
 	// The collections already scanned (reached again through an alias):
 	// the first few looked through, the rest looked up.
-	few    [8]*yaml.Node
-	nfew   int
-	seen   map[*yaml.Node]bool
+	few  [8]*yaml.Node
+	nfew int
+	seen map[*yaml.Node]bool
+	// unique: no mapping of the documents names a key twice, nor has a
+	// key with an anchor (the quick parser's).
+	unique bool
 	keys   map[*yaml.Node]bool // mapping keys with an anchor
 	steps  int
 	budget int
