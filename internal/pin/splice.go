@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -91,49 +92,101 @@ func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Option
 // (its bytes still in cache, no hand-over to another goroutine); with a
 // sink, it is queued for the pool, which may wait on the disk.
 func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	var named map[*refInfo]bool
+	// The file is this worker's own: its sites are marked and its
+	// references gathered, each once, without the lock.
 	for _, site := range f.Sites {
 		if site.Pinnable() && sp.opts.Filter != nil && sp.opts.Filter.Ignored(site.Ref) {
 			site.Skip = ReasonConfigIgnored
 		}
-		if !site.Pinnable() {
+	}
+	named := fileRefs(f.Sites)
+
+	// The references no file named before are made ready without the lock
+	// too (parsing a name is the slow part), then taken in unless another
+	// file was quicker.
+	sp.mu.Lock()
+	var fresh []*rewrite.Site
+	for _, site := range named {
+		if sp.refs[site.Written] == nil {
+			fresh = append(fresh, site)
+		}
+	}
+	sp.mu.Unlock()
+	made := make([]*refInfo, len(fresh))
+	tags := make([]name.Tag, len(fresh))
+	for k, site := range fresh {
+		made[k] = &refInfo{image: site.Ref.Familiar(), ref: site.Ref}
+		if t, err := site.Ref.Canonical(); err == nil && !sp.opts.Offline {
+			made[k].canon, tags[k] = t.Name(), t
+		}
+	}
+
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for k, site := range fresh {
+		if sp.refs[site.Written] != nil {
 			continue
 		}
-		ri := sp.refs[site.Written]
-		if ri == nil {
-			ri = &refInfo{image: site.Ref.Familiar(), ref: site.Ref}
-			sp.refs[site.Written] = ri
-			if t, err := site.Ref.Canonical(); err == nil && !sp.opts.Offline {
-				ri.canon = t.Name()
-				if len(sp.byCanon[ri.canon]) == 0 {
-					ask = append(ask, t)
-				}
-				sp.byCanon[ri.canon] = append(sp.byCanon[ri.canon], ri)
-				if res, ok := sp.answers[ri.canon]; ok {
-					sp.answer(ri, res)
-				}
-			} else { // nothing to ask: settled now
-				sp.answer(ri, resolve.Result{})
-			}
+		ri := made[k]
+		sp.refs[site.Written] = ri
+		if ri.canon == "" { // nothing to ask: settled now
+			sp.answer(ri, resolve.Result{})
+			continue
 		}
-		if !ri.settled && !named[ri] {
-			if named == nil {
-				named = map[*refInfo]bool{}
-			}
-			named[ri] = true
+		if len(sp.byCanon[ri.canon]) == 0 {
+			ask = append(ask, tags[k])
+		}
+		sp.byCanon[ri.canon] = append(sp.byCanon[ri.canon], ri)
+		if res, ok := sp.answers[ri.canon]; ok {
+			sp.answer(ri, res)
+		}
+	}
+	pending := 0
+	for _, site := range named {
+		if ri := sp.refs[site.Written]; !ri.settled {
+			pending++
 			sp.users[ri] = append(sp.users[ri], i)
 		}
 	}
-	sp.pending[i] = len(named)
-	if len(named) == 0 {
+	sp.pending[i] = pending
+	if pending == 0 {
 		if sp.opts.Sink == nil {
 			return ask, true
 		}
 		sp.ready <- i
 	}
 	return ask, false
+}
+
+// fileRefs is the first pinnable site naming each reference as written.
+func fileRefs(sites []*rewrite.Site) []*rewrite.Site {
+	const few = 16 // looked through; more are looked up
+	var out []*rewrite.Site
+	var seen map[string]bool
+	for _, site := range sites {
+		if !site.Pinnable() {
+			continue
+		}
+		if seen != nil {
+			if seen[site.Written] {
+				continue
+			}
+			seen[site.Written] = true
+		} else {
+			if slices.ContainsFunc(out, func(s *rewrite.Site) bool { return s.Written == site.Written }) {
+				continue
+			}
+			if len(out) == few {
+				seen = make(map[string]bool, 2*few)
+				for _, s := range out {
+					seen[s.Written] = true
+				}
+				seen[site.Written] = true
+			}
+		}
+		out = append(out, site)
+	}
+	return out
 }
 
 // resolved takes a tag's answer; it may be called from several goroutines.

@@ -3,7 +3,9 @@ package pin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
 )
 
 // streamResolver answers tags as they arrive, except those in hold, which
@@ -184,4 +187,65 @@ func podOf(images ...string) string {
 		s += "  - name: c" + string(rune('a'+i)) + "\n    image: " + im + "\n"
 	}
 	return s
+}
+
+// TestFileRefs: each reference a file names once, in the order first
+// named, skipped sites left out, with few references and with many.
+func TestFileRefs(t *testing.T) {
+	for _, unique := range []int{1, 5, 16, 17, 40} {
+		var sites []*rewrite.Site
+		var want []string
+		for round := 0; round < 3; round++ {
+			for k := 0; k < unique; k++ {
+				w := fmt.Sprintf("img%d:1", k)
+				sites = append(sites, &rewrite.Site{Written: w})
+				if round == 0 {
+					want = append(want, w)
+				}
+			}
+		}
+		sites = append([]*rewrite.Site{{Written: "skipped:1", Skip: "a reason"}}, sites...)
+		var got []string
+		for _, s := range fileRefs(sites) {
+			got = append(got, s.Written)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%d unique: %v", unique, got)
+		}
+	}
+}
+
+// TestFilesRacingForNewReferences: files scanned at once, all naming the
+// same references none named before, ask each tag once, and every file
+// is spliced with every digest.
+func TestFilesRacingForNewReferences(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 64; i++ {
+		files[fmt.Sprintf("f%02d.yaml", i)] = podOf("a:1", "b:1", "c:1", fmt.Sprintf("own%d:1", i))
+	}
+	co := tree(t, files)
+	res := &streamResolver{table: map[string]string{
+		"index.docker.io/library/a:1": d1, "index.docker.io/library/b:1": d2, "index.docker.io/library/c:1": d1,
+	}}
+	for i := 0; i < 64; i++ {
+		res.table[fmt.Sprintf("index.docker.io/library/own%d:1", i)] = d2
+	}
+	out, err := Run(context.Background(), co, res, Options{Jobs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := map[string]int{}
+	for _, e := range res.events {
+		if k, ok := strings.CutPrefix(e, "asked "); ok {
+			asked[k]++
+		}
+	}
+	for k, n := range asked {
+		if n != 1 {
+			t.Errorf("%s asked %d times", k, n)
+		}
+	}
+	if len(asked) != 67 || len(out.Changes) != 64 || out.Report.Counts()["pinned"] != 4*64 {
+		t.Errorf("%d tags asked, %d files changed, %v", len(asked), len(out.Changes), out.Report.Counts())
+	}
 }
