@@ -49,7 +49,11 @@ type splicer struct {
 	ready   chan int                  // files whose references are all settled
 	wg      sync.WaitGroup
 
-	// By file, each written by the one worker splicing it.
+	// By file: the references it names, each once, with what is known of
+	// them (written by add); then, each written by the one worker
+	// splicing it, the change and the report's entries.
+	named   [][]*rewrite.Site
+	infos   [][]*refInfo
 	changes []*Change
 	entries [][]report.Entry
 	errs    []error
@@ -66,6 +70,8 @@ func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Option
 		ready:   make(chan int, len(scans)),
 		changes: make([]*Change, len(scans)),
 		entries: make([][]report.Entry, len(scans)),
+		named:   make([][]*rewrite.Site, len(scans)),
+		infos:   make([][]*refInfo, len(scans)),
 		errs:    make([]error, len(scans)),
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -142,12 +148,16 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 		}
 	}
 	pending := 0
-	for _, site := range named {
-		if ri := sp.refs[site.Written]; !ri.settled {
+	infos := make([]*refInfo, len(named))
+	for k, site := range named {
+		ri := sp.refs[site.Written]
+		infos[k] = ri
+		if !ri.settled {
 			pending++
 			sp.users[ri] = append(sp.users[ri], i)
 		}
 	}
+	sp.named[i], sp.infos[i] = named, infos
 	sp.pending[i] = pending
 	if pending == 0 {
 		if sp.opts.Sink == nil {
@@ -156,6 +166,36 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 		sp.ready <- i
 	}
 	return ask, false
+}
+
+// siteInfos is, site by site, what is known of the reference each pinnable
+// site names, given the file's references (fileRefs) and what is known of
+// each.
+func siteInfos(sites, named []*rewrite.Site, infos []*refInfo) []*refInfo {
+	out := make([]*refInfo, len(sites))
+	var byRef map[string]*refInfo
+	if len(named) > 16 { // looked up; fewer are looked through
+		byRef = make(map[string]*refInfo, len(named))
+		for k, s := range named {
+			byRef[s.Written] = infos[k]
+		}
+	}
+	for j, site := range sites {
+		if !site.Pinnable() {
+			continue
+		}
+		if byRef != nil {
+			out[j] = byRef[site.Written]
+			continue
+		}
+		for k, s := range named {
+			if s.Written == site.Written {
+				out[j] = infos[k]
+				break
+			}
+		}
+	}
+	return out
 }
 
 // fileRefs is the first pinnable site naming each reference as written.
@@ -279,12 +319,8 @@ func (sp *splicer) splice(i int) {
 	// its own. A failure ("") leaves the site as it is, pull policy included.
 	// Every reference the file names is settled: what is known of it no
 	// longer changes.
-	infos := make([]*refInfo, len(f.Sites))
-	sp.mu.Lock() // the scan may still be adding references
-	for j, site := range f.Sites {
-		infos[j] = sp.refs[site.Written]
-	}
-	sp.mu.Unlock()
+	infos := siteInfos(f.Sites, sp.named[i], sp.infos[i])
+	sp.named[i], sp.infos[i] = nil, nil
 	digestAt := func(j int) string {
 		if ri := infos[j]; ri != nil {
 			return ri.digest

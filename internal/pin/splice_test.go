@@ -190,7 +190,8 @@ func podOf(images ...string) string {
 }
 
 // TestFileRefs: each reference a file names once, in the order first
-// named, skipped sites left out, with few references and with many.
+// named, skipped sites left out, with few references and with many; and
+// each site's reference found among them.
 func TestFileRefs(t *testing.T) {
 	for _, unique := range []int{1, 5, 16, 17, 40} {
 		var sites []*rewrite.Site
@@ -206,11 +207,27 @@ func TestFileRefs(t *testing.T) {
 		}
 		sites = append([]*rewrite.Site{{Written: "skipped:1", Skip: "a reason"}}, sites...)
 		var got []string
-		for _, s := range fileRefs(sites) {
+		named := fileRefs(sites)
+		for _, s := range named {
 			got = append(got, s.Written)
 		}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%d unique: %v", unique, got)
+		}
+		// and each site finds what is known of its reference
+		infos := make([]*refInfo, len(named))
+		for k, s := range named {
+			infos[k] = &refInfo{image: s.Written}
+		}
+		for j, ri := range siteInfos(sites, named, infos) {
+			switch {
+			case sites[j].Skip != "":
+				if ri != nil {
+					t.Errorf("%d unique: a skipped site has %v", unique, ri)
+				}
+			case ri == nil || ri.image != sites[j].Written:
+				t.Fatalf("%d unique: site %d (%s) has %v", unique, j, sites[j].Written, ri)
+			}
 		}
 	}
 }
