@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -626,7 +627,9 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 	case '[', '{':
 		n, end = q.flow(l, off)
 	case '"', '\'':
-		n, end = q.quoted(l, off)
+		if n, end = q.quoted(l, off); n == nil {
+			n, end, l = q.quotedLines(l, off, parent)
+		}
 	default:
 		if !plainStart(l.text[off:]) {
 			q.fail()
@@ -735,9 +738,8 @@ func (q *quick) literal(l *qline, off, parent int) *yaml.Node {
 // plainLines is plain scalar first (line l's value) with the lines that
 // continue it: those below, more indented than parent, folded as YAML
 // folds them (a line break is a space, blank lines are line breaks). A
-// continuation line must start with a letter or a digit and hold neither
-// ": " nor " #", and no comment line may come between. It leaves q.i on
-// the last line.
+// continuation line must hold neither ": " nor " #"; a comment line ends
+// the scalar. It leaves q.i on the last line.
 func (q *quick) plainLines(l *qline, first string, parent int) string {
 	var b strings.Builder
 	last, blanks := l.num-1, 0 // the last line taken (0-based), blank lines since
@@ -755,8 +757,10 @@ func (q *quick) plainLines(l *qline, first string, parent int) string {
 			break
 		}
 		text := strings.TrimRight(line[sp:], " ")
-		if c := text[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') ||
-			strings.Contains(text, ": ") || strings.Contains(text, " #") || text[len(text)-1] == ':' {
+		if text[0] == '#' {
+			break // a comment ends the scalar
+		}
+		if strings.Contains(text, ": ") || strings.Contains(text, " #") || text[len(text)-1] == ':' {
 			q.fail()
 		}
 		if b.Len() == 0 {
@@ -794,7 +798,9 @@ func (q *quick) raw(k int) string {
 }
 
 // quoted reads the quoted scalar at text[off] of line l, closed on the
-// same line, and returns it with the index past its closing quote.
+// same line, and returns it with the index past its closing quote. One
+// with escapes is decoded (quotedLines); one that goes on past the line is
+// left to the caller: quoted returns nil.
 func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	t := l.text
 	quote := t[off]
@@ -803,11 +809,15 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	i := off + 1
 	for ; ; i++ {
 		if i >= len(t) {
-			q.fail() // continued on the next line
+			return nil, 0 // continued on the next line
 		}
 		c := t[i]
 		if quote == '"' && c == '\\' {
-			q.fail() // escapes are left to the general parser
+			n, end, closing := q.quotedLines(l, off, -1)
+			if closing != l {
+				return nil, 0
+			}
+			return n, end
 		}
 		if c != quote {
 			if doubled >= 0 {
@@ -837,6 +847,171 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	return q.scalar(value, style, l.num, q.column(l, off)), i + 1
 }
 
+// quotedLines reads the quoted scalar at text[off] of line l as the general
+// parser does: escapes decoded, and, when parent >= 0 (a value of a block
+// collection indented by parent), lines folded as it goes on over them,
+// each indented past parent. It returns the scalar, the line it closes
+// on (leaving q.i there) and the index past the closing quote in that
+// line's text. With parent < 0 it goes on past no line.
+func (q *quick) quotedLines(l *qline, off, parent int) (*yaml.Node, int, *qline) {
+	quote := l.text[off]
+	single := quote == '\''
+	k := l.num - 1 // the raw line, 0-based
+	line := q.raw(k)
+	i := l.off - q.starts[k] + off + 1
+	var b []byte
+	next := func() { // onto the next raw line
+		k++
+		if parent < 0 || k >= len(q.starts) {
+			q.fail() // a flow collection's, or never closed
+		}
+		line, i = q.raw(k), 0
+	}
+	for {
+		// the characters up to a space or the line's end
+		escapedBreak := false
+	run:
+		for i < len(line) && line[i] != ' ' {
+			c := line[i]
+			switch {
+			case single && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+				b = append(b, '\'')
+				i += 2
+			case c == quote:
+				break run
+			case !single && c == '\\' && i+1 == len(line):
+				escapedBreak = true
+				break run
+			case !single && c == '\\':
+				var n int
+				b, n = unescape(b, line[i+1:])
+				if n == 0 {
+					q.fail() // an escape the general parser refuses
+				}
+				i += 1 + n
+			default:
+				b = append(b, c)
+				i++
+			}
+		}
+		if i < len(line) && line[i] == quote {
+			break
+		}
+		// spaces and line breaks, folded as the general parser folds them
+		spaces, breaks, broke := 0, 0, escapedBreak
+		if escapedBreak { // the break itself is taken away
+			next()
+		}
+		for {
+			if i < len(line) && line[i] == ' ' {
+				if !broke {
+					spaces++
+				}
+				i++
+				continue
+			}
+			if i < len(line) {
+				break
+			}
+			if broke {
+				breaks++
+			} else {
+				broke, spaces = true, 0
+			}
+			next()
+		}
+		if broke && (i <= parent || i == 0) {
+			q.fail() // a line not indented past the collection's
+		}
+		switch {
+		case !broke:
+			for ; spaces > 0; spaces-- {
+				b = append(b, ' ')
+			}
+		case breaks == 0 && !escapedBreak:
+			b = append(b, ' ')
+		default:
+			for ; breaks > 0; breaks-- {
+				b = append(b, '\n')
+			}
+		}
+	}
+	// q.i onto the closing line, which must hold more than a comment
+	closing := l
+	if k+1 != l.num {
+		for q.i < len(q.lines) && q.lines[q.i].num < k+1 {
+			q.i++
+		}
+		if q.i >= len(q.lines) || q.lines[q.i].num != k+1 {
+			q.fail()
+		}
+		closing = &q.lines[q.i]
+	}
+	style := yaml.DoubleQuotedStyle
+	if single {
+		style = yaml.SingleQuotedStyle
+	}
+	n := q.alloc()
+	*n = yaml.Node{Kind: yaml.ScalarNode, Style: style, Tag: "!!str", Value: string(b), Line: l.num, Column: q.column(l, off)}
+	return n, i + 1 - (closing.off - q.starts[k]), closing
+}
+
+// unescape appends the character the escape sequence at the start of text
+// (after its backslash) stands for, as the general parser reads it, and
+// tells its length; 0 for one it refuses.
+func unescape(b []byte, text string) ([]byte, int) {
+	if len(text) == 0 {
+		return b, 0
+	}
+	size := 0
+	switch text[0] {
+	case '0':
+		return append(b, 0), 1
+	case 'a':
+		return append(b, '\a'), 1
+	case 'b':
+		return append(b, '\b'), 1
+	case 't':
+		return append(b, '\t'), 1
+	case 'n':
+		return append(b, '\n'), 1
+	case 'v':
+		return append(b, '\v'), 1
+	case 'f':
+		return append(b, '\f'), 1
+	case 'r':
+		return append(b, '\r'), 1
+	case 'e':
+		return append(b, 0x1b), 1
+	case ' ', '"', '\'', '\\':
+		return append(b, text[0]), 1
+	case 'N':
+		return utf8.AppendRune(b, 0x85), 1
+	case '_':
+		return utf8.AppendRune(b, 0xA0), 1
+	case 'L':
+		return utf8.AppendRune(b, 0x2028), 1
+	case 'P':
+		return utf8.AppendRune(b, 0x2029), 1
+	case 'x':
+		size = 2
+	case 'u':
+		size = 4
+	case 'U':
+		size = 8
+	default:
+		return b, 0
+	}
+	if len(text) < 1+size {
+		return b, 0
+	}
+	v, err := strconv.ParseUint(text[1:1+size], 16, 32)
+	if err != nil || strings.ContainsAny(text[1:1+size], "+-_") || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF {
+		return b, 0
+	}
+	return utf8.AppendRune(b, rune(v)), 1 + size
+}
+
 // flow reads the flow collection at text[off] of line l, closed on the
 // same line, and returns it with the index past its closing bracket.
 func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
@@ -861,8 +1036,8 @@ func (q *quick) flow(l *qline, off int) (*yaml.Node, int) {
 	for {
 		if open == '{' {
 			key, j, colon := q.flowItem(l, i, false)
-			if !colon {
-				q.fail() // a key without a value
+			if !colon || j-i > 1000 {
+				q.fail() // a key without a value, or one too long for the general parser
 			}
 			val, k, colon := q.flowItem(l, skipSpaces(t, j+2), true)
 			if colon {
@@ -918,7 +1093,9 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 		}
 		n, end = q.flow(l, i)
 	case '"', '\'':
-		n, end = q.quoted(l, i)
+		if n, end = q.quoted(l, i); n == nil {
+			q.fail() // a flow collection's scalar goes on over no line
+		}
 	default:
 		if !plainStart(t[i:]) || t[i] == ':' || t[i] == '?' {
 			q.fail()
