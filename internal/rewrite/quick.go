@@ -627,9 +627,7 @@ func (q *quick) inline(l *qline, off, parent int) *yaml.Node {
 	case '[', '{':
 		n, end = q.flow(l, off)
 	case '"', '\'':
-		if n, end = q.quoted(l, off); n == nil {
-			n, end, l = q.quotedLines(l, off, parent)
-		}
+		n, end, l = q.quoted(l, off, parent)
 	default:
 		if !plainStart(l.text[off:]) {
 			q.fail()
@@ -797,28 +795,21 @@ func (q *quick) raw(k int) string {
 	return line
 }
 
-// quoted reads the quoted scalar at text[off] of line l, closed on the
-// same line, and returns it with the index past its closing quote. One
-// with escapes is decoded (quotedLines); one that goes on past the line is
-// left to the caller: quoted returns nil.
-func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
+// quoted reads the quoted scalar at text[off] of line l, and returns it
+// with the line it closes on and the index past its closing quote there.
+// One with escapes, or going on past the line in a block collection
+// indented by parent (>= 0), is read by quotedLines.
+func (q *quick) quoted(l *qline, off, parent int) (*yaml.Node, int, *qline) {
 	t := l.text
 	quote := t[off]
 	var v []byte  // the value, once an escaped quote makes it differ from the text
 	doubled := -1 // where the first doubled quote is
 	i := off + 1
 	for ; ; i++ {
-		if i >= len(t) {
-			return nil, 0 // continued on the next line
+		if i >= len(t) || quote == '"' && t[i] == '\\' { // goes on, or an escape
+			return q.quotedLines(l, off, parent)
 		}
 		c := t[i]
-		if quote == '"' && c == '\\' {
-			n, end, closing := q.quotedLines(l, off, -1)
-			if closing != l {
-				return nil, 0
-			}
-			return n, end
-		}
 		if c != quote {
 			if doubled >= 0 {
 				v = append(v, c)
@@ -844,7 +835,7 @@ func (q *quick) quoted(l *qline, off int) (*yaml.Node, int) {
 	if doubled >= 0 {
 		value = string(v)
 	}
-	return q.scalar(value, style, l.num, q.column(l, off)), i + 1
+	return q.scalar(value, style, l.num, q.column(l, off)), i + 1, l
 }
 
 // quotedLines reads the quoted scalar at text[off] of line l as the general
@@ -1093,9 +1084,7 @@ func (q *quick) flowItem(l *qline, i int, nested bool) (*yaml.Node, int, bool) {
 		}
 		n, end = q.flow(l, i)
 	case '"', '\'':
-		if n, end = q.quoted(l, i); n == nil {
-			q.fail() // a flow collection's scalar goes on over no line
-		}
+		n, end, _ = q.quoted(l, i, -1) // closed on the line: a flow collection's goes on over none
 	default:
 		if !plainStart(t[i:]) || t[i] == ':' || t[i] == '?' {
 			q.fail()
