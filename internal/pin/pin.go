@@ -275,11 +275,23 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 }
 
 // concat is the files' entries one after another, copied by as many
-// goroutines as there are processors, each a run of files.
+// goroutines as there are processors, each a run of files; the entries of
+// the one file that has any, as they are.
 func concat(files [][]report.Entry) []report.Entry {
 	offs := make([]int, len(files)+1) // where each file's entries go
+	only := -1                        // the one file with entries, if one alone has
 	for i, es := range files {
 		offs[i+1] = offs[i] + len(es)
+		switch {
+		case len(es) == 0:
+		case only == -1:
+			only = i
+		default:
+			only = -2
+		}
+	}
+	if only >= 0 { // nothing to put together: a large file's entries are not held twice
+		return files[only]
 	}
 	out := make([]report.Entry, offs[len(files)])
 	parts := min(runtime.GOMAXPROCS(0), len(files))
