@@ -12,8 +12,8 @@
 // in-process one) behind a proxy that holds every request for -delay and
 // counts them by kind, pushes -refs images (each in its own repository),
 // writes -files Deployments naming them, builds pinbot and runs it as a
-// process: pin, then pin --check, then pin --offline --check (scanning and
-// splicing alone). It prints wall times, requests by kind, pinbot's peak
+// process: pin, then pin --check, then pin --offline --check (the scan with no
+// network). It prints wall times, requests by kind, pinbot's peak
 // RSS, and the ratio of the wall time to the bound the network allows:
 // ceil(refs / 16 per registry) x delay, plus one ping.
 package main
@@ -172,10 +172,31 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 		if step.want >= 0 {
 			fmt.Printf("  %.2fx the bound (%.2fs)\n%24srequests: %s\n", wall.Seconds()/bound.Seconds(), bound.Seconds(), "", requests)
 		} else {
-			fmt.Printf("  %.0f MB/s of YAML scanned and spliced\n", float64(size)/1e6/wall.Seconds())
+			// the tree as this step read it: pinned by the steps before
+			read, err := treeSize(tree)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  %.0f MB/s of YAML (%.1f MB) scanned\n", float64(read)/1e6/wall.Seconds(), float64(read)/1e6)
 		}
 	}
 	return nil
+}
+
+// treeSize is the bytes of the files under root.
+func treeSize(root string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(root, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
 }
 
 // writeTree writes files Deployments of three containers each, naming refs
