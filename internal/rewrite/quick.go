@@ -947,6 +947,13 @@ func (q *quick) quotedLines(l *qline, off, parent int) (*yaml.Node, int, *qline)
 	return n, i + 1 - (closing.off - q.starts[k]), closing
 }
 
+// escapes are the one-character escape sequences of double-quoted scalars
+// (after the backslash), and what each stands for.
+var escapes = map[byte]rune{
+	'0': 0, 'a': '\a', 'b': '\b', 't': '\t', 'n': '\n', 'v': '\v', 'f': '\f', 'r': '\r', 'e': 0x1b,
+	' ': ' ', '"': '"', '\'': '\'', '\\': '\\', 'N': 0x85, '_': 0xA0, 'L': 0x2028, 'P': 0x2029,
+}
+
 // unescape appends the character the escape sequence at the start of text
 // (after its backslash) stands for, as the general parser reads it, and
 // tells its length; 0 for one it refuses.
@@ -954,36 +961,11 @@ func unescape(b []byte, text string) ([]byte, int) {
 	if len(text) == 0 {
 		return b, 0
 	}
+	if r, ok := escapes[text[0]]; ok {
+		return utf8.AppendRune(b, r), 1
+	}
 	size := 0
 	switch text[0] {
-	case '0':
-		return append(b, 0), 1
-	case 'a':
-		return append(b, '\a'), 1
-	case 'b':
-		return append(b, '\b'), 1
-	case 't':
-		return append(b, '\t'), 1
-	case 'n':
-		return append(b, '\n'), 1
-	case 'v':
-		return append(b, '\v'), 1
-	case 'f':
-		return append(b, '\f'), 1
-	case 'r':
-		return append(b, '\r'), 1
-	case 'e':
-		return append(b, 0x1b), 1
-	case ' ', '"', '\'', '\\':
-		return append(b, text[0]), 1
-	case 'N':
-		return utf8.AppendRune(b, 0x85), 1
-	case '_':
-		return utf8.AppendRune(b, 0xA0), 1
-	case 'L':
-		return utf8.AppendRune(b, 0x2028), 1
-	case 'P':
-		return utf8.AppendRune(b, 0x2029), 1
 	case 'x':
 		size = 2
 	case 'u':
