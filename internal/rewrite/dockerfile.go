@@ -147,14 +147,8 @@ func (w *dockerWalk) text(t token) string { return string(w.f.src.data[t.start:t
 
 // words are the instruction's tokens after the keyword and its --flags.
 func (w *dockerWalk) words(n *parser.Node) []token {
-	toks := w.tokens(n)
-	if len(toks) > 0 {
-		toks = toks[1:]
-	}
-	for len(toks) > 0 && strings.HasPrefix(w.text(toks[0]), "--") {
-		toks = toks[1:]
-	}
-	return toks
+	_, words := w.split(n)
+	return words
 }
 
 func (w *dockerWalk) from(n *parser.Node) {
@@ -199,7 +193,7 @@ func (w *dockerWalk) copyFrom(n *parser.Node) {
 		return
 	}
 	sp := span{}
-	for _, t := range w.tokens(n) {
+	for _, t := range w.flags(n) {
 		if v, ok := strings.CutPrefix(w.text(t), "--from="); ok && v == from {
 			sp = span{start: t.end - len(from), end: t.end, valid: true}
 		}
@@ -207,10 +201,31 @@ func (w *dockerWalk) copyFrom(n *parser.Node) {
 	w.add(w.newSite(KindDockerfileCopy, from, sp, n.StartLine))
 }
 
+// flags are the instruction's --flags.
+func (w *dockerWalk) flags(n *parser.Node) []token {
+	flags, _ := w.split(n)
+	return flags
+}
+
+// split is the instruction's tokens after the keyword: its --flags, which
+// end at its first argument, and the rest. A "--from=" or "--mount=" among
+// the arguments (a file's name, a word of a command) is no flag.
+func (w *dockerWalk) split(n *parser.Node) (flags, words []token) {
+	toks := w.tokens(n)
+	if len(toks) > 0 {
+		toks = toks[1:]
+	}
+	i := 0
+	for i < len(toks) && strings.HasPrefix(w.text(toks[i]), "--") {
+		i++
+	}
+	return toks[:i], toks[i:]
+}
+
 // runMount finds the images RUN --mount=...,from=<image> mounts (a cache,
 // bind or secret mount may name one); a stage name is no image.
 func (w *dockerWalk) runMount(n *parser.Node) {
-	for _, t := range w.tokens(n) {
+	for _, t := range w.flags(n) {
 		text := w.text(t)
 		opts, ok := strings.CutPrefix(text, "--mount=")
 		if !ok {

@@ -328,3 +328,35 @@ func TestWalkOnce(t *testing.T) {
 		t.Error("a new document remembered the last one's nodes")
 	}
 }
+
+// TestDockerfileFlagsEndAtTheFirstArgument: "--from=" and "--mount=" are
+// flags only before an instruction's first argument; after it they are a
+// file's name or a word of a command, and never rewritten.
+func TestDockerfileFlagsEndAtTheFirstArgument(t *testing.T) {
+	in := "FROM golang:1.22 AS build\n" +
+		"COPY --from=nginx:1.25 /etc/nginx /x\n" +
+		"COPY --chown=1 src --from=redis:7 /y\n" +
+		"COPY --from=memcached:1 a --from=memcached:1 /z\n" +
+		"RUN --mount=type=cache,from=alpine:3,target=/c make\n" +
+		"RUN buildah build --mount=type=cache,from=busybox:1,target=/d .\n"
+	f, err := Scan("Dockerfile", FormatDockerfile, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range f.Sites {
+		got = append(got, fmt.Sprintf("%d:%s", s.Line, s.Written))
+	}
+	if want := "1:golang:1.22 2:nginx:1.25 4:memcached:1 5:alpine:3"; strings.Join(got, " ") != want {
+		t.Errorf("sites %v, want %s", got, want)
+	}
+	out, _, err := f.Rewrite(func(*Site) string { return "sha256:" + strings.Repeat("a", 64) }, PolicyKeep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kept := range []string{"src --from=redis:7 /y", "a --from=memcached:1 /z", "buildah build --mount=type=cache,from=busybox:1,target=/d ."} {
+		if !strings.Contains(string(out), kept) {
+			t.Errorf("%q was rewritten:\n%s", kept, out)
+		}
+	}
+}
