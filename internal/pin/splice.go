@@ -49,10 +49,9 @@ type splicer struct {
 	ready   chan int                  // files whose references are all settled
 	wg      sync.WaitGroup
 
-	// By file: the references it names, each once, with what is known of
-	// them (written by add); then, each written by the one worker
-	// splicing it, the change and the report's entries.
-	named   [][]*rewrite.Site
+	// By file: what is known of the reference each site names (nil for a
+	// site not pinned), written by add; then, each written by the one
+	// worker splicing it, the change and the report's entries.
 	infos   [][]*refInfo
 	changes []*Change
 	entries [][]report.Entry
@@ -70,7 +69,6 @@ func newSplicer(ctx context.Context, scans []scanned, checking bool, opts Option
 		ready:   make(chan int, len(scans)),
 		changes: make([]*Change, len(scans)),
 		entries: make([][]report.Entry, len(scans)),
-		named:   make([][]*rewrite.Site, len(scans)),
 		infos:   make([][]*refInfo, len(scans)),
 		errs:    make([]error, len(scans)),
 	}
@@ -105,7 +103,7 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 			site.Skip = ReasonConfigIgnored
 		}
 	}
-	named := fileRefs(f.Sites)
+	named, at := fileRefs(f.Sites)
 
 	// The references no file named before are made ready without the lock
 	// too (parsing a name is the slow part), then taken in unless another
@@ -148,16 +146,22 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 		}
 	}
 	pending := 0
-	infos := make([]*refInfo, len(named))
+	known := make([]*refInfo, len(named))
 	for k, site := range named {
 		ri := sp.refs[site.Written]
-		infos[k] = ri
+		known[k] = ri
 		if !ri.settled {
 			pending++
 			sp.users[ri] = append(sp.users[ri], i)
 		}
 	}
-	sp.named[i], sp.infos[i] = named, infos
+	infos := make([]*refInfo, len(f.Sites))
+	for j, k := range at {
+		if k >= 0 {
+			infos[j] = known[k]
+		}
+	}
+	sp.infos[i] = infos
 	sp.pending[i] = pending
 	if pending == 0 {
 		if sp.opts.Sink == nil {
@@ -168,65 +172,42 @@ func (sp *splicer) add(i int, f *rewrite.File) (ask []name.Tag, now bool) {
 	return ask, false
 }
 
-// siteInfos is, site by site, what is known of the reference each pinnable
-// site names, given the file's references (fileRefs) and what is known of
-// each.
-func siteInfos(sites, named []*rewrite.Site, infos []*refInfo) []*refInfo {
-	out := make([]*refInfo, len(sites))
-	var byRef map[string]*refInfo
-	if len(named) > 16 { // looked up; fewer are looked through
-		byRef = make(map[string]*refInfo, len(named))
-		for k, s := range named {
-			byRef[s.Written] = infos[k]
-		}
-	}
-	for j, site := range sites {
-		if !site.Pinnable() {
-			continue
-		}
-		if byRef != nil {
-			out[j] = byRef[site.Written]
-			continue
-		}
-		for k, s := range named {
-			if s.Written == site.Written {
-				out[j] = infos[k]
-				break
-			}
-		}
-	}
-	return out
-}
-
-// fileRefs is the first pinnable site naming each reference as written.
-func fileRefs(sites []*rewrite.Site) []*rewrite.Site {
+// fileRefs is the first pinnable site naming each reference as written,
+// and, site by site, the index among them of the reference it names (-1
+// for a site not pinned).
+func fileRefs(sites []*rewrite.Site) (named []*rewrite.Site, at []int) {
 	const few = 16 // looked through; more are looked up
-	var out []*rewrite.Site
-	var seen map[string]bool
-	for _, site := range sites {
+	at = make([]int, len(sites))
+	var index map[string]int
+	for j, site := range sites {
+		at[j] = -1
 		if !site.Pinnable() {
 			continue
 		}
-		if seen != nil {
-			if seen[site.Written] {
-				continue
+		k := -1
+		if index != nil {
+			if n, ok := index[site.Written]; ok {
+				k = n
 			}
-			seen[site.Written] = true
 		} else {
-			if slices.ContainsFunc(out, func(s *rewrite.Site) bool { return s.Written == site.Written }) {
-				continue
-			}
-			if len(out) == few {
-				seen = make(map[string]bool, 2*few)
-				for _, s := range out {
-					seen[s.Written] = true
+			k = slices.IndexFunc(named, func(s *rewrite.Site) bool { return s.Written == site.Written })
+		}
+		if k < 0 {
+			k = len(named)
+			named = append(named, site)
+			switch {
+			case index != nil:
+				index[site.Written] = k
+			case len(named) > few:
+				index = make(map[string]int, 2*len(named))
+				for n, s := range named {
+					index[s.Written] = n
 				}
-				seen[site.Written] = true
 			}
 		}
-		out = append(out, site)
+		at[j] = k
 	}
-	return out
+	return named, at
 }
 
 // resolved takes a tag's answer; it may be called from several goroutines.
@@ -319,8 +300,8 @@ func (sp *splicer) splice(i int) {
 	// its own. A failure ("") leaves the site as it is, pull policy included.
 	// Every reference the file names is settled: what is known of it no
 	// longer changes.
-	infos := siteInfos(f.Sites, sp.named[i], sp.infos[i])
-	sp.named[i], sp.infos[i] = nil, nil
+	infos := sp.infos[i]
+	sp.infos[i] = nil
 	digestAt := func(j int) string {
 		if ri := infos[j]; ri != nil {
 			return ri.digest

@@ -207,26 +207,22 @@ func TestFileRefs(t *testing.T) {
 		}
 		sites = append([]*rewrite.Site{{Written: "skipped:1", Skip: "a reason"}}, sites...)
 		var got []string
-		named := fileRefs(sites)
+		named, at := fileRefs(sites)
 		for _, s := range named {
 			got = append(got, s.Written)
 		}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%d unique: %v", unique, got)
 		}
-		// and each site finds what is known of its reference
-		infos := make([]*refInfo, len(named))
-		for k, s := range named {
-			infos[k] = &refInfo{image: s.Written}
-		}
-		for j, ri := range siteInfos(sites, named, infos) {
+		// and each site the index of its reference among them
+		for j, k := range at {
 			switch {
 			case sites[j].Skip != "":
-				if ri != nil {
-					t.Errorf("%d unique: a skipped site has %v", unique, ri)
+				if k != -1 {
+					t.Errorf("%d unique: a skipped site has index %d", unique, k)
 				}
-			case ri == nil || ri.image != sites[j].Written:
-				t.Fatalf("%d unique: site %d (%s) has %v", unique, j, sites[j].Written, ri)
+			case k < 0 || named[k].Written != sites[j].Written:
+				t.Fatalf("%d unique: site %d (%s) has index %d", unique, j, sites[j].Written, k)
 			}
 		}
 	}
