@@ -253,7 +253,7 @@ func (c *Checkout) Walk(paths []string, filter Filter, also ...string) (*Listing
 					pats = w.patterns(pats, strings.Join(parts[:i], "/"))
 				}
 			}
-			w.dir(p, w.patterns(pats, p))
+			w.dir(p, pats)
 			w.wg.Wait()
 		}
 		if w.err != nil {
@@ -287,9 +287,9 @@ type walker struct {
 	err   error           // the first a directory read failed with
 }
 
-// dir lists directory rel, whose ignore rules (its own .gitignore's
-// included) are pats, and goes into its subdirectories: each in a
-// goroutine of its own while a slot is free, else at once.
+// dir lists directory rel, under the ignore rules of the directories above
+// it (pats) and of its own .gitignore, and goes into its subdirectories:
+// each in a goroutine of its own while a slot is free, else at once.
 func (w *walker) dir(rel string, pats []gitignore.Pattern) {
 	w.mu.Lock()
 	failed := w.err != nil
@@ -306,6 +306,9 @@ func (w *walker) dir(rel string, pats []gitignore.Pattern) {
 		w.mu.Unlock()
 		return
 	}
+	if w.git && slices.ContainsFunc(entries, func(d fs.DirEntry) bool { return d.Name() == ".gitignore" }) {
+		pats = w.patterns(pats, rel)
+	}
 	var files, stale, found []string
 	for _, d := range entries {
 		child := path.Join(rel, d.Name())
@@ -317,17 +320,16 @@ func (w *walker) dir(rel string, pats []gitignore.Pattern) {
 			if d.Name() == ".git" || w.ignored(pats, child, true) || (w.filter != nil && !w.filter.Dir(child)) {
 				continue
 			}
-			sub := w.patterns(pats, child)
 			select {
 			case w.sem <- struct{}{}:
 				w.wg.Add(1)
 				go func() {
 					defer w.wg.Done()
-					w.dir(child, sub)
+					w.dir(child, pats)
 					<-w.sem
 				}()
 			default:
-				w.dir(child, sub)
+				w.dir(child, pats)
 			}
 		case !d.Type().IsRegular():
 			// symlinks, sockets, devices: never read
