@@ -17,7 +17,6 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,44 +273,23 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	return out, nil
 }
 
-// concat is the files' entries one after another, copied by as many
-// goroutines as there are processors, each a run of files; the entries of
-// the one file that has any, as they are.
+// concat is the files' entries one after another; the entries of the one
+// file that has any, as they are (a large file's are not held twice).
 func concat(files [][]report.Entry) []report.Entry {
-	offs := make([]int, len(files)+1) // where each file's entries go
-	only := -1                        // the one file with entries, if one alone has
-	for i, es := range files {
-		offs[i+1] = offs[i] + len(es)
-		switch {
-		case len(es) == 0:
-		case only == -1:
-			only = i
-		default:
-			only = -2
+	n, with := 0, 0 // entries, and files with any
+	var last []report.Entry
+	for _, es := range files {
+		if len(es) > 0 {
+			n, with, last = n+len(es), with+1, es
 		}
 	}
-	if only >= 0 { // nothing to put together: a large file's entries are not held twice
-		return files[only]
+	if with == 1 {
+		return last
 	}
-	out := make([]report.Entry, offs[len(files)])
-	parts := min(runtime.GOMAXPROCS(0), len(files))
-	var wg sync.WaitGroup
-	first := 0
-	for p := 1; p <= parts; p++ {
-		last := sort.SearchInts(offs, len(out)*p/parts) // files [first, last)
-		if p == parts {
-			last = len(files)
-		}
-		wg.Add(1)
-		go func(first, last int) {
-			defer wg.Done()
-			for i := first; i < last; i++ {
-				copy(out[offs[i]:], files[i])
-			}
-		}(first, last)
-		first = last
+	out := make([]report.Entry, 0, n)
+	for _, es := range files {
+		out = append(out, es...)
 	}
-	wg.Wait()
 	return out
 }
 
