@@ -28,16 +28,9 @@ type File struct {
 	Data   []byte
 	Sites  []*Site
 	src    *source
-	cx     *Context             // what the scan knows of the checkout
-	parsed map[string]parsedRef // references as written, parsed
-	texts  [8]editText          // edit texts by their parts, one copy each
-	ntext  int                  // texts in use
-	ntexts map[[5]string]string // the same, once there are more
-}
-
-type editText struct {
-	parts [5]string
-	text  string
+	cx     *Context                    // what the scan knows of the checkout
+	parsed map[string]parsedRef        // references as written, parsed
+	texts  smallMap[[5]string, string] // edit texts by their parts, one copy each
 }
 
 // text is a+b+c+d+e, made once and shared with every other edit of the
@@ -45,31 +38,11 @@ type editText struct {
 // times holds it once.
 func (f *File) text(a, b, c, d, e string) string {
 	k := [5]string{a, b, c, d, e}
-	if f.ntexts != nil {
-		if t, ok := f.ntexts[k]; ok {
-			return t
-		}
-	} else {
-		for _, e := range f.texts[:f.ntext] {
-			if e.parts == k {
-				return e.text
-			}
-		}
+	if t, ok := f.texts.get(k); ok {
+		return t
 	}
 	t := a + b + c + d + e
-	switch {
-	case f.ntexts != nil:
-		f.ntexts[k] = t
-	case f.ntext < len(f.texts): // a few are looked through; more are looked up
-		f.texts[f.ntext] = editText{k, t}
-		f.ntext++
-	default:
-		f.ntexts = map[[5]string]string{k: t}
-		for _, e := range f.texts {
-			f.ntexts[e.parts] = e.text
-		}
-		f.texts, f.ntext = [8]editText{}, 0
-	}
+	f.texts.put(k, t)
 	return t
 }
 

@@ -100,7 +100,6 @@ func (w *yamlWalk) embedded(v *yaml.Node, scan func(sub *yamlWalk, root *yaml.No
 	if root == nil || root.Kind != yaml.MappingNode {
 		return
 	}
-	sw.seen, sw.keys = nil, nil
 	if duplicateKeys(&doc, 0, &sw.keys) != nil {
 		return
 	}

@@ -575,24 +575,13 @@ func (q *quick) content(base int) []*yaml.Node {
 // key named twice, which the walk then refuses (duplicateKeys). The quick
 // parser's keys are plain scalars, with no anchor, no merge key.
 func (q *quick) pairs(base int) []*yaml.Node {
+	var keys smallMap[string, struct{}]
 	items := q.stack[base:]
-	const few = 16 // compared with those before them; a map for more
-	if len(items) > 2*few {
-		seen := make(map[string]bool, len(items)/2)
-		for i := 0; i < len(items); i += 2 {
-			if seen[items[i].Value] {
-				q.fail()
-			}
-			seen[items[i].Value] = true
+	for i := 0; i < len(items); i += 2 {
+		if _, dup := keys.get(items[i].Value); dup {
+			q.fail()
 		}
-	} else {
-		for i := 2; i < len(items); i += 2 {
-			for j := 0; j < i; j += 2 {
-				if items[j].Value == items[i].Value {
-					q.fail()
-				}
-			}
-		}
+		keys.put(items[i].Value, struct{}{})
 	}
 	return q.content(base)
 }

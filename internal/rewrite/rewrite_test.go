@@ -297,8 +297,8 @@ func TestEditTextsShared(t *testing.T) {
 			first[got] = unsafe.StringData(got)
 		}
 	}
-	if f.ntexts == nil || len(f.ntexts) != 20 {
-		t.Errorf("%d texts looked up, want 20", len(f.ntexts))
+	if f.texts.len() != 20 {
+		t.Errorf("%d texts kept, want 20", f.texts.len())
 	}
 }
 
@@ -323,7 +323,7 @@ func TestWalkOnce(t *testing.T) {
 			t.Fatal("an alias to a node seen, or nil, was new")
 		}
 	}
-	w.seen, w.nfew = nil, 0 // a new document
+	w.seen = smallMap[*yaml.Node, struct{}]{} // a new document
 	if !w.once(nodes[0]) || !w.once(alias) {
 		t.Error("a new document remembered the last one's nodes")
 	}
@@ -357,6 +357,28 @@ func TestDockerfileFlagsEndAtTheFirstArgument(t *testing.T) {
 	for _, kept := range []string{"src --from=redis:7 /y", "a --from=memcached:1 /z", "buildah build --mount=type=cache,from=busybox:1,target=/d ."} {
 		if !strings.Contains(string(out), kept) {
 			t.Errorf("%q was rewritten:\n%s", kept, out)
+		}
+	}
+}
+
+// TestSmallMap: the same answers as a Go map, through the entries looked
+// through and once they are looked up.
+func TestSmallMap(t *testing.T) {
+	var s smallMap[string, int]
+	want := map[string]int{}
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("k%d", i%25) // some put again
+		s.put(k, i)
+		want[k] = i
+		for j := 0; j < 30; j++ {
+			k := fmt.Sprintf("k%d", j)
+			got, ok := s.get(k)
+			if w, wok := want[k]; got != w || ok != wok {
+				t.Fatalf("after %d puts: get(%s) = %d, %v; want %d, %v", i+1, k, got, ok, w, wok)
+			}
+		}
+		if s.len() != len(want) {
+			t.Fatalf("after %d puts: len %d, want %d", i+1, s.len(), len(want))
 		}
 	}
 }

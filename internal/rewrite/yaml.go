@@ -89,7 +89,7 @@ func (w *yamlWalk) document(doc *yaml.Node) error {
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	w.seen, w.nfew = nil, 0 // aliases never cross documents
+	w.seen = smallMap[*yaml.Node, struct{}]{} // aliases never cross documents
 	root := deref(doc.Content[0])
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil
@@ -108,13 +108,7 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 		return nil
 	}
 	if n.Kind == yaml.MappingNode {
-		// A few keys are compared with those before them; a map is built
-		// for more.
-		const few = 16
-		var seen map[string]int
-		if len(n.Content) > 2*few {
-			seen = make(map[string]int, len(n.Content)/2)
-		}
+		var seen smallMap[string, int] // the keys so far, and their lines
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if !plainKey(k) {
@@ -126,21 +120,10 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 				}
 				(*anchoredKeys)[k] = true
 			}
-			first, dup := 0, false
-			if seen != nil {
-				first, dup = seen[k.Value]
-				seen[k.Value] = k.Line
-			} else {
-				for j := 0; j < i; j += 2 {
-					if e := n.Content[j]; plainKey(e) && e.Value == k.Value {
-						first, dup = e.Line, true
-						break
-					}
-				}
-			}
-			if dup {
+			if first, dup := seen.get(k.Value); dup {
 				return &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", k.Value, first)}
 			}
+			seen.put(k.Value, k.Line)
 		}
 	}
 	for _, c := range n.Content {
@@ -156,13 +139,9 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 func plainKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag != "!!merge" }
 
 type yamlWalk struct {
-	f   *File
-	ctx context.Context
-	// The collections already scanned (reached again through an alias):
-	// the first few looked through, the rest looked up.
-	few  [8]*yaml.Node
-	nfew int
-	seen map[*yaml.Node]bool
+	f    *File
+	ctx  context.Context
+	seen smallMap[*yaml.Node, struct{}] // collections already scanned (reached again through an alias)
 	// unique: no mapping of the documents names a key twice, nor has a
 	// key with an anchor (the quick parser's).
 	unique bool
@@ -481,26 +460,10 @@ func (w *yamlWalk) once(m *yaml.Node) bool {
 	if m == nil {
 		return false
 	}
-	if w.seen == nil {
-		for _, n := range w.few[:w.nfew] {
-			if n == m {
-				return false
-			}
-		}
-		if w.nfew < len(w.few) {
-			w.few[w.nfew] = m
-			w.nfew++
-			return true
-		}
-		w.seen = make(map[*yaml.Node]bool, 2*len(w.few))
-		for _, n := range w.few {
-			w.seen[n] = true
-		}
-	}
-	if w.seen[m] {
+	if _, seen := w.seen.get(m); seen {
 		return false
 	}
-	w.seen[m] = true
+	w.seen.put(m, struct{}{})
 	return true
 }
 
