@@ -268,29 +268,6 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 }
 
-// TestNamedValuesFileFindsItsChart: a values file named alone is read as
-// its chart's, which lives in the directories above it.
-func TestNamedValuesFileFindsItsChart(t *testing.T) {
-	root := t.TempDir()
-	copyTree(t, "testdata/charts", root)
-	co, err := checkout.Open(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer co.Close()
-	out, err := Run(context.Background(), co, anyResolver{}, Options{Paths: []string{"collector/ci/deployment-values.yaml"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Changes) != 1 || out.Report.Files != 1 {
-		t.Fatalf("%d changes in %d files scanned", len(out.Changes), out.Report.Files)
-	}
-	tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
-	if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(out.Changes[0].New), want) {
-		t.Errorf("the digest key the templates read was not added with the appVersion's digest:\n%s", out.Changes[0].New)
-	}
-}
-
 // skipNames filters out files by name.
 type skipNames []string
 
@@ -298,31 +275,42 @@ func (s skipNames) File(rel string) bool    { return !slices.Contains(s, path.Ba
 func (skipNames) Dir(string) bool           { return true }
 func (skipNames) Ignored(imageref.Ref) bool { return false }
 
-// TestFilteredChartStillCounts: a chart's Chart.yaml filtered out of the
-// scan still makes the values beside it the chart's: the walk saw it.
-func TestFilteredChartStillCounts(t *testing.T) {
-	root := t.TempDir()
-	copyTree(t, "testdata/charts", root)
-	co, err := checkout.Open(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer co.Close()
-	out, err := Run(context.Background(), co, anyResolver{}, Options{Paths: []string{"collector"}, Filter: skipNames{"Chart.yaml"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var values *Change
-	for i, c := range out.Changes {
-		if c.Path == "collector/ci/deployment-values.yaml" {
-			values = &out.Changes[i]
+// TestValuesFindTheirChart: a values file is read as its chart's, which
+// lives in the directories above it, when the file is named alone (the
+// walk never read those directories) and when the chart's Chart.yaml is
+// filtered out of the scan (the walk saw it all the same).
+func TestValuesFindTheirChart(t *testing.T) {
+	const values = "collector/ci/deployment-values.yaml"
+	for _, opts := range []Options{
+		{Paths: []string{values}},
+		{Paths: []string{"collector"}, Filter: skipNames{"Chart.yaml"}},
+	} {
+		root := t.TempDir()
+		copyTree(t, "testdata/charts", root)
+		co, err := checkout.Open(root, false)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if values == nil {
-		t.Fatalf("the values were not pinned; changes: %d", len(out.Changes))
-	}
-	tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
-	if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(values.New), want) {
-		t.Errorf("the chart's appVersion and digest key were not known:\n%s", values.New)
+		defer co.Close()
+		out, err := Run(context.Background(), co, anyResolver{}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.Paths[0] == values && out.Report.Files != 1 {
+			t.Errorf("the values named alone: %d files scanned", out.Report.Files)
+		}
+		var changed *Change
+		for i, c := range out.Changes {
+			if c.Path == values {
+				changed = &out.Changes[i]
+			}
+		}
+		if changed == nil {
+			t.Fatalf("%v: the values were not pinned (%d changes in %d files scanned)", opts.Paths, len(out.Changes), out.Report.Files)
+		}
+		tag, _ := name.NewTag("ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0")
+		if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(changed.New), want) {
+			t.Errorf("%v: the digest key the templates read was not added with the appVersion's digest:\n%s", opts.Paths, changed.New)
+		}
 	}
 }
