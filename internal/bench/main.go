@@ -29,7 +29,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pinbot/pinbot/internal/registrytest"
@@ -161,10 +160,10 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 			if step.want >= 0 && code != step.want {
 				return fmt.Errorf("%s exited %d (%v):\n%s", step.name, code, err, tail(out.String()))
 			}
-			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-			rss = max(rss, float64(ru.Maxrss)/1024)
+			peak, kernel := usage(cmd.ProcessState)
+			rss = max(rss, peak)
 			walls = append(walls, wall)
-			syss = append(syss, time.Duration(ru.Stime.Nano()))
+			syss = append(syss, kernel)
 			requests = proxy.Summary()
 		}
 		wall := median(walls)

@@ -36,7 +36,6 @@ type Checkout struct {
 	// MaxFileSize is the largest file ReadFile reads; 0 means the default.
 	MaxFileSize int64
 	root        *os.Root
-	dirs        dirCache
 	stale       []string // temporary files of killed runs that Files came across
 }
 
@@ -184,7 +183,6 @@ func Open(root string, git bool) (*Checkout, error) {
 
 // Close releases the root.
 func (c *Checkout) Close() error {
-	c.dirs.dropAll()
 	return c.root.Close()
 }
 
@@ -223,7 +221,7 @@ type Listing struct {
 // Walk is Files with what else the walk saw: the directories it read, and
 // the files named as one of also in them, whether listed or not.
 func (c *Checkout) Walk(paths []string, filter Filter, also ...string) (*Listing, error) {
-	c.dirs.dropAll() // a new look at the tree: directories may have been made again
+
 	w := &walker{c: c, fsys: walkFS{c.root.FS(), c.root}, filter: filter, git: c.Git, sem: make(chan struct{}, walkJobs),
 		dirs: map[string]bool{}, also: also}
 	if c.Git {
@@ -480,6 +478,9 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 		return "", err
 	}
 	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+tempInfix+hex.EncodeToString(rnd[:]))
+	// The whole mode is kept: permissions, and the setuid, setgid and
+	// sticky bits that a mode's Perm() leaves out.
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
 		return "", fmt.Errorf("writing %s: %w", rel, err)
@@ -492,7 +493,7 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = c.root.Chmod(tmp, fi.Mode().Perm()) // the umask may have narrowed it
+		werr = c.root.Chmod(tmp, mode) // the umask may have narrowed it; open never sets the special bits
 	}
 	if werr != nil {
 		c.root.Remove(tmp)
