@@ -38,6 +38,7 @@ type pinFlags struct {
 	cacheFile   string
 	cacheTTL    time.Duration
 	cacheCheck  bool
+	baseConfig  string
 	check       bool   // pin --check
 	output      string // --output
 }
@@ -55,6 +56,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "how long a cached digest is used")
 	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
 	fs.StringVar(&f.maxFileSize, "max-file-size", checkout.FormatSize(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
+	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries and maxFileSize from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
 
@@ -99,6 +101,48 @@ func (s *session) saveCache(log *slog.Logger) {
 	}
 }
 
+// loadConfig reads the configuration: --config FILE, else the checkout's
+// own .pinbot.yaml when it has one. rel is the file's slash path in the
+// checkout, or "" for a file outside it (the operator's own).
+func (f *pinFlags) loadConfig(co *checkout.Checkout) (cfg *config.Config, rel string, err error) {
+	if f.configFile == "" {
+		// The checkout's own configuration is read like any of its files:
+		// never through a symlink, never from outside the tree.
+		data, _, err := co.ReadFile(config.DefaultFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &config.Config{}, config.DefaultFile, nil
+		case err != nil:
+			return nil, "", usageError("%s: %v", config.DefaultFile, err)
+		}
+		if cfg, err = config.Parse(config.DefaultFile, data); err != nil {
+			return nil, "", usageError("%v", err)
+		}
+		return cfg, config.DefaultFile, nil
+	}
+	if cfg, err = config.Load(f.configFile); err != nil {
+		return nil, "", usageError("%v", err)
+	}
+	return cfg, co.Rel(f.configFile), nil
+}
+
+// baseConfig is the configuration file rel as revision rev holds it; a
+// revision without it has none.
+func baseConfig(cmd *cobra.Command, co *checkout.Checkout, rev, rel string) (*config.Config, error) {
+	data, err := co.FileAt(cmd.Context(), rev, rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &config.Config{}, nil
+	case err != nil:
+		return nil, usageError("--base-config: %v", err)
+	}
+	cfg, err := config.Parse(rev+":"+rel, data)
+	if err != nil {
+		return nil, usageError("--base-config: %v", err)
+	}
+	return cfg, nil
+}
+
 // open finds the root of the paths given, reads the configuration and sets
 // up the resolver. Every problem here is a usage error.
 func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
@@ -134,26 +178,28 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		}
 	}()
 
-	cfg := &config.Config{}
-	switch {
-	case f.configFile != "":
-		if cfg, err = config.Load(f.configFile); err != nil {
-			return nil, usageError("%v", err)
+	cfg, cfgRel, err := f.loadConfig(co)
+	if err != nil {
+		return nil, err
+	}
+	// Which servers answer, over which transport, and how much is read:
+	// the operator's flags first; then a configuration file from outside
+	// the checkout (the operator's too); then the checkout's own, or, with
+	// --base-config, the checkout's as the base revision holds it.
+	serving := cfg
+	if f.baseConfig != "" {
+		if cfgRel == "" {
+			return nil, usageError("--base-config reads the configuration as a commit holds it: --config %s is not in the checkout", f.configFile)
 		}
-	default:
-		// The checkout's own configuration is read like any of its files:
-		// never through a symlink, never from outside the tree.
-		data, _, err := co.ReadFile(config.DefaultFile)
-		switch {
-		case err == nil:
-			if cfg, err = config.Parse(config.DefaultFile, data); err != nil {
-				return nil, usageError("%v", err)
-			}
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, usageError("%s: %v", config.DefaultFile, err)
+		if serving, err = baseConfig(cmd, co, f.baseConfig, cfgRel); err != nil {
+			return nil, err
+		}
+		if changed := config.ServingChanges(serving, cfg); len(changed) > 0 {
+			f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings that decide which registries answer and how much is read; the base revision's are used",
+				"file", cfgRel, "settings", strings.Join(changed, ", "), "base", f.baseConfig)
 		}
 	}
-	co.MaxFileSize = cfg.MaxFileSize
+	co.MaxFileSize = serving.MaxFileSize
 	if cmd.Flags().Changed("max-file-size") {
 		if co.MaxFileSize, err = checkout.ParseSize(f.maxFileSize); err != nil {
 			return nil, usageError("--max-file-size: %v", err)
@@ -189,13 +235,30 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		return nil, usageError("--verify and --platform read from the registry: they do not go with --offline")
 	}
 
-	var mirrors []resolve.Mirror
-	for _, m := range append(append([]string(nil), f.mirrors...), cfg.MirrorList()...) { // flags first: they win
-		mm, err := resolve.ParseMirror(m)
-		if err != nil {
-			return nil, usageError("%v", err)
+	parse := func(list []string) ([]resolve.Mirror, error) {
+		var out []resolve.Mirror
+		for _, m := range list {
+			mm, err := resolve.ParseMirror(m)
+			if err != nil {
+				return nil, usageError("%v", err)
+			}
+			out = append(out, mm)
 		}
-		mirrors = append(mirrors, mm)
+		return out, nil
+	}
+	mirrors, err := parse(f.mirrors)
+	if err != nil {
+		return nil, err
+	}
+	insecure := append([]string(nil), f.insecure...)
+	cfgMirrors, err := parse(serving.MirrorList())
+	if err != nil {
+		return nil, err
+	}
+	cfgInsecure := serving.InsecureRegistries
+	if cfgRel == "" { // a file from outside the checkout: the operator's
+		mirrors, insecure = append(mirrors, cfgMirrors...), append(insecure, cfgInsecure...)
+		cfgMirrors, cfgInsecure = nil, nil
 	}
 	if f.jobs < 1 {
 		return nil, usageError("--jobs must be at least 1")
@@ -204,20 +267,22 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		return nil, usageError("--cache-ttl must be more than 0")
 	}
 	if f.cacheFile != "" && (!f.check || f.cacheCheck) && !f.offline {
-		if s.cache, err = cache.Open(f.cacheFile, f.cacheTTL); err != nil {
+		if s.cache, err = cache.Open(f.cacheFile, f.cacheTTL, f.g.logger(cmd.ErrOrStderr())); err != nil {
 			return nil, usageError("--cache: %v", err)
 		}
 	}
 	s.opts.Progress = f.progressFor(cmd)
 	r, err := resolve.New(resolve.Options{
-		Progress:  s.opts.Progress,
-		Cache:     s.cache,
-		Mirrors:   mirrors,
-		Insecure:  append(append([]string(nil), f.insecure...), cfg.InsecureRegistries...),
-		Jobs:      f.jobs,
-		Timeout:   f.timeout,
-		UserAgent: "pinbot/" + buildVersion().Version,
-		Logger:    f.g.logger(cmd.ErrOrStderr()),
+		Progress:         s.opts.Progress,
+		Cache:            s.cache,
+		Mirrors:          mirrors,
+		Insecure:         insecure,
+		CheckoutMirrors:  cfgMirrors,
+		CheckoutInsecure: cfgInsecure,
+		Jobs:             f.jobs,
+		Timeout:          f.timeout,
+		UserAgent:        "pinbot/" + buildVersion().Version,
+		Logger:           f.g.logger(cmd.ErrOrStderr()),
 	})
 	if err != nil {
 		return nil, usageError("%v", err)

@@ -1,7 +1,12 @@
 // Package cache keeps the digests tags resolved to, in a file a fleet of
-// runs shares (the Actions cache between the jobs of a matrix): reference
-// -> digest and when it was resolved. An answer younger than the TTL is
-// used instead of asking the registry again.
+// runs shares (the Actions cache between the jobs of a matrix): the tag as
+// it was asked (after mirroring, with its scheme) -> digest and when it was
+// resolved. An answer younger than the TTL is used instead of asking the
+// registry again.
+//
+// The file is data from outside: an entry whose digest is not "sha256:"
+// and 64 lowercase hex digits, or whose key is not a tag as pinbot files
+// them, is dropped with a warning, never used and never written back.
 package cache
 
 import (
@@ -11,17 +16,22 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
+
+	"github.com/pinbot/pinbot/internal/imageref"
 )
 
 // DefaultTTL is how long an answer is used.
 const DefaultTTL = time.Hour
 
-// version is the file's format.
-const version = 1
+// version is the file's format. Version 1 filed answers by the reference
+// as written, whatever mirror answered: its entries are not used.
+const version = 2
 
 // Entry is one tag's answer.
 type Entry struct {
@@ -46,13 +56,17 @@ type Cache struct {
 }
 
 // Open reads the cache at path; a missing file is an empty cache. ttl <= 0
-// means DefaultTTL.
-func Open(path string, ttl time.Duration) (*Cache, error) {
+// means DefaultTTL. Entries that fail validation are dropped, each with a
+// warning to log (nil: not logged).
+func Open(path string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c := &Cache{path: path, ttl: ttl, now: time.Now, entries: map[string]Entry{}, dirty: map[string]bool{}}
-	f, err := read(path)
+	f, err := c.read(log)
 	if err != nil {
 		return nil, err
 	}
@@ -60,28 +74,55 @@ func Open(path string, ttl time.Duration) (*Cache, error) {
 	return c, nil
 }
 
-func read(path string) (*file, error) {
+// keyRE is a key as pinbot files it: a scheme, then a tag as
+// go-containerregistry names it, on one line of printable ASCII.
+var keyRE = regexp.MustCompile(`^https?://[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// read reads the file, dropping the entries that fail validation, each
+// with a warning to log.
+func (c *Cache) read(log *slog.Logger) (*file, error) {
 	f := &file{Version: version, Entries: map[string]Entry{}}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(c.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(data, f); err != nil {
-		return nil, fmt.Errorf("%s: not a pinbot cache: %v", path, err)
+	var v struct {
+		Version int `json:"version"`
 	}
-	if f.Version != version {
-		return nil, fmt.Errorf("%s: cache format %d, pinbot reads %d", path, f.Version, version)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("%s: not a pinbot cache: %v", c.path, err)
+	}
+	switch {
+	case v.Version < version:
+		log.Warn("the digest cache is of an older format: its entries are not used", "file", c.path, "format", v.Version)
+		return f, nil
+	case v.Version > version:
+		return nil, fmt.Errorf("%s: cache format %d, pinbot reads %d", c.path, v.Version, version)
+	}
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, fmt.Errorf("%s: not a pinbot cache: %v", c.path, err)
 	}
 	if f.Entries == nil {
 		f.Entries = map[string]Entry{}
 	}
+	for k, e := range f.Entries {
+		switch {
+		case !keyRE.MatchString(k):
+			log.Warn("a digest cache entry is not a tag as pinbot files it: ignored", "file", c.path, "key", k)
+		case !imageref.ValidDigest(e.Digest):
+			log.Warn("a digest cache entry is not a sha256 digest: ignored", "file", c.path, "key", k, "digest", e.Digest)
+		default:
+			continue
+		}
+		delete(f.Entries, k)
+	}
 	return f, nil
 }
 
-// Lookup is the digest cached for a canonical tag, when it is fresh.
+// Lookup is the digest cached under key, when it is fresh.
 func (c *Cache) Lookup(tag string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -92,8 +133,12 @@ func (c *Cache) Lookup(tag string) (string, bool) {
 	return e.Digest, true
 }
 
-// Store records what the registry answered for a tag now.
+// Store records what the registry answered for a tag now; a key or digest
+// that would not be read back is not kept.
 func (c *Cache) Store(tag, digest string) {
+	if !keyRE.MatchString(tag) || !imageref.ValidDigest(digest) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries[tag] = Entry{Digest: digest, Resolved: c.now().UTC()}
@@ -109,7 +154,7 @@ func (c *Cache) Save() error {
 	if len(c.dirty) == 0 {
 		return nil
 	}
-	f, err := read(c.path)
+	f, err := c.read(slog.New(slog.DiscardHandler)) // told once, when opened
 	if err != nil {
 		f = &file{Version: version, Entries: map[string]Entry{}}
 	}

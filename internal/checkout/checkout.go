@@ -5,12 +5,14 @@ package checkout
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+	"github.com/pinbot/pinbot/internal/safetext"
 )
 
 // DefaultMaxFileSize is the largest file pinbot reads unless told
@@ -584,4 +587,66 @@ func (c *Checkout) RemoteURL(remote string) (string, error) {
 		return "", fmt.Errorf("the work tree has no remote %q", remote)
 	}
 	return u, nil
+}
+
+// maxRevisionFile bounds a file read from a commit (FileAt).
+const maxRevisionFile = 1 << 20
+
+// FileAt reads a file as a commit of the work tree's repository holds it,
+// through git: rev is anything git names a commit by (a hash, a branch,
+// "origin/main"). A file the commit does not hold is fs.ErrNotExist.
+func (c *Checkout) FileAt(ctx context.Context, rev, rel string) ([]byte, error) {
+	if !c.Git {
+		return nil, fmt.Errorf("%s is not a git work tree: there is no %s to read %s from", c.Root, rev, rel)
+	}
+	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, ":\x00\n") {
+		return nil, fmt.Errorf("revision %q: not a revision", rev)
+	}
+	rel = path.Clean(filepath.ToSlash(rel))
+	git := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", c.Root}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return out, fmt.Errorf("git %s: %v: %s", args[0], err, safetext.Term(strings.TrimSpace(stderr.String())))
+		}
+		return out, nil
+	}
+	if _, err := git("rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}"); err != nil {
+		return nil, fmt.Errorf("revision %q is not a commit of %s (is it fetched?)", rev, c.Root)
+	}
+	out, err := git("ls-tree", "-l", "--end-of-options", rev+"^{commit}", "--", rel)
+	if err != nil {
+		return nil, err
+	}
+	// "<mode> <type> <object> <size>\t<path>", or nothing when absent
+	fields := strings.Fields(string(bytes.SplitN(out, []byte("\t"), 2)[0]))
+	if len(fields) == 0 {
+		return nil, &fs.PathError{Op: "read", Path: rev + ":" + rel, Err: fs.ErrNotExist}
+	}
+	if len(fields) != 4 || fields[0] != "100644" && fields[0] != "100755" || fields[1] != "blob" {
+		return nil, fmt.Errorf("%s:%s: %w", rev, rel, ErrNotRegular)
+	}
+	if n, err := strconv.ParseInt(fields[3], 10, 64); err != nil || n > maxRevisionFile {
+		return nil, &TooLargeError{Size: n, Limit: maxRevisionFile}
+	}
+	return git("cat-file", "blob", fields[2])
+}
+
+// Rel is a path's slash path relative to the root, or "" when it is not
+// under the root (symlinks resolved).
+func (c *Checkout) Rel(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	rel, err := filepath.Rel(c.Root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }

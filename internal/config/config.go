@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -251,6 +252,26 @@ func keyAt(data []byte, n int) string {
 		return ""
 	}
 	return ""
+}
+
+// ServingChanges names the settings that decide which registries answer,
+// over which transport, and how much pinbot reads (mirrors,
+// insecureRegistries, maxFileSize) where next differs from base.
+func ServingChanges(base, next *Config) []string {
+	var out []string
+	if !slices.Equal(base.MirrorList(), next.MirrorList()) {
+		out = append(out, "mirrors")
+	}
+	a, b := slices.Clone(base.InsecureRegistries), slices.Clone(next.InsecureRegistries)
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		out = append(out, "insecureRegistries")
+	}
+	if base.MaxFileSize != next.MaxFileSize {
+		out = append(out, "maxFileSize")
+	}
+	return out
 }
 
 // MirrorList is Mirrors as SRC=DST strings, sorted.

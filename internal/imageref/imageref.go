@@ -30,6 +30,12 @@ type Ref struct {
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
+// ValidDigest reports whether d is a digest pinbot writes: "sha256:" and
+// 64 lowercase hex digits, nothing before or after. Every digest from
+// outside (a registry's answer, a cache file) is held to it before it
+// reaches a file, a report or a pull request.
+func ValidDigest(d string) bool { return digestRE.MatchString(d) }
+
 // variableMarkers are the spellings of shell, Makefile, Helm, GitHub Actions
 // and Argo templating that turn a string into a recipe rather than a name.
 var variableMarkers = []string{"$", "{{", "}}", "%{"}

@@ -29,6 +29,7 @@ import (
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/pinbot/pinbot/internal/safetext"
 )
 
 // Resolver resolves tags to digests, keyed by canonical name (tag.Name()).
@@ -342,6 +343,9 @@ func (ri *refInfo) settle(offline bool) {
 		ri.err = ri.res.Err
 	case ri.res.Digest == "":
 		ri.err = errors.New("not resolved")
+	case !imageref.ValidDigest(ri.res.Digest):
+		// whatever answered, only a well-formed digest is ever written
+		ri.err = fmt.Errorf("not a sha256 digest: %s", safetext.Term(ri.res.Digest))
 	default:
 		ri.digest = ri.res.Digest
 	}

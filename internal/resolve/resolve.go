@@ -24,7 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/pinbot/pinbot/internal/cache"
+	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/safetext"
 	"github.com/pinbot/pinbot/internal/wait"
@@ -60,9 +62,19 @@ func normalise(prefix string) string {
 }
 
 // Options configure a Resolver.
+//
+// What the operator says (flags, the Action's inputs, the environment)
+// and what a checkout says (its .pinbot.yaml) are kept apart: a reference
+// that an operator's mirror covers is asked through the longest of those,
+// whatever the checkout's mirrors say; the checkout's mirrors serve only
+// references no operator mirror covers. A checkout's insecure registries
+// never reach a host the operator's mirror names.
 type Options struct {
-	Mirrors  []Mirror
-	Insecure []string // HOST[:PORT] that may be reached over plain HTTP
+	Mirrors  []Mirror // the operator's
+	Insecure []string // HOST[:PORT] that may be reached over plain HTTP: the operator's
+	// CheckoutMirrors and CheckoutInsecure are the checkout's own.
+	CheckoutMirrors  []Mirror
+	CheckoutInsecure []string
 	// Keychain finds credentials; nil means DefaultKeychain.
 	Keychain authn.Keychain
 	Jobs     int // requests in flight in all; default 64
@@ -106,14 +118,17 @@ func (k githubKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // Resolver resolves tags to digests.
 type Resolver struct {
 	opts     Options
-	mirrors  []Mirror // normalised
+	mirrors  [2][]Mirror // normalised: the operator's, then the checkout's
 	insecure map[string]bool
-	puller   *remote.Puller
-	log      *slog.Logger
-	count    counters
-	all      chan struct{}            // a slot per request in flight, in all
-	mu       sync.Mutex               //
-	hosts    map[string]chan struct{} // a slot per request in flight, by registry
+	// checkoutInsecure are hosts only the checkout allows plain HTTP to:
+	// never one reached through an operator's mirror.
+	checkoutInsecure map[string]bool
+	puller           *remote.Puller
+	log              *slog.Logger
+	count            counters
+	all              chan struct{}            // a slot per request in flight, in all
+	mu               sync.Mutex               //
+	hosts            map[string]chan struct{} // a slot per request in flight, by registry
 }
 
 // acquire waits for a slot for a request to registry host: the registry's
@@ -171,27 +186,42 @@ func New(opts Options) (*Resolver, error) {
 		tr.MaxIdleConns = max(tr.MaxIdleConns, opts.Jobs)
 		opts.Transport = tr
 	}
-	r := &Resolver{opts: opts, insecure: map[string]bool{}, log: opts.Logger, all: make(chan struct{}, opts.Jobs), hosts: map[string]chan struct{}{}}
+	r := &Resolver{opts: opts, insecure: map[string]bool{}, checkoutInsecure: map[string]bool{}, log: opts.Logger,
+		all: make(chan struct{}, opts.Jobs), hosts: map[string]chan struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	for _, h := range opts.Insecure {
-		h = strings.TrimSpace(h)
-		if h == "" || strings.ContainsAny(h, "/ ") {
-			return nil, fmt.Errorf("insecure registry %q: want HOST or HOST:PORT", h)
+	for i, hosts := range [][]string{opts.Insecure, opts.CheckoutInsecure} {
+		for _, h := range hosts {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, "/ ") {
+				return nil, fmt.Errorf("insecure registry %q: want HOST or HOST:PORT", h)
+			}
+			if i == 0 {
+				r.insecure[h] = true
+			} else if !r.insecure[h] {
+				r.checkoutInsecure[h] = true
+			}
 		}
-		r.insecure[h] = true
 	}
-	for _, m := range opts.Mirrors {
-		to := m.To
-		host, _, _ := strings.Cut(to, "/")
-		if _, err := name.NewRegistry(host); err != nil {
-			return nil, fmt.Errorf("mirror %s=%s: %w", m.From, m.To, err)
+	for i, ms := range [][]Mirror{opts.Mirrors, opts.CheckoutMirrors} {
+		for _, m := range ms {
+			host, _, _ := strings.Cut(m.To, "/")
+			if _, err := name.NewRegistry(host); err != nil {
+				return nil, fmt.Errorf("mirror %s=%s: %w", m.From, m.To, err)
+			}
+			r.mirrors[i] = append(r.mirrors[i], Mirror{From: normalise(m.From), To: m.To})
 		}
-		r.mirrors = append(r.mirrors, Mirror{From: normalise(m.From), To: to})
+	}
+	allowed := map[string]bool{}
+	for h := range r.insecure {
+		allowed[h] = true
+	}
+	for h := range r.checkoutInsecure {
+		allowed[h] = true
 	}
 	rt := &retryTransport{
-		next:     &httpsOnly{next: opts.Transport, insecure: r.insecure},
+		next:     &httpsOnly{next: opts.Transport, insecure: allowed},
 		attempts: opts.Attempts,
 		backoff:  opts.Backoff,
 		maxWait:  opts.MaxWait,
@@ -217,27 +247,38 @@ func New(opts Options) (*Resolver, error) {
 	return r, nil
 }
 
-// Target is where tag is asked for: through the longest matching mirror, and
-// over plain HTTP only when its registry is allowed to.
+// Target is where tag is asked for: through the longest matching mirror of
+// the operator's, else of the checkout's, and over plain HTTP only when
+// its registry is allowed to (by the checkout, only where no operator's
+// mirror led).
 func (r *Resolver) Target(tag name.Tag) (name.Tag, error) {
 	repo := tag.Context().Name() // index.docker.io/library/nginx
-	best := -1
-	for i, m := range r.mirrors {
-		if (repo == m.From || strings.HasPrefix(repo, m.From+"/")) && (best < 0 || len(m.From) > len(r.mirrors[best].From)) {
-			best = i
+	target, operator := repo, false
+	for tier, ms := range r.mirrors {
+		best := -1
+		for i, m := range ms {
+			if (repo == m.From || strings.HasPrefix(repo, m.From+"/")) && (best < 0 || len(m.From) > len(ms[best].From)) {
+				best = i
+			}
 		}
-	}
-	target := repo
-	if best >= 0 {
-		m := r.mirrors[best]
-		target = m.To + strings.TrimPrefix(repo, m.From)
+		if best >= 0 {
+			target, operator = ms[best].To+strings.TrimPrefix(repo, ms[best].From), tier == 0
+			break
+		}
 	}
 	host, _, _ := strings.Cut(target, "/")
 	var nopts []name.Option
-	if r.insecure[host] {
+	if r.insecure[host] || (r.checkoutInsecure[host] && !operator) {
 		nopts = append(nopts, name.Insecure)
 	}
 	return name.NewTag(target+":"+tag.TagStr(), nopts...)
+}
+
+// cacheKey is what a cached answer is filed under: the tag as asked, after
+// mirroring, with the scheme it was asked over. Two checkouts that send
+// one reference to different mirrors never share an answer.
+func cacheKey(target name.Tag) string {
+	return target.Scheme() + "://" + target.Name()
 }
 
 // Result is the outcome of one reference.
@@ -282,17 +323,17 @@ func (r *Resolver) ResolveEach(ctx context.Context, tags <-chan name.Tag, fn fun
 			continue
 		}
 		seen[key] = true
-		if c := r.opts.Cache; c != nil {
-			if d, ok := c.Lookup(key); ok {
-				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
-				fn(key, Result{Digest: d, Cached: true})
-				continue
-			}
-		}
 		target, err := r.Target(t)
 		if err != nil {
 			fn(key, Result{Err: err})
 			continue
+		}
+		if c := r.opts.Cache; c != nil {
+			if d, ok := c.Lookup(cacheKey(target)); ok {
+				r.log.Debug("resolved from the cache", "ref", key, "digest", d)
+				fn(key, Result{Digest: d, Cached: true})
+				continue
+			}
 		}
 		g.Go(target.RegistryStr(), func(err error) {
 			if err != nil { // not started: the context ended first
@@ -301,7 +342,7 @@ func (r *Resolver) ResolveEach(ctx context.Context, tags <-chan name.Tag, fn fun
 			}
 			res := r.one(ctx, t, target)
 			if res.Err == nil && r.opts.Cache != nil {
-				r.opts.Cache.Store(key, res.Digest)
+				r.opts.Cache.Store(cacheKey(target), res.Digest)
 			}
 			fn(key, res)
 		})
@@ -336,9 +377,26 @@ func (r *Resolver) one(ctx context.Context, tag, target name.Tag) Result {
 		res.Err = quoted(fmt.Errorf("the registry answered with a %s digest; pinbot pins sha256", desc.Digest.Algorithm))
 		return res
 	}
+	if !imageref.ValidDigest(desc.Digest.String()) {
+		res.Err = quoted(fmt.Errorf("the registry answered with a malformed digest %q", desc.Digest.String()))
+		return res
+	}
+	if mt, _, _ := strings.Cut(string(desc.MediaType), ";"); !manifestTypes[types.MediaType(strings.TrimSpace(mt))] {
+		res.Err = quoted(fmt.Errorf("%s answered with a %q where a manifest was asked for: not a digest to pin", target.RegistryStr(), desc.MediaType))
+		return res
+	}
 	res.Digest = desc.Digest.String()
 	r.log.Debug("resolved", "ref", tag.String(), "via", res.Via, "digest", res.Digest, "mediaType", desc.MediaType, "took", time.Since(start).Round(time.Millisecond))
 	return res
+}
+
+// manifestTypes are the answers a tag's digest is taken from: the types
+// pinbot asks for in Accept.
+var manifestTypes = map[types.MediaType]bool{
+	types.OCIImageIndex:         true,
+	types.OCIManifestSchema1:    true,
+	types.DockerManifestList:    true,
+	types.DockerManifestSchema2: true,
 }
 
 // headRefused tells a HEAD the registry does not answer properly (no HEAD
