@@ -101,7 +101,7 @@ func TestActionRunsPinbot(t *testing.T) {
 	outputs := filepath.Join(tmp, "outputs")
 	inputs := func(over map[string]string) []string {
 		vals := map[string]string{"command": "pr", "paths": ".", "pull-policy": "IfNotPresent", "config": "",
-			"branch": "pinbot/digests", "labels": "", "offline": "false", "token": "t", "args": "", "app-id": "", "app-private-key": ""}
+			"branch": "pinbot/digests", "labels": "", "offline": "false", "base": "", "token": "t", "args": "", "app-id": "", "app-private-key": ""}
 		for k, v := range over {
 			vals[k] = v
 		}
@@ -123,12 +123,17 @@ func TestActionRunsPinbot(t *testing.T) {
 			"pr --branch pinbot/digests --output github --pull-policy IfNotPresent --label dependencies --label docker images --label pinbot --reviewer alice --draft -- deploy charts"},
 		{map[string]string{"command": "check", "offline": "true", "config": "ci/pinbot.yaml"},
 			"pin --check --output github --pull-policy IfNotPresent --config ci/pinbot.yaml --offline -- ."},
+		{map[string]string{"command": "check", "base": "0123abc"},
+			"pin --check --output github --pull-policy IfNotPresent --base-config 0123abc -- ."},
+		{map[string]string{"command": "pr", "base": "0123abc"},
+			"pr --branch pinbot/digests --output github --pull-policy IfNotPresent -- ."},
 		{map[string]string{"command": "pin", "pull-policy": "keep", "paths": "*.yaml"},
 			"pin --output github --pull-policy keep -- *.yaml"},
 		{map[string]string{"command": "repos", "args": "--owner acme --match acme/svc-*"},
 			"repos --owner acme --match acme/svc-*"},
 	} {
 		cmd := exec.Command("bash", "-c", script)
+		cmd.Dir = tmp // a workspace that is no git repository: nothing to fetch from
 		cmd.Env = inputs(tc.inputs)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v\n%s", tc.inputs, err, out)

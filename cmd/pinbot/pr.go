@@ -216,7 +216,7 @@ func (o *prFlags) httpClient(cmd *cobra.Command, repo forge.Repo, apiURL string)
 		}
 		return nil, usageError("no GitHub token: set GITHUB_TOKEN, or pass --token-file or --app-id with --app-private-key")
 	}
-	return forge.TokenClient(ctx, token), nil
+	return forge.TokenClient(ctx, token, apiURL), nil
 }
 
 func writeOutcome(w io.Writer, r *forge.Result, req forge.Request) {

@@ -7,10 +7,13 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pinbot/pinbot/internal/forge/githubfake"
@@ -30,6 +33,9 @@ import (
 //	gh-token NAME CONTENTS PULLS   a token with those permissions (read, write, -)
 //	gh-fail METHOD PATH STATUS N   answer the next N matching requests with STATUS
 //	gh-app ID KEYFILE REPO...      a GitHub App installed on REPOs, its key in KEYFILE
+//	gh-redirect METHOD PATH N      answer the next N matching requests with a 307 to
+//	                               another host, which prints what it was sent to
+//	                               the script's stdout file elsewhere.log
 func TestPR(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/pr",
@@ -130,6 +136,27 @@ func TestPR(t *testing.T) {
 			"gh-flags": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)
 				gh.SetRepoFlags(args[0], containsFold(args[1:], "archived"), containsFold(args[1:], "fork"))
+			},
+			"gh-redirect": func(ts *testscript.TestScript, neg bool, args []string) {
+				gh := ts.Value("gh").(*githubfake.Server)
+				log := filepath.Join(ts.Getenv("WORK"), "elsewhere.log")
+				var mu sync.Mutex
+				elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					defer mu.Unlock()
+					f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+					if err == nil {
+						fmt.Fprintf(f, "%s %s Authorization=%q\n", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+						f.Close()
+					}
+					http.Error(w, `{"message":"elsewhere"}`, http.StatusNotFound)
+				}))
+				ts.Defer(elsewhere.Close)
+				var n int
+				fmt.Sscan(args[2], &n)
+				// another host: the same loopback address by another name
+				u := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
+				gh.Fail(args[0], args[1], n, http.StatusTemporaryRedirect, http.Header{"Location": {u + "/stolen"}}, "")
 			},
 			"gh-fail": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)

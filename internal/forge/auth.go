@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -15,11 +17,44 @@ import (
 // RequestTimeout bounds each API request.
 const RequestTimeout = 2 * time.Minute
 
-// TokenClient is an HTTP client that authenticates to the API with token.
-func TokenClient(ctx context.Context, token string) *http.Client {
-	c := oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
-	c.Timeout = RequestTimeout
-	return c
+// TokenClient is an HTTP client that authenticates to the API at apiURL
+// ("": DefaultAPIURL) with token. The token goes to the API's own scheme
+// and host alone: a request anywhere else (a redirect to another host) is
+// sent without it, and without any Authorization header.
+func TokenClient(ctx context.Context, token, apiURL string) *http.Client {
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	base := http.DefaultTransport
+	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc.Transport != nil {
+		base = hc.Transport
+	}
+	t := &apiOnly{plain: base, authed: &oauth2.Transport{
+		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}),
+		Base:   base,
+	}}
+	if u, err := url.Parse(apiURL); err == nil {
+		t.scheme, t.host = u.Scheme, u.Host
+	}
+	return &http.Client{Timeout: RequestTimeout, Transport: t}
+}
+
+// apiOnly sends a request with credentials (authed) only to the API's own
+// scheme and host; every other request goes out bare (plain).
+type apiOnly struct {
+	scheme, host  string
+	authed, plain http.RoundTripper
+}
+
+func (t *apiOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.host != "" && req.URL.Scheme == t.scheme && strings.EqualFold(req.URL.Host, t.host) {
+		return t.authed.RoundTrip(req)
+	}
+	if req.Header.Get("Authorization") != "" {
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+	}
+	return t.plain.RoundTrip(req)
 }
 
 // App is a GitHub App's identity.
@@ -49,7 +84,7 @@ func (a App) InstallationToken(ctx context.Context, apiURL string, repo Repo) (s
 	if err != nil {
 		return "", err
 	}
-	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed), APIURL: apiURL})
+	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed, apiURL), APIURL: apiURL})
 	if err != nil {
 		return "", err
 	}
@@ -95,7 +130,7 @@ func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, err
 	if err != nil {
 		return nil, err
 	}
-	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed), APIURL: apiURL})
+	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, signed, apiURL), APIURL: apiURL})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +155,7 @@ func (a App) Repositories(ctx context.Context, apiURL string) ([]Repository, err
 		if err != nil {
 			return nil, fmt.Errorf("installation %d (%s): %w", in.GetID(), in.GetAccount().GetLogin(), err)
 		}
-		ig, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, tok.GetToken()), APIURL: apiURL})
+		ig, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(ctx, tok.GetToken(), apiURL), APIURL: apiURL})
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ func setup(t *testing.T) (*githubfake.Server, *GitHub) {
 
 func client(t *testing.T, fake *githubfake.Server, tok string) *GitHub {
 	t.Helper()
-	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(context.Background(), tok), APIURL: fake.URL, MaxWait: 5 * time.Second})
+	g, err := NewGitHub(GitHubOptions{HTTPClient: TokenClient(context.Background(), tok, fake.URL), APIURL: fake.URL, MaxWait: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
