@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/pinbot/pinbot/internal/safetext"
 	"github.com/pinbot/pinbot/internal/wait"
 )
 
@@ -379,21 +380,25 @@ func (g *GitHub) checkOwnership(ctx context.Context, req Repo, base, branch stri
 	if err != nil {
 		return nil, err
 	}
-	var foreign []string
+	// A commit's subject is someone else's text: quoted for the terminal,
+	// escaped for the comment's Markdown.
+	var foreign, foreignMD []string
 	for _, c := range cmp.Commits {
 		msg := c.GetCommit().GetMessage()
 		if !hasTrailer(msg) {
 			line, _, _ := strings.Cut(msg, "\n")
-			foreign = append(foreign, fmt.Sprintf("%.12s %s", c.GetSHA(), line))
+			sha := fmt.Sprintf("%.12s", c.GetSHA())
+			foreign = append(foreign, safetext.Term(sha+" "+line))
+			foreignMD = append(foreignMD, safetext.MarkdownCode(sha)+" "+safetext.MarkdownText(line))
 		}
 	}
 	if len(foreign) == 0 {
 		return cmp, nil
 	}
 	err = fmt.Errorf("%w: %s has %s; pinbot leaves it alone (merge or close the pull request, or delete the branch)",
-		ErrForeignCommits, branch, strings.Join(foreign, ", "))
+		ErrForeignCommits, safetext.Term(branch), strings.Join(foreign, ", "))
 	if pr != nil && !dryRun {
-		body := "pinbot did not update this branch: it holds commits pinbot did not make (" + strings.Join(foreign, ", ") +
+		body := "pinbot did not update this branch: it holds commits pinbot did not make (" + strings.Join(foreignMD, ", ") +
 			"), and pinbot never overwrites them. Merge or close this pull request, or delete the branch, and pinbot will open a fresh one."
 		if cerr := g.commentOnce(ctx, req, pr.GetNumber(), body); cerr != nil {
 			return nil, errors.Join(err, cerr)

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pinbot/pinbot/internal/safetext"
 )
@@ -40,64 +39,12 @@ func TermPath(p string) string {
 	return p
 }
 
-// code is s as inline code in a Markdown table cell: one line, pipes
-// escaped as GitHub's tables want even inside code, and fenced with more
-// backticks than s holds in a row.
-func code(s string) string {
-	if s == "" {
-		return ""
-	}
-	s = Term(s)
-	s = strings.ReplaceAll(s, "|", `\|`)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		return fence + " " + s + " " + fence
-	}
-	return fence + s + fence
-}
+// code is s as inline code in a Markdown table cell (safetext.MarkdownCode).
+func code(s string) string { return safetext.MarkdownCode(s) }
 
-// markdownSpecial are the ASCII characters that Markdown (and GitHub's
-// extensions to it) read as syntax inside a line: emphasis, code, links and
-// images, tables, strikethrough and math. Each is written backslash-escaped.
-const markdownSpecial = "\\`*_[]|~$"
-
-// cell is s as plain text in a Markdown table cell or list item: one line,
-// clipped, every character that Markdown or HTML would read as syntax
-// escaped, and no @mention or #reference that GitHub would link (and
-// notify) for.
-func cell(s string) string {
-	s = Term(strings.Join(strings.Fields(s), " "))
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == '@' || (r == '#' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9'):
-			// a zero-width space after it: GitHub links no mention or issue
-			b.WriteRune(r)
-			b.WriteString("&#8203;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r == '&':
-			b.WriteString("&amp;")
-		case r < utf8.RuneSelf && strings.ContainsRune(markdownSpecial, r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// cell is s as plain text in a Markdown table cell or list item
+// (safetext.MarkdownText).
+func cell(s string) string { return safetext.MarkdownText(s) }
 
 // outputLine is one step output for $GITHUB_OUTPUT: name=value, or, for a
 // value that spans lines, the delimited form with a delimiter the value

@@ -177,7 +177,7 @@ func (r *Report) body(version string, maxRows int) string {
 			if changed > 0 {
 				parts = append(parts, fmt.Sprintf("changed on %d", changed))
 			}
-			fmt.Fprintf(&b, "Pinned containers now say `imagePullPolicy: %s` (%s %s).", policy, strings.Join(parts, ", "), plural(added+changed, "container", "containers"))
+			fmt.Fprintf(&b, "Pinned containers now say %s (%s %s).", code("imagePullPolicy: "+policy), strings.Join(parts, ", "), plural(added+changed, "container", "containers"))
 			if policy == "IfNotPresent" {
 				b.WriteString(" A digest cannot go stale, so pulling on every start would only add a registry round trip.")
 			}
@@ -186,7 +186,7 @@ func (r *Report) body(version string, maxRows int) string {
 		if kept > 0 {
 			var vals []string
 			for v := range keptValues {
-				vals = append(vals, "`"+v+"`")
+				vals = append(vals, code(v))
 			}
 			sort.Strings(vals)
 			fmt.Fprintf(&b, "%d %s kept %s as written.\n", kept, plural(kept, "container", "containers"), strings.Join(vals, ", "))
