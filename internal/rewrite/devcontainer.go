@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"path"
 	"regexp"
 	"strconv"
@@ -31,10 +32,60 @@ func isDevcontainer(n fileName, _ *Context) bool {
 	return path.Base(dir) == ".devcontainer" || path.Base(path.Dir(dir)) == ".devcontainer"
 }
 
+// maxJSONDepth bounds the nesting of a JSON file pinbot reads: its parser
+// recurses once per level, and a hostile file of nothing but "[" would
+// otherwise take the process down.
+const maxJSONDepth = 1000
+
+// tooDeep is the line where data, read as JSON with comments, first nests
+// deeper than max; 0 when it never does.
+func tooDeep(data []byte, max int) int {
+	depth, line := 0, 1
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '\n':
+			line++
+		case '[', '{':
+			if depth++; depth > max {
+				return line
+			}
+		case ']', '}':
+			depth--
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				} else if data[i] == '\n' {
+					line++
+				}
+			}
+		case '/':
+			switch {
+			case i+1 < len(data) && data[i+1] == '/':
+				for i < len(data) && data[i] != '\n' {
+					i++
+				}
+				i-- // the newline counts
+			case i+1 < len(data) && data[i+1] == '*':
+				for i += 2; i+1 < len(data) && !(data[i] == '*' && data[i+1] == '/'); i++ {
+					if data[i] == '\n' {
+						line++
+					}
+				}
+				i++
+			}
+		}
+	}
+	return 0
+}
+
 func (f *File) scanDevcontainer() error {
 	data := f.Data
 	if bytes.HasPrefix(data, bom) { // hujson reads no byte order mark: spaces keep the offsets
 		data = append([]byte("   "), data[len(bom):]...)
+	}
+	if line := tooDeep(data, maxJSONDepth); line > 0 {
+		return &ParseError{Line: line, Msg: fmt.Sprintf("nested more than %d levels deep: not read", maxJSONDepth)}
 	}
 	v, err := hujson.Parse(data)
 	if err != nil {

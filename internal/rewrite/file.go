@@ -9,6 +9,7 @@
 package rewrite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +67,58 @@ func (e *ParseError) Error() string {
 // parseError is a YAML decoder's error about data, with the line at fault.
 func parseError(err error, data []byte) *ParseError {
 	line, msg := yamlerr.SplitIn(err, data)
+	if line == 0 {
+		// A limit the parser hit (its depth), told without a line: the
+		// line where the file nests deepest.
+		line = deepestLine(data)
+	}
 	return &ParseError{Line: line, Msg: msg}
+}
+
+// deepestLine is the line (1-based) where YAML data nests deepest, by its
+// indentation, the sequence dashes that open it, and the flow collections
+// open there; 1 for a file without any.
+func deepestLine(data []byte) int {
+	best, bestLine, line, flow := -1, 1, 1, 0
+	for len(data) > 0 {
+		l := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		depth := len(l) - len(bytes.TrimLeft(l, " "))
+		rest := l[depth:]
+		for bytes.HasPrefix(rest, []byte("- ")) {
+			depth++
+			rest = bytes.TrimLeft(rest[1:], " ")
+		}
+		var quote byte
+		peak := flow
+	scan:
+		for _, c := range rest {
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '"' || c == '\'':
+				quote = c
+			case c == '#':
+				break scan // a comment
+			case c == '[' || c == '{':
+				flow++
+				peak = max(peak, flow)
+			case c == ']' || c == '}':
+				flow = max(flow-1, 0)
+			}
+		}
+		if depth+peak > best {
+			best, bestLine = depth+peak, line
+		}
+		line++
+	}
+	return bestLine
 }
 
 // Scan finds the image sites of a file in the given format. A *ParseError

@@ -107,6 +107,10 @@ func FuzzRewriteLines(f *testing.F) {
 	}
 	f.Add([]byte("{\"image\": \"a:1\", /* c */ \"x\": [1,],}"), int(FormatDevcontainer))
 	f.Add([]byte("  - image: 'a:1' # c\n    image: \"b:2\"\n{{/*\nimage: c:3\n*/}}\n"), int(FormatHelmTemplate))
+	// deep nesting, around the bound and over it
+	f.Add([]byte(`{"image": "a:1", "x": `+strings.Repeat("[", maxJSONDepth-1)+strings.Repeat("]", maxJSONDepth-1)+`}`), int(FormatDevcontainer))
+	f.Add([]byte(`{"image": "a:1", "x": `+strings.Repeat(`{"a":`, maxJSONDepth+1)), int(FormatDevcontainer))
+	f.Add([]byte(`{"image": "a:1", "x": "[[[[", /* [[[[ */ "y": [1]}`), int(FormatDevcontainer))
 	f.Fuzz(func(t *testing.T, data []byte, format int) {
 		if Format(format) != FormatDevcontainer {
 			format = int(FormatHelmTemplate)

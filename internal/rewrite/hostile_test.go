@@ -98,3 +98,45 @@ func TestScanCancel(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// TestDeepNesting: a file of nothing but nesting, in every format, fails
+// alone as a ParseError naming a line, and the process lives on. A JSON
+// parser or a recursive walk without a bound would end the run with a
+// stack overflow.
+func TestDeepNesting(t *testing.T) {
+	const n = 1 << 20
+	flow := "[" + strings.Repeat("[", n)
+	block := func(prefix string) string {
+		return prefix + "\n\nx:\n" + strings.Repeat("- ", 20000) + "a\n"
+	}
+	for _, tc := range []struct {
+		path   string
+		format Format
+		data   string
+	}{
+		{".devcontainer/devcontainer.json", FormatDevcontainer, `{"image": ` + flow},
+		{".devcontainer/devcontainer.json", FormatDevcontainer, `{"a": ` + strings.Repeat(`{"a": `, n)},
+		{"pod.yaml", FormatManifest, "apiVersion: v1\nkind: Pod\nspec: " + flow},
+		{"pod.yaml", FormatManifest, "apiVersion: v1\nkind: Pod\nspec: " + strings.Repeat("{a: ", n)},
+		{"pod.yaml", FormatManifest, block("apiVersion: v1\nkind: Pod\n")},
+		{"compose.yaml", FormatCompose, "services:\n  a: " + flow},
+		{".github/workflows/ci.yml", FormatWorkflow, "jobs: " + flow},
+		{"action.yml", FormatAction, "runs: " + flow},
+		{"kustomization.yaml", FormatKustomization, "images: " + flow},
+		{".gitlab-ci.yml", FormatGitLab, "build: " + flow},
+		{"chart/values.yaml", FormatHelmValues, "image: " + flow},
+		{"chart/values.yaml", FormatHelmValues, block("")},
+		{"Dockerfile", FormatDockerfile, "FROM " + flow + "\n" + strings.Repeat("RUN a \\\n", 100000) + "b\n"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			_, err := Scan(tc.path, tc.format, []byte(tc.data))
+			if tc.format == FormatDockerfile {
+				return // no nesting to refuse: it lives, which is the test
+			}
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Line < 1 {
+				t.Fatalf("err = %v, want a ParseError with a line", err)
+			}
+		})
+	}
+}
