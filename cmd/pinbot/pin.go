@@ -416,7 +416,7 @@ func removeStale(co *checkout.Checkout, log *slog.Logger) {
 // outcome maps a report to the exit status.
 func outcome(rep *report.Report, check bool) error {
 	switch {
-	case rep.Failed():
+	case rep.Failed(), check && len(rep.Ununderstood()) > 0:
 		return &exitError{code: exitFailure}
 	case check && len(rep.Work()) > 0:
 		return &exitError{code: exitWork}

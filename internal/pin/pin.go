@@ -546,7 +546,8 @@ func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p 
 			// pinbot cannot see what the file names: a gate must not pass it
 			return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
 		case errors.As(err, &pe):
-			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + format.Kind() + ", left as it is: " + pe.Msg}}
+			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + format.Kind() + ", left as it is: " + pe.Msg,
+				MayNameImages: rewrite.MayNameImages(format, data)}}
 		}
 		return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
 	}

@@ -79,7 +79,11 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 		}
 	}
 	for _, wn := range r.Warnings {
-		if err := annotation(w, "warning", wn.File, wn.Line, 0, "Not understood", wn.Message); err != nil {
+		level := "warning"
+		if check && wn.MayNameImages {
+			level = "error" // the gate fails on it
+		}
+		if err := annotation(w, level, wn.File, wn.Line, 0, "Not understood", wn.Message); err != nil {
 			return err
 		}
 	}

@@ -80,11 +80,14 @@ func (e Entry) PolicyChanged() bool {
 	return strings.HasPrefix(e.PullPolicy, "added ") || strings.Contains(e.PullPolicy, " -> ")
 }
 
-// Warning is a file pinbot could not read, left as it was.
+// Warning is a file pinbot could not understand, left as it was.
 type Warning struct {
 	File    string `json:"file"`
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
+	// MayNameImages says the file holds an image-like key or a FROM: what
+	// it names is unknown, so a gate (--check) must not pass it.
+	MayNameImages bool `json:"mayNameImages,omitempty"`
 }
 
 func (w Warning) String() string {
@@ -142,6 +145,17 @@ func (r *Report) Counts() map[Status]int {
 // read or written.
 func (r *Report) Failed() bool {
 	return r.Counts()[Failed] > 0 || len(r.Errors) > 0 || len(r.Unread) > 0
+}
+
+// Ununderstood are the files not understood that may name images.
+func (r *Report) Ununderstood() []Warning {
+	var out []Warning
+	for _, w := range r.Warnings {
+		if w.MayNameImages {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Work are the entries that change their files (or, offline, that lack a digest).

@@ -151,7 +151,8 @@ func WriteCheck(w io.Writer, r *Report) error {
 		}
 	}
 	c := r.Counts()
-	failed := c[Failed] + len(r.Unread) + len(r.Errors)
+	// a file that may name images and was not understood is not vouched for
+	failed := c[Failed] + len(r.Unread) + len(r.Errors) + len(r.Ununderstood())
 	var err error
 	switch {
 	case len(work) == 0 && failed == 0 && r.Offline && c[Unverified] > 0:
@@ -183,6 +184,9 @@ func failures(r *Report) string {
 	}
 	if n := len(r.Unread); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be read", n, plural(n, "file", "files")))
+	}
+	if n := len(r.Ununderstood()); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s that may name images could not be understood", n, plural(n, "file", "files")))
 	}
 	if n := len(r.Errors); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be written", n, plural(n, "file", "files")))

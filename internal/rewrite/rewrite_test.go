@@ -81,8 +81,8 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		line int
 	}{
 		"helm.yaml": {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  {{- range .Values.containers }}\n  - image: {{ .image }}\n  {{- end }}\n", 5},
-		// the line where the broken block starts (yaml.v3 says one line earlier)
-		"typo.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n   image: nginx\n", 4},
+		// the line at fault, not the block it breaks (yaml.v3 names the line before that)
+		"typo.yaml":   {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n   image: nginx\n", 6},
 		"dupe.yaml":   {"apiVersion: v1\nkind: Pod\nkind: Pod\n", 3},
 		"Dockerfile":  {"FROM nginx\nRUN <<EOF\necho\n", 2},
 		"compose.yml": {"services:\n  a:\n    image: [nginx\n", 3},
@@ -379,6 +379,28 @@ func TestSmallMap(t *testing.T) {
 		}
 		if s.len() != len(want) {
 			t.Fatalf("after %d puts: len %d, want %d", i+1, s.len(), len(want))
+		}
+	}
+}
+
+func TestMayNameImages(t *testing.T) {
+	for _, tc := range []struct {
+		format Format
+		data   string
+		want   bool
+	}{
+		{FormatManifest, "kind: Pod\nspec:\n  containers:\n  - name: a\n\timage: nginx:1.25\n", true},
+		{FormatManifest, "{\"spec\": {\"image\": \"x\"", true},
+		{FormatHelmValues, "app:\n  repository: nginx\n tag: 1\n", true},
+		{FormatCompose, "services: {a: {imageName: x}", true},
+		{FormatDevcontainer, "{\"image\": " + "[[[", true},
+		{FormatManifest, "kind: ConfigMap\ndata:\n  a: b\n\tc: d\n", false},
+		{FormatManifest, "description: an image of the world\n", false},
+		{FormatDockerfile, "# syntax=x\nfrom alpine\n", true},
+		{FormatDockerfile, "RUN echo FROM\n", false},
+	} {
+		if got := MayNameImages(tc.format, []byte(tc.data)); got != tc.want {
+			t.Errorf("%v %q: %v, want %v", tc.format, tc.data, got, tc.want)
 		}
 	}
 }

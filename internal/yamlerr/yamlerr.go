@@ -8,9 +8,14 @@
 package yamlerr
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
@@ -31,13 +36,18 @@ func Split(err error) (line int, msg string) {
 	return line, msg
 }
 
-// SplitIn is Split for an error about data: a line past the last one that
-// holds anything (an error at the end of the input) is that last line.
+// SplitIn is Split for an error about data, naming the line where the
+// problem is. The parser names the line of the construct it was reading
+// (a mapping begun lines before a stray item); the problem is on the first
+// line at which the document, read up to there, fails the same way. A
+// line past the last one that holds anything (an error at the end of the
+// input) is that last line.
 func SplitIn(err error, data []byte) (line int, msg string) {
 	line, msg = Split(err)
 	if line == 0 {
 		return 0, msg
 	}
+	line = probe(data, line, msg)
 	last := 0
 	n := 1
 	for i, b := range data {
@@ -52,4 +62,57 @@ func SplitIn(err error, data []byte) (line int, msg string) {
 		line = last
 	}
 	return line, msg
+}
+
+// The prefixes probe reads: at most this many lines on from the line the
+// parser named, and this many bytes in all.
+const (
+	probeLines = 1000
+	probeBytes = 64 << 20
+)
+
+// probe is the first line, from the one the parser named on, at which data
+// read up to and including that line fails with msg; named when none does.
+func probe(data []byte, named int, msg string) int {
+	// the offset just past each line
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	read := 0
+	// from the line before: the parser's own line may be one past an
+	// unclosed bracket
+	for l := max(named-1, 1); l <= len(ends) && l < named+probeLines; l++ {
+		prefix := data[:ends[l-1]]
+		if read += len(prefix); read > probeBytes {
+			break
+		}
+		err := parseAll(prefix)
+		if err == nil {
+			continue
+		}
+		if _, m := Split(err); m == msg {
+			return l
+		}
+	}
+	return named
+}
+
+// parseAll reads every document of data, and tells the first error.
+func parseAll(data []byte) error {
+	d := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := d.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }

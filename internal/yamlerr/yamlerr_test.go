@@ -1,10 +1,7 @@
 package yamlerr
 
 import (
-	"bytes"
 	"testing"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // TestSplitNamesTheLineAtFault: the line named is where the broken
@@ -14,22 +11,24 @@ func TestSplitNamesTheLineAtFault(t *testing.T) {
 		in   string
 		line int
 	}{
-		{"a: 1\nb: [x, y\n", 2},                 // an unclosed flow sequence
-		{"a: 1\nb: 2\nc: {x: 1\n", 3},           // an unclosed flow mapping
-		{"a: [x, y\nb: 2\n", 2},                 // on line 1: named where the parser gave up
+		{"a: 1\nb: [x, y\n", 2},       // an unclosed flow sequence
+		{"a: 1\nb: 2\nc: {x: 1\n", 3}, // an unclosed flow mapping
+		{"a: [x, y\nb: 2\n", 1},       // the bracket left open
+		{"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n   - name: b\n    image: redis:7\n", 9}, // a list item out of line
+		{"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n\tcontainers:\n  - name: a\n", 6},                                                          // a tab
+		{"a: 1\n---\nb:\n  c: 1\n  - d\n", 5},   // in a second document
 		{"a: 1\n\tb: 2\n", 2},                   // a tab
 		{"a: 1\nb: @x\n", 2},                    // a character that cannot start a token
-		{"a:\n  - x\n  y: 1\n", 2},              // a key after a sequence item: the sequence it breaks
+		{"a:\n  - x\n  y: 1\n", 3},              // a key after a sequence item
 		{"a: 1\nb:\n  c: 1\n d: 2\n", 4},        // bad indentation
 		{"k: v\nlist:\n- a\n- [b, c\n- d\n", 4}, // flow inside block
 	} {
-		var n yaml.Node
-		err := yaml.NewDecoder(bytes.NewReader([]byte(c.in))).Decode(&n)
+		err := parseAll([]byte(c.in))
 		if err == nil {
 			t.Errorf("%q parsed", c.in)
 			continue
 		}
-		if line, msg := Split(err); line != c.line {
+		if line, msg := SplitIn(err, []byte(c.in)); line != c.line {
 			t.Errorf("%q: line %d (%s), want %d (yaml said %q)", c.in, line, msg, c.line, err)
 		}
 	}
