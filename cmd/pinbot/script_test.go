@@ -43,6 +43,9 @@ type scriptRegistry struct {
 //	                       index of linux/amd64 and linux/arm64, or of the platforms named
 //	move REF...            point REF's tag at a new image
 //	delete REF[@DIGEST]... delete the manifest (the tag's, or the digest named)
+//	delete-platform REF OS/ARCH
+//	                       delete one platform's manifest of the index REF names
+//	content-type TYPE|off  answer manifest requests with that Content-Type
 //	lie-digest on|off      answer manifest HEADs with a Docker-Content-Digest that lies
 //
 // (both set $D_<ref> to the digest pushed: $D_nginx_1_25 for nginx:1.25)
@@ -65,6 +68,22 @@ func TestScript(t *testing.T) {
 				for _, ref := range args {
 					ts.Check(sr.reg.Delete(ref))
 				}
+			},
+			"delete-platform": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: delete-platform REF OS/ARCH")
+				}
+				ts.Check(ts.Value("reg").(*scriptRegistry).reg.DeletePlatform(args[0], args[1]))
+			},
+			"content-type": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: content-type TYPE|off")
+				}
+				ct := args[0]
+				if ct == "off" {
+					ct = ""
+				}
+				ts.Value("reg").(*scriptRegistry).reg.ContentType(ct)
 			},
 			"lie-digest": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 || (args[0] != "on" && args[0] != "off") {

@@ -48,6 +48,7 @@ type Registry struct {
 	tokens      map[string]int64 // bearer tokens issued, by scope (under mu)
 	hook        atomic.Pointer[func(*http.Request)]
 	lie         atomic.Bool
+	contentType atomic.Pointer[string]
 }
 
 // OnManifest calls f (in the handler's goroutine, before answering) for
@@ -108,6 +109,9 @@ func StartWith(opts Options) *Registry {
 			}
 			if r.lie.Load() && req.Method == http.MethodHead {
 				w = &lyingWriter{ResponseWriter: w}
+			}
+			if ct := r.contentType.Load(); ct != nil {
+				w = &typingWriter{ResponseWriter: w, contentType: *ct}
 			}
 		}
 		inner.ServeHTTP(w, req)
@@ -341,6 +345,44 @@ func (r *Registry) Delete(ref string) error {
 	return remote.Delete(target.Context().Digest(desc.Digest.String()), remote.WithTransport(pushTransport{}))
 }
 
+// DeletePlatform removes the manifest of one platform ("linux/arm64") of
+// the index ref's tag points at, leaving the index naming it: a platform
+// an index claims and no one can pull.
+func (r *Registry) DeletePlatform(ref, platform string) error {
+	target, err := r.Target(ref)
+	if err != nil {
+		return err
+	}
+	want, err := v1.ParsePlatform(platform)
+	if err != nil {
+		return err
+	}
+	idx, err := remote.Index(target, remote.WithTransport(pushTransport{}))
+	if err != nil {
+		return err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, m := range im.Manifests {
+		if m.Platform != nil && m.Platform.Equals(*want) {
+			return remote.Delete(target.Context().Digest(m.Digest.String()), remote.WithTransport(pushTransport{}))
+		}
+	}
+	return fmt.Errorf("%s has no %s manifest", ref, platform)
+}
+
+// ContentType makes the registry answer every manifest request with this
+// Content-Type, whatever the manifest is; "" tells the truth again.
+func (r *Registry) ContentType(ct string) {
+	if ct == "" {
+		r.contentType.Store(nil)
+		return
+	}
+	r.contentType.Store(&ct)
+}
+
 // LieDigest makes the registry answer every manifest HEAD with a
 // Docker-Content-Digest that is not the manifest's (as a broken proxy
 // might), or, with false, tell the truth again.
@@ -405,6 +447,17 @@ func (r *Registry) Flags() []string {
 		out = append(out, "--mirror", h+"="+r.Host+"/"+Prefix+"/"+h)
 	}
 	return out
+}
+
+// typingWriter answers with another Content-Type.
+type typingWriter struct {
+	http.ResponseWriter
+	contentType string
+}
+
+func (t *typingWriter) WriteHeader(code int) {
+	t.Header().Set("Content-Type", t.contentType)
+	t.ResponseWriter.WriteHeader(code)
 }
 
 // lyingWriter replaces a response's Docker-Content-Digest with another.

@@ -261,6 +261,7 @@ func (r *Resolver) inspect(ctx context.Context, s Subject, opts InspectOptions) 
 		return Inspection{}
 	}
 	var has []v1.Platform
+	var children []v1.Descriptor // an index's, by platform
 	if desc.MediaType.IsIndex() {
 		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
 		if err != nil {
@@ -269,6 +270,7 @@ func (r *Resolver) inspect(ctx context.Context, s Subject, opts InspectOptions) 
 		for _, m := range idx.Manifests {
 			if m.Platform != nil && m.Platform.OS != "unknown" { // attestations say "unknown"
 				has = append(has, *m.Platform)
+				children = append(children, m)
 			}
 		}
 	} else {
@@ -290,17 +292,62 @@ func (r *Resolver) inspect(ctx context.Context, s Subject, opts InspectOptions) 
 		res.Has = append(res.Has, p.String())
 	}
 	sort.Strings(res.Has)
+	// An index's platform is covered only when its manifest can be
+	// pulled: one HEAD of the child's digest, once each.
+	pullable := map[v1.Hash]bool{}
+	exists := func(d v1.Hash) (bool, error) {
+		if ok, asked := pullable[d]; asked {
+			return ok, nil
+		}
+		child := target.Context().Digest(d.String())
+		r.count.digestHeads.Add(1)
+		r.log.Debug("asking whether a platform's manifest exists", "ref", child.String())
+		_, err := r.puller.Head(ctx, child)
+		var te *transport.Error
+		switch {
+		case err == nil:
+			pullable[d] = true
+		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+			pullable[d] = false
+		default:
+			return false, quoted(explainDigest(err, child))
+		}
+		return pullable[d], nil
+	}
 	for _, want := range opts.Platforms {
 		ok := false
-		for _, p := range has {
-			ok = ok || p.Satisfies(want)
+		if children == nil {
+			for _, p := range has {
+				ok = ok || p.Satisfies(want)
+			}
+		}
+		for _, c := range children {
+			if ok || !c.Platform.Satisfies(want) {
+				continue
+			}
+			var err error
+			if ok, err = exists(c.Digest); err != nil {
+				return Inspection{Err: err}
+			}
 		}
 		if !ok {
 			res.Missing = append(res.Missing, want.String())
 		}
 	}
+	if len(res.Missing) > 0 && children != nil {
+		// what it has is what can be pulled
+		res.Has = res.Has[:0]
+		for _, c := range children {
+			if pullable[c.Digest] || !asked(pullable, c.Digest) {
+				res.Has = append(res.Has, c.Platform.String())
+			}
+		}
+		sort.Strings(res.Has)
+	}
 	return res
 }
+
+func asked(m map[v1.Hash]bool, d v1.Hash) bool { _, ok := m[d]; return ok }
 
 func dedupe(digests []name.Digest) []name.Digest {
 	seen := map[string]bool{}
