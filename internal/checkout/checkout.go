@@ -650,3 +650,59 @@ func (c *Checkout) Rel(p string) string {
 	}
 	return filepath.ToSlash(rel)
 }
+
+// MaxTree bounds the bytes ReadTree reads.
+const MaxTree = 64 << 20
+
+// ErrTreeTooLarge is a tree over MaxTree bytes.
+var ErrTreeTooLarge = errors.New("holds more than pinbot reads of one directory")
+
+// ReadTree reads every regular file under directory dir (a slash path
+// relative to the root), whatever git ignores, but for .git: by slash path
+// relative to dir. A symlink, or anything but a file or a directory, below
+// dir is an error: pinbot reads nothing it would not write. At most MaxTree
+// bytes in all.
+func (c *Checkout) ReadTree(dir string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	total := int64(0)
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		d, err := c.root.Open(path.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		entries, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := path.Join(rel, e.Name())
+			switch t := e.Type(); {
+			case e.Name() == ".git":
+			case t.IsDir():
+				if err := walk(p); err != nil {
+					return err
+				}
+			case t&fs.ModeSymlink != 0:
+				return fmt.Errorf("%s: %w", path.Join(dir, p), ErrSymlink)
+			case t.IsRegular():
+				data, _, err := c.ReadFile(path.Join(dir, p))
+				if err != nil {
+					return err
+				}
+				if total += int64(len(data)); total > MaxTree {
+					return fmt.Errorf("%s %w (%s)", dir, ErrTreeTooLarge, FormatSize(MaxTree))
+				}
+				out[p] = data
+			default:
+				return fmt.Errorf("%s: %w", path.Join(dir, p), ErrNotRegular)
+			}
+		}
+		return nil
+	}
+	if err := walk("."); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -111,18 +111,18 @@ func BenchmarkPin(b *testing.B) {
 // registry resolver streams its answers.
 type memResolver map[string]resolve.Result
 
+func (memResolver) Exists(context.Context, []name.Digest) map[string]error { return nil }
+func (memResolver) Inspect(context.Context, []resolve.Subject, resolve.InspectOptions) map[string]resolve.Inspection {
+	return nil
+}
+func (memResolver) Stats() resolve.Stats { return resolve.Stats{} }
+
 func (m memResolver) Resolve(ctx context.Context, tags []name.Tag) map[string]resolve.Result {
 	out := map[string]resolve.Result{}
 	for _, t := range tags {
 		out[t.Name()] = m[t.Name()]
 	}
 	return out
-}
-
-func (m memResolver) ResolveEach(_ context.Context, tags <-chan name.Tag, fn func(string, resolve.Result)) {
-	for t := range tags {
-		fn(t.Name(), m[t.Name()])
-	}
 }
 
 // BenchmarkScanRewrite is the pipeline without the network: a resolver
@@ -170,7 +170,7 @@ func BenchmarkScanRewrite(b *testing.B) {
 }
 
 // digestResolver answers every tag with a digest made from its name.
-type digestResolver struct{}
+type digestResolver struct{ noChecks }
 
 func (digestResolver) answer(t name.Tag) resolve.Result {
 	return resolve.Result{Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(t.Name())))}
@@ -182,12 +182,6 @@ func (d digestResolver) Resolve(_ context.Context, tags []name.Tag) map[string]r
 		out[t.Name()] = d.answer(t)
 	}
 	return out
-}
-
-func (d digestResolver) ResolveEach(_ context.Context, tags <-chan name.Tag, fn func(string, resolve.Result)) {
-	for t := range tags {
-		fn(t.Name(), d.answer(t))
-	}
 }
 
 // BenchmarkScanRewriteTree is BenchmarkScanRewrite on a tree of one's

@@ -1,20 +1,18 @@
-// Package pin is pinbot's pipeline, shared by "pinbot pin" and "pinbot pr":
-// scan a checkout for image sites, resolve each unique tag once, plan the
-// edits and splice them into the original bytes. The stages overlap: a tag
-// is asked as soon as a file naming it is scanned, and a file is spliced as
-// soon as every reference it names is settled. It writes nothing itself:
-// the caller gets each changed file's old and new bytes and a report, and
-// may take each change as it comes (Options.Sink) to write it while the
-// rest of the run waits on registries.
+// Package pin is pinbot's pipeline, shared by "pinbot pin" and "pinbot pr",
+// in named stages: list the checkout's files, scan them for image sites,
+// plan what each site is to follow, judge the sites of Helm charts by
+// rendering them, resolve each unique tag once, check the digests, splice
+// the edits into the original bytes, prove each chart's edits by rendering
+// it again, and hand the changes over. It writes nothing itself: the
+// caller gets each changed file's old and new bytes and a report, and may
+// take the changes through Options.Sink.
 package pin
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -32,9 +30,14 @@ import (
 	"github.com/pinbot/pinbot/internal/safetext"
 )
 
-// Resolver resolves tags to digests, keyed by canonical name (tag.Name()).
+// Resolver is what the run asks of registries: each tag's digest (by
+// canonical name, tag.Name()), whether digests still exist, what they
+// cover, and how many requests that took.
 type Resolver interface {
 	Resolve(ctx context.Context, tags []name.Tag) map[string]resolve.Result
+	Exists(ctx context.Context, digests []name.Digest) map[string]error
+	Inspect(ctx context.Context, subjects []resolve.Subject, opts resolve.InspectOptions) map[string]resolve.Inspection
+	Stats() resolve.Stats
 }
 
 // Filter selects files and leaves images alone.
@@ -61,9 +64,9 @@ type Options struct {
 	Verify bool
 	// Progress counts the files scanned as the run goes; nil: not counted.
 	Progress *progress.Tracker
-	// Sink, when set, takes each changed file as soon as every reference
-	// it names is settled, while the run goes on (several at once); its
-	// error is the change's Err. A run that is stopped hands over no more.
+	// Sink, when set, takes each changed file once the run has settled
+	// and proved every change (several at once); its error is the
+	// change's Err. A run that is stopped hands over nothing.
 	Sink func(Change) error
 }
 
@@ -132,166 +135,311 @@ type scanned struct {
 	unread *report.FileError // not read at all: the run fails
 }
 
+// sinkJobs bounds the changes handed to a sink at once: a sink writes, so
+// it waits on the disk more than on the processor.
+const sinkJobs = 16
+
+// sitePlan is what the run decided for one site, apart from the site
+// itself: the reference it follows (key into the run's references), or why
+// it is left alone, and how its digest is written.
+type sitePlan struct {
+	key  string // the reference to resolve, as written or as rendered; "" when not pinned
+	skip string // why the site is left alone
+	note string // more to say of it in the report
+	bare bool   // its digest key takes bare hex
+	// fail is why the run refused to write the site's change after all
+	// (a chart whose render did not prove it).
+	fail error
+}
+
+// run is one pass of the pipeline.
+type run struct {
+	ctx   context.Context
+	co    *checkout.Checkout
+	res   Resolver
+	opts  Options
+	cx    *rewrite.Context
+	scans []scanned
+	plans [][]sitePlan        // by file, by site
+	refs  map[string]*refInfo // by plan key
+	// By file: the bytes after splicing (nil: unchanged or not spliced),
+	// the pull-policy notes, and an error splicing.
+	spliced [][]byte
+	notes   [][]rewrite.PolicyNote
+	errs    []error
+	charts  []*chartJudge
+}
+
 // Run scans, resolves and plans. Per-reference failures are in the report;
 // an error means the run itself could not proceed.
 func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options) (*Result, error) {
-	paths := opts.Paths
-	if len(paths) == 0 {
-		paths = []string{"."}
-	}
 	if opts.PullPolicy == "" {
 		opts.PullPolicy = rewrite.PolicyIfNotPresent
 	}
-	var filter checkout.Filter
-	if opts.Filter != nil {
-		filter = opts.Filter
-	}
-	listing, err := co.Walk(paths, filter, "Chart.yaml")
+	r := &run{ctx: ctx, co: co, res: res, opts: opts, refs: map[string]*refInfo{}}
+	candidates, err := r.list()
 	if err != nil {
 		return nil, err
 	}
-	files := listing.Files
-	cx := rewrite.NewContext(withCharts(co, listing), func(p string) ([]byte, error) {
-		data, _, err := co.ReadFile(p)
+	if err := scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.scans, opts.Jobs, opts.Progress); err != nil {
+		return nil, err
+	}
+	r.plan()
+	r.judgeCharts()
+	r.resolve()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !opts.Offline {
+		check(ctx, res, r.refs, opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, ri := range r.refs {
+		ri.pinned = ri.ref.WithDigest(ri.digest)
+	}
+	r.spliceAll(nil)
+	r.proveCharts()
+	changes := r.write()
+	return &Result{Report: r.report(changes), Changes: changes}, ctx.Err()
+}
+
+type candidates struct {
+	files   []string
+	formats []rewrite.Format
+}
+
+// list walks the paths and detects each file's format.
+func (r *run) list() (*candidates, error) {
+	paths := r.opts.Paths
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	var filter checkout.Filter
+	if r.opts.Filter != nil {
+		filter = r.opts.Filter
+	}
+	listing, err := r.co.Walk(paths, filter, "Chart.yaml")
+	if err != nil {
+		return nil, err
+	}
+	r.cx = rewrite.NewContext(withCharts(r.co, listing), func(p string) ([]byte, error) {
+		data, _, err := r.co.ReadFile(p)
 		return data, err
 	})
-	var candidates []string
-	var formats []rewrite.Format
-	for _, f := range files {
-		if format := cx.Detect(f); format != rewrite.FormatNone {
-			candidates = append(candidates, f)
-			formats = append(formats, format)
+	c := &candidates{}
+	for _, f := range listing.Files {
+		if format := r.cx.Detect(f); format != rewrite.FormatNone {
+			c.files = append(c.files, f)
+			c.formats = append(c.formats, format)
 		}
 	}
-	opts.Progress.AddFiles(len(candidates))
+	r.opts.Progress.AddFiles(len(c.files))
+	r.scans = make([]scanned, len(c.files))
+	return c, nil
+}
 
-	// The references each file names are learnt as it is scanned, their
-	// tags asked at once (while the scan goes on) when the resolver takes
-	// them so; each file is spliced, and handed to the sink, as soon as
-	// every reference it names is settled.
-	_, checking := res.(Checker)
-	scans := make([]scanned, len(candidates))
-	sp := newSplicer(ctx, scans, checking, opts)
-	var tags []name.Tag
-	ask := func(t []name.Tag) { tags = append(tags, t...) }
-	var tagc chan name.Tag
-	resolving := make(chan struct{})
-	if rm, ok := res.(eachResolver); ok && !opts.Offline {
-		tagc = make(chan name.Tag, 64)
-		ask = func(t []name.Tag) {
-			for _, t := range t {
-				tagc <- t
+// plan decides, site by site, the reference it follows, or why it is left
+// alone (its own reason, or the configuration's ignore list).
+func (r *run) plan() {
+	r.plans = make([][]sitePlan, len(r.scans))
+	for i, s := range r.scans {
+		if s.file == nil {
+			continue
+		}
+		plans := make([]sitePlan, len(s.file.Sites))
+		for j, site := range s.file.Sites {
+			p := &plans[j]
+			switch {
+			case !site.Pinnable():
+				p.skip = site.Skip
+			case r.opts.Filter != nil && r.opts.Filter.Ignored(site.Ref):
+				p.skip = ReasonConfigIgnored
+			default:
+				p.key, p.bare = site.Written, site.BareDigest()
 			}
 		}
+		r.plans[i] = plans
+	}
+}
+
+// resolve asks each unique tag once, and settles every reference on the
+// digest its sites are to carry.
+func (r *run) resolve() {
+	var tags []name.Tag
+	asked := map[string]bool{}
+	for i, plans := range r.plans {
+		for j := range plans {
+			p := &plans[j]
+			if p.key == "" || p.skip != "" || r.refs[p.key] != nil {
+				continue
+			}
+			ref := r.scans[i].file.Sites[j].Ref
+			if p.key != r.scans[i].file.Sites[j].Written {
+				var err error
+				if ref, err = imageref.Parse(p.key); err != nil {
+					p.key, p.skip = "", "renders as "+safetext.Term(p.key)+", which is not a reference pinbot pins"
+					continue
+				}
+			}
+			ri := &refInfo{image: ref.Familiar(), ref: ref}
+			if t, err := ref.Canonical(); err == nil && !r.opts.Offline {
+				ri.canon = t.Name()
+				if !asked[ri.canon] {
+					asked[ri.canon] = true
+					tags = append(tags, t)
+				}
+			}
+			r.refs[p.key] = ri
+		}
+	}
+	var answers map[string]resolve.Result
+	if len(tags) > 0 {
+		answers = r.res.Resolve(r.ctx, tags)
+	}
+	for _, ri := range r.refs {
+		if ri.canon != "" {
+			ri.res = answers[ri.canon]
+		}
+		ri.answered = true
+		ri.settle(r.opts.Offline)
+	}
+}
+
+// digestAt is the digest site j of file i is to carry ("" leaves it as
+// it is), in the form its place takes.
+func (r *run) digestAt(i, j int) string {
+	p := &r.plans[i][j]
+	if p.skip != "" || p.fail != nil || p.key == "" {
+		return ""
+	}
+	ri := r.refs[p.key]
+	if ri == nil || ri.digest == "" {
+		return ""
+	}
+	if p.bare {
+		return strings.TrimPrefix(ri.digest, "sha256:")
+	}
+	return ri.digest
+}
+
+// spliceAll rewrites the files (only those in only, when it is not nil)
+// with the digests their sites settled on, a few at once.
+func (r *run) spliceAll(only map[int]bool) {
+	if r.spliced == nil {
+		r.spliced = make([][]byte, len(r.scans))
+		r.notes = make([][]rewrite.PolicyNote, len(r.scans))
+		r.errs = make([]error, len(r.scans))
+	}
+	jobs := runtime.GOMAXPROCS(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
 		go func() {
-			defer close(resolving)
-			rm.ResolveEach(ctx, tagc, sp.resolved)
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(r.scans) {
+					return
+				}
+				f := r.scans[i].file
+				if f == nil || (only != nil && !only[i]) {
+					continue
+				}
+				out, notes, err := f.RewriteEach(func(j int) string { return r.digestAt(i, j) }, r.opts.PullPolicy)
+				r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
+				if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
+					r.spliced[i] = out
+				}
+			}
 		}()
 	}
-	var askMu sync.Mutex
-	err = scanAll(ctx, co, cx, candidates, formats, scans, opts.Jobs, opts.Progress, func(i int) {
-		if f := scans[i].file; f != nil {
-			t, now := sp.add(i, f)
-			if len(t) > 0 {
-				askMu.Lock()
-				ask(t)
-				askMu.Unlock()
-			}
-			if now {
-				sp.splice(i)
-			}
-		}
-	})
-	if tagc != nil {
-		close(tagc)
-		<-resolving
-	} else if len(tags) > 0 && err == nil {
-		for key, r := range res.Resolve(ctx, tags) {
-			sp.resolved(key, r)
-		}
-	}
-	if err != nil {
-		sp.finish()
-		return nil, err
-	}
+	wg.Wait()
+}
 
-	rep := &report.Report{Files: len(candidates), Offline: opts.Offline}
-	for _, s := range scans {
+// write hands each change to the sink, a few at once, and returns them.
+func (r *run) write() []Change {
+	var changes []Change
+	for i, out := range r.spliced {
+		if out != nil && r.errs[i] == nil {
+			changes = append(changes, Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, New: out, Mode: r.scans[i].mode})
+		}
+	}
+	if r.opts.Sink == nil || r.ctx.Err() != nil {
+		return changes
+	}
+	sem := make(chan struct{}, sinkJobs)
+	var wg sync.WaitGroup
+	for k := range changes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if r.ctx.Err() == nil {
+				changes[k].Err = r.opts.Sink(changes[k])
+			}
+		}()
+	}
+	wg.Wait()
+	return changes
+}
+
+// report puts the run's report together.
+func (r *run) report(changes []Change) *report.Report {
+	rep := &report.Report{Files: len(r.scans), Offline: r.opts.Offline}
+	if !r.opts.Offline {
+		st := r.res.Stats()
+		rep.Requests = &st
+	}
+	changed := map[string]*Change{}
+	for k := range changes {
+		changed[changes[k].Path] = &changes[k]
+	}
+	for i := range r.scans {
+		s := &r.scans[i]
 		switch {
 		case s.warn != nil:
 			rep.Warnings = append(rep.Warnings, *s.warn)
 		case s.unread != nil:
 			rep.Unread = append(rep.Unread, *s.unread)
 		}
-	}
-	if c, ok := res.(Checker); ok && !opts.Offline && ctx.Err() == nil {
-		check(ctx, c, sp.unsettled(), opts)
-	}
-	sp.finish()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if s, ok := res.(interface{ Stats() resolve.Stats }); ok && !opts.Offline {
-		st := s.Stats()
-		rep.Requests = &st
-	}
-
-	nchanges := 0
-	for _, c := range sp.changes {
-		if c != nil {
-			nchanges++
-		}
-	}
-	out := &Result{Report: rep}
-	if nchanges > 0 {
-		out.Changes = make([]Change, 0, nchanges)
-	}
-	for i := range scans {
-		s := &scans[i]
-		if s.file == nil {
+		f := s.file
+		if f == nil {
 			continue
 		}
-		if err := sp.errs[i]; err != nil {
+		if err := r.errs[i]; err != nil {
 			// conflicting edits: a bug or a file shape pinbot misread; leave the file
-			rep.Warnings = append(rep.Warnings, report.Warning{File: s.file.Path, Message: "not rewritten: " + err.Error()})
-			continue
+			rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + err.Error()})
 		}
-		if c := sp.changes[i]; c != nil {
-			out.Changes = append(out.Changes, *c)
-			switch {
-			case c.Err != nil:
+		if c := changed[f.Path]; c != nil {
+			if c.Err != nil {
 				rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: writeError(c.Err)})
-			default:
+			} else {
 				rep.Changed = append(rep.Changed, c.Path)
 			}
 		}
-	}
-	rep.Entries = concat(sp.entries)
-	for i := range scans {
-		scans[i].file, sp.entries[i] = nil, nil
+		var entries []report.Entry
+		for j, site := range f.Sites {
+			var note rewrite.PolicyNote
+			if r.notes[i] != nil && r.errs[i] == nil {
+				note = r.notes[i][j]
+			}
+			p := &r.plans[i][j]
+			e := entry(f.Path, site, p, r.refs[p.key], note, r.opts)
+			if k := sameSite(entries, e); k >= 0 {
+				if p := &entries[k].PullPolicy; *p == "" {
+					*p = e.PullPolicy
+				}
+			} else {
+				entries = append(entries, e)
+			}
+		}
+		rep.Entries = append(rep.Entries, entries...)
 	}
 	rep.Sort()
-	return out, nil
-}
-
-// concat is the files' entries one after another; the entries of the one
-// file that has any, as they are (a large file's are not held twice).
-func concat(files [][]report.Entry) []report.Entry {
-	n, with := 0, 0 // entries, and files with any
-	var last []report.Entry
-	for _, es := range files {
-		if len(es) > 0 {
-			n, with, last = n+len(es), with+1, es
-		}
-	}
-	if with == 1 {
-		return last
-	}
-	out := make([]report.Entry, 0, n)
-	for _, es := range files {
-		out = append(out, es...)
-	}
-	return out
+	return rep
 }
 
 // sameSite finds, among a file's entries so far, one for the same place,
@@ -310,320 +458,14 @@ func sameSite(entries []report.Entry, e report.Entry) int {
 	return -1
 }
 
-// refInfo is what a run knows of one reference as written: the image as
-// people say it, the canonical tag it follows, the registry's answer, and
-// its pinned spelling (shared by every site naming it).
-type refInfo struct {
-	image  string
-	canon  string
-	ref    imageref.Ref
-	res    resolve.Result
-	pinned string // ref with the digest it carries, once settled
-	// digest is what the sites naming the reference carry after the run:
-	// the tag's digest, or the digest written; "" leaves them as they are.
-	digest string
-	// vanished: the digest written no longer exists upstream.
-	vanished bool
-	// answered: the tag's answer is in res (or none will come); settled:
-	// digest is final (see splicer).
-	answered, settled bool
-	// err is why the reference failed; missing are the platforms its
-	// digest does not cover.
-	err     error
-	missing []string
-}
-
-// settle decides, from the tag's answer alone, the digest the reference is
-// to carry.
-func (ri *refInfo) settle(offline bool) {
-	switch {
-	case offline || ri.ref.Follows() == "":
-		ri.digest = ri.ref.Digest
-	case ri.res.Err != nil:
-		ri.err = ri.res.Err
-	case ri.res.Digest == "":
-		ri.err = errors.New("not resolved")
-	case !imageref.ValidDigest(ri.res.Digest):
-		// whatever answered, only a well-formed digest is ever written
-		ri.err = fmt.Errorf("not a sha256 digest: %s", safetext.Term(ri.res.Digest))
-	default:
-		ri.digest = ri.res.Digest
-	}
-}
-
-// asksExists tells whether the digest written must be shown to exist: a
-// digest whose tag has just resolved to it plainly does.
-func (ri *refInfo) asksExists() bool {
-	return ri.ref.Digest != "" && (ri.ref.Follows() == "" || ri.res.Digest != ri.ref.Digest)
-}
-
-// Checker is a Resolver that can also tell whether digests still exist, and
-// inspect them (platforms, bytes).
-type Checker interface {
-	Exists(ctx context.Context, digests []name.Digest) map[string]error
-	Inspect(ctx context.Context, subjects []resolve.Subject, opts resolve.InspectOptions) map[string]resolve.Inspection
-}
-
-// check asks whether every digest already written still exists (one HEAD
-// each), then, when platforms or verification are asked for, inspects the
-// digest each reference is to carry (one GET each).
-func check(ctx context.Context, c Checker, refs map[string]*refInfo, opts Options) {
-	digestName := func(ri *refInfo, d string) (name.Digest, bool) {
-		n, err := name.NewDigest(ri.ref.Name + "@" + d)
-		return n, err == nil
-	}
-	// A digest whose tag has just resolved to it plainly exists: only the
-	// others are asked about.
-	asked := map[*refInfo]name.Digest{}
-	var pinned []name.Digest
-	for _, ri := range refs {
-		if ri.asksExists() {
-			if d, ok := digestName(ri, ri.ref.Digest); ok {
-				asked[ri] = d
-				pinned = append(pinned, d)
-			}
-		}
-	}
-	if len(pinned) > 0 {
-		exists := c.Exists(ctx, pinned)
-		for ri, d := range asked {
-			switch err := exists[d.String()]; {
-			case errors.Is(err, resolve.ErrVanished):
-				ri.vanished = true
-				if ri.ref.Follows() == "" {
-					ri.digest, ri.err = "", errors.New(resolve.ErrVanished.Error()+"; pinned by digest alone, there is no tag to follow: pin a tag that exists")
-				}
-			case err != nil && ri.err == nil:
-				ri.digest, ri.err = "", fmt.Errorf("checking that the pinned digest still exists: %w", err)
-			}
-		}
-	}
-	if len(opts.Platforms) == 0 && !opts.Verify {
-		return
-	}
-	// Each digest to carry is read: a digest written as its tag was
-	// resolved (so --verify sees what the tag's answer stands for), one
-	// kept by the digest itself.
-	subject := func(ri *refInfo) (resolve.Subject, bool) {
-		if ri.digest != ri.ref.Digest && ri.canon != "" {
-			if t, err := name.NewTag(ri.canon); err == nil {
-				return resolve.Subject{Ref: t, Digest: ri.digest}, true
-			}
-		}
-		d, ok := digestName(ri, ri.digest)
-		return resolve.Subject{Ref: d, Digest: ri.digest}, ok
-	}
-	read := map[*refInfo]resolve.Subject{}
-	var subjects []resolve.Subject
-	for _, ri := range refs {
-		if ri.digest == "" || (len(opts.Platforms) == 0 && ri.digest == ri.ref.Digest) {
-			continue // --verify alone checks only the digests written
-		}
-		if sub, ok := subject(ri); ok {
-			read[ri] = sub
-			subjects = append(subjects, sub)
-		}
-	}
-	found := c.Inspect(ctx, subjects, resolve.InspectOptions{Platforms: opts.Platforms, Verify: opts.Verify})
-	for ri, sub := range read {
-		switch in := found[sub.Key()]; {
-		case in.Err != nil:
-			ri.digest, ri.err = "", in.Err
-		case len(in.Missing) > 0:
-			ri.missing = in.Missing
-			has := "none"
-			if len(in.Has) > 0 {
-				has = strings.Join(in.Has, ", ")
-			}
-			ri.err = fmt.Errorf("%s does not cover %s (it has %s)", report.ShortDigest(ri.digest), strings.Join(in.Missing, ", "), has)
-			ri.digest = ""
-		}
-	}
-}
-
-// entry reports one site, given what the run knows of its reference.
-func entry(file string, s *rewrite.Site, ri *refInfo, note rewrite.PolicyNote, opts Options) report.Entry {
-	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written}
-	if s.AppVersion {
-		e.Note = NoteAppVersion
-	}
-	if !s.Pinnable() || ri == nil {
-		e.Status, e.Reason = report.Skipped, s.Skip
-		return e
-	}
-	r := ri.res
-	e.Image, e.Tag, e.OldDigest = ri.image, s.Ref.Follows(), s.Ref.Digest
-	e.Via, e.Missing, e.Cached = r.Via, ri.missing, r.Cached && !opts.Offline
-	switch {
-	case opts.Offline && s.Ref.Digest == "":
-		e.Status = report.Unpinned
-		return e
-	case opts.Offline:
-		e.Status, e.Digest = report.Unverified, s.Ref.Digest
-	case ri.err != nil:
-		e.Status, e.Error, e.Vanished = report.Failed, ri.err.Error(), ri.vanished
-		return e
-	case ri.vanished:
-		e.Status, e.Digest, e.Vanished = report.Vanished, ri.digest, true
-	case s.Ref.Follows() == "":
-		e.Status, e.Digest, e.Reason = report.Current, s.Ref.Digest, ReasonDigestOnly
-	case ri.digest == s.Ref.Digest:
-		e.Status, e.Digest = report.Current, ri.digest
-	case s.Ref.Digest != "":
-		e.Status, e.Digest = report.Updated, ri.digest
-	default:
-		e.Status, e.Digest = report.Pinned, ri.digest
-	}
-	e.Pinned = ri.pinned
-	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
-	return e
-}
-
-// policyText says what happened to a container's imagePullPolicy, in the
-// few spellings there are (shared, not built anew for every site).
-func policyText(note rewrite.PolicyNote, was string, want rewrite.PullPolicy) string {
-	switch note {
-	case rewrite.PolicyAdded:
-		if want == rewrite.PolicyIfNotPresent {
-			return "added IfNotPresent"
-		}
-		return "added " + string(want)
-	case rewrite.PolicyChanged:
-		switch {
-		case was == "Always" && want == rewrite.PolicyIfNotPresent:
-			return "Always -> IfNotPresent"
-		case was == "IfNotPresent" && want == rewrite.PolicyAlways:
-			return "IfNotPresent -> Always"
-		}
-		return was + " -> " + string(want)
-	case rewrite.PolicyKept:
-		if was == "Never" {
-			return "kept Never"
-		}
-		return "kept " + was
-	}
-	return ""
-}
-
-// scanAll reads and parses files (in the formats detected) into out with a
-// bounded pool, calling done(i) as each file i is scanned. Workers take the
-// next file from a counter, not from a goroutine handing files out.
-func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				out[i] = scanOne(ctx, co, cx, files[i], formats[i])
-				done(i)
-				pt.FileDone()
-			}
-		}()
-	}
-	wg.Wait()
-	return ctx.Err()
-}
-
-func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string, format rewrite.Format) scanned {
-	data, mode, err := co.ReadFile(p)
-	if err != nil {
-		return scanned{unread: &report.FileError{File: p, Error: readError(err)}}
-	}
-	f, err := rewrite.ScanIn(ctx, cx, p, format, data)
-	if err != nil {
-		var pe *rewrite.ParseError
-		switch {
-		case errors.Is(err, rewrite.ErrTooComplex):
-			// pinbot cannot see what the file names: a gate must not pass it
-			return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
-		case errors.As(err, &pe):
-			return scanned{warn: &report.Warning{File: p, Line: pe.Line, Message: "not valid " + format.Kind() + ", left as it is: " + pe.Msg,
-				MayNameImages: rewrite.MayNameImages(format, data)}}
-		}
-		return scanned{unread: &report.FileError{File: p, Error: err.Error()}}
-	}
-	return scanned{file: f, mode: mode}
-}
-
-// withCharts is the listed files with what a chart's values need beyond
-// them: the Chart.yaml and templates of every chart that holds a listed
-// file (when a values file is named alone, or its Chart.yaml is ignored).
-// A directory the walk read is known to hold a Chart.yaml or not; the others
-// are looked in.
-func withCharts(co *checkout.Checkout, l *checkout.Listing) []string {
-	files := l.Files
-	listed := make(map[string]bool, len(files))
-	for _, f := range files {
-		listed[f] = true
-	}
-	charts := make(map[string]bool, len(l.Also)) // the charts' directories the walk saw
-	for _, f := range l.Also {
-		charts[path.Dir(f)] = true
-	}
-	dirs := map[string]bool{}
-	last := ""
-	for _, f := range files {
-		d := path.Dir(f)
-		if d == last { // sorted files mostly follow others of their directory
-			continue
-		}
-		last = d
-		for ; ; d = path.Dir(d) {
-			if dirs[d] {
-				break
-			}
-			dirs[d] = true
-			if d == "." {
-				break
-			}
-		}
-	}
-	out := files
-	for d := range dirs {
-		chart := path.Join(d, "Chart.yaml")
-		switch {
-		case listed[chart]:
-			continue
-		case l.Dirs[d]:
-			if !charts[d] {
-				continue
-			}
-		default:
-			if _, _, err := co.ReadFile(chart); err != nil {
-				continue
-			}
-		}
-		more, err := co.Files([]string{d}, nil)
-		if err != nil {
-			continue
-		}
-		for _, m := range more {
-			if !listed[m] && (path.Base(m) == "Chart.yaml" || strings.Contains(m, "/templates/")) {
-				listed[m] = true
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-// readError says why a file could not be read, without the root's path.
-func readError(err error) string {
-	var pe *fs.PathError
+// writeError says why a change could not be written, without the root's
+// path.
+func writeError(err error) string {
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied"
-	case errors.As(err, &pe):
-		return pe.Err.Error()
+	case errors.Is(err, checkout.ErrChanged):
+		return checkout.ErrChanged.Error()
 	}
 	return err.Error()
 }

@@ -3,7 +3,6 @@ package pin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,8 +23,18 @@ const (
 	d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 )
 
+// noChecks answers that every digest exists and covers what is asked.
+type noChecks struct{}
+
+func (noChecks) Exists(context.Context, []name.Digest) map[string]error { return nil }
+func (noChecks) Inspect(context.Context, []resolve.Subject, resolve.InspectOptions) map[string]resolve.Inspection {
+	return nil
+}
+func (noChecks) Stats() resolve.Stats { return resolve.Stats{} }
+
 // fakeResolver answers from a table and records every call.
 type fakeResolver struct {
+	noChecks
 	mu     sync.Mutex
 	table  map[string]resolve.Result // canonical name -> result
 	calls  [][]string
@@ -270,31 +279,5 @@ func TestRunCancelled(t *testing.T) {
 	cancel()
 	if _, err := Run(ctx, co, &fakeResolver{}, Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
-	}
-}
-
-// TestConcat: the files' entries, in order, whatever their number and
-// sizes (none at all, empty files, one large file among small ones).
-func TestConcat(t *testing.T) {
-	for _, sizes := range [][]int{nil, {0}, {3}, {0, 0, 5, 0}, {1, 2, 3, 4, 5, 6, 7}, {100, 1, 1}, {1, 1, 100}} {
-		var files [][]report.Entry
-		var want []report.Entry
-		for f, n := range sizes {
-			var es []report.Entry
-			for i := 0; i < n; i++ {
-				es = append(es, report.Entry{File: fmt.Sprintf("f%d", f), Line: i})
-			}
-			files = append(files, es)
-			want = append(want, es...)
-		}
-		got := concat(files)
-		if len(got) != len(want) {
-			t.Fatalf("%v: %d entries, want %d", sizes, len(got), len(want))
-		}
-		for i := range want {
-			if got[i].File != want[i].File || got[i].Line != want[i].Line {
-				t.Fatalf("%v: entry %d is %s:%d, want %s:%d", sizes, i, got[i].File, got[i].Line, want[i].File, want[i].Line)
-			}
-		}
 	}
 }

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"path"
+	"regexp"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -19,6 +20,8 @@ const (
 	ReasonBareName     = "a name without tag or digest: in values, the templates build the reference around it"
 	ReasonNotString    = "not a string"
 )
+
+var bareHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func isHelmValues(n fileName, c *Context) bool {
 	if !n.yaml || c.chartIn(n.dir) == nil {
@@ -141,6 +144,11 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		full = strings.TrimSuffix(hv.registry, "/") + "/" + full
 	}
 	s.Written = full
+	if repoV.Kind == yaml.ScalarNode {
+		if sp, _, err := w.f.locate(repo); err == nil {
+			s.mark = sp
+		}
+	}
 
 	// The tag: the map's own, or, where it has none, the chart's appVersion.
 	t := deref(tagV)
@@ -178,7 +186,11 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		tag, fromAppVersion = hv.chart.AppVersion, true
 	}
 	s.Written += ":" + tag
-	if hasDigestKey && d.Value != "" {
+	switch {
+	case hasDigestKey && bareHexRE.MatchString(d.Value):
+		s.Written += "@sha256:" + d.Value // the template writes "@sha256:" itself
+		s.bare = true
+	case hasDigestKey && d.Value != "":
 		s.Written += "@" + d.Value
 	}
 	s.parse(w.f)

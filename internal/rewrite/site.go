@@ -69,6 +69,8 @@ type Site struct {
 	AppVersion bool
 
 	ref       span       // the reference's characters in the file
+	mark      span       // an image map's repository value (see Mark)
+	bare      bool       // the digest key holds bare hex (see BareDigest)
 	container *container // built-in Kubernetes container: where imagePullPolicy lives
 	kustomize *kustEntry // kustomization images[] entry
 }
@@ -101,6 +103,27 @@ type kustEntry struct {
 	indent    string // indentation of the newTag key
 }
 
+// Mark is the bytes [start, end) of the value that names the site's image:
+// the reference itself, or an image map's repository. A chart's templates
+// are told which rendered image a value makes by writing a marker there.
+func (s *Site) Mark() (start, end int, ok bool) {
+	switch {
+	case s.mark.valid:
+		return s.mark.start, s.mark.end, true
+	case s.ref.valid:
+		return s.ref.start, s.ref.end, true
+	}
+	return 0, 0, false
+}
+
+// HasDigestKey tells an image map whose digest goes into a key of its own
+// (digest, sha): its template, not pinbot, joins it to the reference.
+func (s *Site) HasDigestKey() bool { return s.kustomize != nil }
+
+// BareDigest tells an image map whose digest key holds bare hex (the
+// template writes "@sha256:" itself): its digest is written the same way.
+func (s *Site) BareDigest() bool { return s.bare }
+
 // Pinnable reports whether the site can be pinned.
 func (s *Site) Pinnable() bool { return s.Skip == "" }
 
@@ -117,15 +140,21 @@ const (
 // appendEdits appends the changes that make the site carry digest and
 // apply the pull policy to a built-in container whose image then carries
 // one. digest "" leaves the site exactly as it is, pull policy included:
-// that is what a reference that could not be resolved gets.
+// that is what a reference that could not be resolved gets. A digest
+// without "sha256:" (bare hex) is written so into a digest key; anywhere
+// else a digest is written whole.
 func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy) ([]Edit, PolicyNote) {
 	if !s.Pinnable() || digest == "" {
 		return edits, PolicyNone
 	}
-	if digest != s.Ref.Digest {
+	written := digest
+	if !strings.HasPrefix(digest, "sha256:") {
+		digest = "sha256:" + digest
+	}
+	if digest != s.Ref.Digest || (s.kustomize != nil && s.bare != (written != digest)) {
 		switch {
 		case s.kustomize != nil:
-			edits = append(edits, s.kustomize.edit(digest, f))
+			edits = append(edits, s.kustomize.edit(written, f))
 		case s.Ref.Digest != "":
 			// Replace just the old digest: the tail of the reference.
 			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})

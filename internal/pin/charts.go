@@ -1,0 +1,513 @@
+package pin
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/render"
+	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/pinbot/pinbot/internal/safetext"
+)
+
+// Helm charts are judged by Helm itself. A chart's values are only data
+// until a template reads them, so for each chart of the checkout (not one
+// vendored under another's charts/, which is judged through its parent, as
+// it is deployed), pinbot renders the chart with its values.yaml and with
+// each other values file it would edit, then once more with a marker
+// written over each value that names an image. Where a marker lands tells
+// which rendered image the value makes; the untouched render tells that
+// image's reference exactly (the parent's repository, the v-prefixed tag,
+// the global registry), and that reference is what is resolved. Once the
+// edits are made, the chart is rendered again: its files are kept only if
+// every image pinbot meant to pin renders as the same reference with its
+// digest, and nothing else renders differently but for what differs
+// between two renders of the untouched chart (random passwords,
+// certificates). Otherwise its files stay as they were, and each pin is a
+// failure naming the value, the render before and after, and why.
+
+// Reasons a chart's image is left alone.
+const (
+	ReasonNotRendered = "not rendered: no template of the chart makes an image of it with its values files"
+	ReasonNoRender    = "the chart does not render"
+)
+
+// NoteUnverified marks a Helm image with no chart to render: its pin
+// follows pinbot's rules for values, not a render.
+const NoteUnverified = "not verified by rendering: no chart here to render"
+
+// chartJudge is one chart being judged.
+type chartJudge struct {
+	dir     string
+	files   render.Files // as the checkout holds them
+	members []int        // the scans of its files with sites
+	sets    []*valueSet
+	// By judged site: the reference it renders, and where (set, slot).
+	sites map[siteRef]*renderedSite
+}
+
+type siteRef struct{ file, site int }
+
+type renderedSite struct {
+	ref   string
+	slots []setSlot
+}
+
+type setSlot struct {
+	set  int
+	slot string
+}
+
+// valueSet is one "helm template" of the chart: values.yaml alone, or with
+// one more values file.
+type valueSet struct {
+	file          string                  // chart-relative; "" for values.yaml alone
+	before, again map[string]string       // the untouched chart, rendered twice
+	values        map[string]render.Value // by slot, in before
+	err           error                   // the chart does not render so
+}
+
+func (vs *valueSet) name() string {
+	if vs.file == "" {
+		return "values.yaml"
+	}
+	return vs.file
+}
+
+// isChartFile tells the files whose sites a chart's render judges.
+func isChartFile(f *rewrite.File) bool {
+	return f.Format == rewrite.FormatHelmValues || f.Format == rewrite.FormatHelmTemplate
+}
+
+// within tells a path inside directory dir ("." holds everything).
+func within(p, dir string) bool { return dir == "." || strings.HasPrefix(p, dir+"/") }
+
+// vendored tells a chart under another chart's charts/ directory.
+func vendored(dir string, all map[string]bool) bool {
+	for d := path.Dir(dir); d != "." && d != "/"; d = path.Dir(d) {
+		if path.Base(d) == "charts" && all[path.Dir(d)] {
+			return true
+		}
+	}
+	if path.Base(path.Dir(dir)) == "charts" && all["."] && path.Dir(path.Dir(dir)) == "." {
+		return true
+	}
+	return false
+}
+
+// judgeCharts renders every chart that holds sites, and plans each of its
+// sites on the reference the chart renders (or leaves it alone, saying
+// why). Helm values with no chart to render keep pinbot's rules, and say so.
+func (r *run) judgeCharts() {
+	all := map[string]bool{}
+	for _, ch := range r.cx.Charts() {
+		all[ch.Dir] = true
+	}
+	judged := map[int]bool{}
+	for _, ch := range r.cx.Charts() {
+		if vendored(ch.Dir, all) {
+			continue
+		}
+		j := &chartJudge{dir: ch.Dir, sites: map[siteRef]*renderedSite{}}
+		for i, s := range r.scans {
+			if s.file != nil && isChartFile(s.file) && within(s.file.Path, ch.Dir) && !judged[i] && r.anyPlanned(i) {
+				j.members = append(j.members, i)
+			}
+		}
+		if len(j.members) == 0 {
+			continue
+		}
+		for _, i := range j.members {
+			judged[i] = true
+		}
+		r.judge(j)
+		r.charts = append(r.charts, j)
+	}
+	for i, s := range r.scans {
+		if s.file == nil || judged[i] {
+			continue
+		}
+		for k, site := range s.file.Sites {
+			switch site.Kind {
+			case rewrite.KindHelmImage, rewrite.KindHelmValue, rewrite.KindHelmTemplate:
+				if p := &r.plans[i][k]; p.key != "" && p.note == "" {
+					p.note = NoteUnverified
+				}
+			}
+		}
+	}
+}
+
+func (r *run) anyPlanned(i int) bool {
+	for _, p := range r.plans[i] {
+		if p.key != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// rel is a member file's path relative to its chart.
+func (j *chartJudge) rel(p string) string {
+	if j.dir == "." {
+		return p
+	}
+	return strings.TrimPrefix(p, j.dir+"/")
+}
+
+// skipAll leaves every planned site of the chart alone, for reason.
+func (r *run) skipAll(j *chartJudge, reason string) {
+	for _, i := range j.members {
+		for k := range r.plans[i] {
+			if p := &r.plans[i][k]; p.key != "" {
+				p.key, p.skip = "", reason
+			}
+		}
+	}
+}
+
+// markerRE finds the markers written over values: pinbotmark<n>z.
+var markerRE = regexp.MustCompile(`pinbotmark([0-9]+)z`)
+
+func (r *run) judge(j *chartJudge) {
+	files, err := r.co.ReadTree(j.dir)
+	if err != nil {
+		r.skipAll(j, "the chart could not be read to render it: "+err.Error())
+		return
+	}
+	j.files = files
+	// values.yaml alone, and with each other values file pinbot edits
+	j.sets = []*valueSet{{}}
+	for _, i := range j.members {
+		f := r.scans[i].file
+		rel := j.rel(f.Path)
+		if f.Format == rewrite.FormatHelmValues && rel != "values.yaml" && (!strings.Contains(rel, "/") || path.Dir(rel) == "ci") {
+			j.sets = append(j.sets, &valueSet{file: rel})
+		}
+	}
+	rendered := 0
+	for _, vs := range j.sets {
+		vs.before, vs.err = render.Render(r.ctx, files, files[vs.file])
+		if vs.err == nil {
+			vs.again, vs.err = render.Render(r.ctx, files, files[vs.file])
+		}
+		if vs.err == nil {
+			var vals []render.Value
+			vals, vs.err = render.Values(vs.before)
+			vs.values = map[string]render.Value{}
+			for _, v := range vals {
+				vs.values[v.Slot] = v
+			}
+		}
+		if vs.err == nil {
+			rendered++
+		}
+	}
+	if rendered == 0 {
+		r.skipAll(j, ReasonNoRender+" with "+j.sets[0].name()+": "+safetext.Term(firstLine(j.sets[0].err.Error())))
+		return
+	}
+
+	// A marker over each value that names an image, all in one copy.
+	marked := maps.Clone(files)
+	var ids []siteRef
+	for _, i := range j.members {
+		f := r.scans[i].file
+		var edits []rewrite.Edit
+		for k, site := range f.Sites {
+			if r.plans[i][k].key == "" {
+				continue
+			}
+			start, end, ok := site.Mark()
+			if !ok {
+				r.plans[i][k].key, r.plans[i][k].skip = "", rewrite.ReasonUneditable+": pinbot cannot tell which rendered image it makes"
+				continue
+			}
+			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: "pinbotmark" + strconv.Itoa(len(ids)) + "z"})
+			ids = append(ids, siteRef{i, k})
+		}
+		out, err := rewrite.Apply(f.Data, edits)
+		if err != nil {
+			r.skipAll(j, "pinbot cannot mark the chart's values: "+err.Error())
+			return
+		}
+		marked[j.rel(f.Path)] = out
+	}
+	for n, vs := range j.sets {
+		if vs.err != nil {
+			continue
+		}
+		out, err := render.Render(r.ctx, marked, marked[vs.file])
+		var vals []render.Value
+		if err == nil {
+			vals, err = render.Values(out)
+		}
+		if err != nil {
+			// a template that checks its values' form: judged as a whole, or not at all
+			r.skipAll(j, "the chart does not render with markers in place of its image values ("+vs.name()+": "+safetext.Term(firstLine(err.Error()))+")")
+			return
+		}
+		for _, v := range vals {
+			for _, m := range markerRE.FindAllStringSubmatch(v.Text, -1) {
+				k, _ := strconv.Atoi(m[1])
+				if k >= len(ids) {
+					continue
+				}
+				rs := j.sites[ids[k]]
+				if rs == nil {
+					rs = &renderedSite{}
+					j.sites[ids[k]] = rs
+				}
+				rs.slots = append(rs.slots, setSlot{n, v.Slot})
+			}
+		}
+	}
+
+	// Each value's rendered reference: one, or it is left alone.
+	for _, id := range ids {
+		p := &r.plans[id.file][id.site]
+		site := r.scans[id.file].file.Sites[id.site]
+		rs := j.sites[id]
+		if rs == nil {
+			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
+			continue
+		}
+		// Its images: the image fields it lands in, and any other string
+		// that the untouched chart renders as a reference with a tag or a
+		// digest (an environment variable naming an image).
+		refs := map[string]bool{}
+		var slots []setSlot
+		for _, ss := range rs.slots {
+			v, ok := j.sets[ss.set].values[ss.slot]
+			if !ok || !v.Image && !isReference(v.Text) {
+				continue
+			}
+			refs[v.Text] = true
+			slots = append(slots, ss)
+		}
+		rs.slots = slots
+		if len(refs) == 0 {
+			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
+			delete(j.sites, id)
+			continue
+		}
+		if len(refs) > 1 {
+			list := slices.Sorted(maps.Keys(refs))
+			p.key, p.skip = "", "feeds different rendered references ("+safetext.Term(strings.Join(list, ", "))+"): pin each where it renders"
+			delete(j.sites, id)
+			continue
+		}
+		for ref := range refs {
+			rs.ref = ref
+		}
+		if _, err := imageref.Parse(rs.ref); err != nil {
+			p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": "+err.Error()
+			delete(j.sites, id)
+			continue
+		}
+		p.key = rs.ref
+		if rs.ref != site.Written {
+			p.note = "the chart renders it as " + rs.ref
+		}
+	}
+}
+
+// isReference tells a string that names an image with a tag or a digest.
+func isReference(s string) bool {
+	r, err := imageref.Parse(s)
+	return err == nil && (r.Tag != "" || r.Digest != "") && !strings.ContainsAny(s, " \t")
+}
+
+// notRendered says why a value of file p makes no rendered image.
+func (j *chartJudge) notRendered(p string) string {
+	rel := j.rel(p)
+	for _, vs := range j.sets {
+		if vs.file == rel && vs.err != nil {
+			return ReasonNoRender + " with " + rel + ": " + safetext.Term(firstLine(vs.err.Error()))
+		}
+	}
+	return ReasonNotRendered
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// withDigest are the two ways a chart may render ref with digest d: with
+// its tag kept, or without it.
+func withDigest(ref, d string) (kept, tagless string) {
+	parsed, err := imageref.Parse(ref)
+	if err != nil {
+		return "", ""
+	}
+	kept = parsed.WithDigest(d)
+	parsed.Tag = ""
+	return kept, parsed.WithDigest(d)
+}
+
+// pinWant is what a pinned site is to render as: its reference with the
+// digest, the tag kept or dropped.
+type pinWant struct {
+	id        siteRef
+	ref       string
+	kept, bar string
+}
+
+// proveCharts renders every chart whose files changed, and keeps the
+// changes only where the render shows them as meant. A digest key whose
+// template writes "@sha256:" itself is given bare hex, and proved again.
+func (r *run) proveCharts() {
+	for _, j := range r.charts {
+		for attempt := 0; ; attempt++ {
+			failure, retry := r.prove(j)
+			if failure == "" {
+				break
+			}
+			if len(retry) > 0 && attempt == 0 {
+				r.spliceAll(retry)
+				continue
+			}
+			r.refuse(j, failure)
+			break
+		}
+	}
+}
+
+// prove renders chart j with its files as spliced; it returns why the
+// render does not prove the edits (""), and the files to splice again
+// when a digest key wants bare hex.
+func (r *run) prove(j *chartJudge) (string, map[int]bool) {
+	after := maps.Clone(j.files)
+	changed := false
+	for _, i := range j.members {
+		if out := r.spliced[i]; out != nil {
+			after[j.rel(r.scans[i].file.Path)] = out
+			changed = true
+		}
+	}
+	if !changed || j.files == nil {
+		return "", nil
+	}
+	var wants []pinWant
+	for id, rs := range j.sites {
+		p := &r.plans[id.file][id.site]
+		ri := r.refs[p.key]
+		if ri == nil || ri.digest == "" || p.fail != nil || p.skip != "" {
+			continue
+		}
+		kept, tagless := withDigest(rs.ref, ri.digest)
+		wants = append(wants, pinWant{id, rs.ref, kept, tagless})
+	}
+	retry := map[int]bool{}
+	for n, vs := range j.sets {
+		if vs.err != nil {
+			continue
+		}
+		out, err := render.Render(r.ctx, after, after[vs.file])
+		if err != nil {
+			return fmt.Sprintf("the chart no longer renders with %s: %s", vs.name(), firstLine(err.Error())), nil
+		}
+		vals, err := render.Values(out)
+		if err != nil {
+			return fmt.Sprintf("the chart no longer renders YAML with %s: %s", vs.name(), firstLine(err.Error())), nil
+		}
+		got := map[string]string{}
+		for _, v := range vals {
+			got[v.Slot] = v.Text
+		}
+		for _, w := range wants {
+			for _, ss := range j.sites[w.id].slots {
+				if ss.set != n {
+					continue
+				}
+				if g := got[ss.slot]; g != w.kept && g != w.bar {
+					site := r.scans[w.id.file].file.Sites[w.id.site]
+					if strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && !r.plans[w.id.file][w.id.site].bare {
+						r.plans[w.id.file][w.id.site].bare = true
+						retry[w.id.file] = true
+						continue
+					}
+					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", r.scans[w.id.file].file.Path, site.Line,
+						site.Written, w.ref, g, vs.name(), w.kept), nil
+				}
+			}
+		}
+		if len(retry) > 0 {
+			return "a digest key wants bare hex", retry
+		}
+		if why := sameBut(vs, out, wants); why != "" {
+			return why + " (with " + vs.name() + ")", nil
+		}
+	}
+	return "", nil
+}
+
+// sameBut tells how render out differs from the untouched chart's beyond
+// the pinned images, pull policies, checksums and what differs between two
+// untouched renders; "" when it does not.
+func sameBut(vs *valueSet, out map[string]string, wants []pinWant) string {
+	for _, name := range slices.Sorted(maps.Keys(out)) {
+		before, ok := vs.before[name]
+		if !ok {
+			return "the edits make the chart render " + name + ", which it did not"
+		}
+		a, b, c := strings.Split(out[name], "\n"), strings.Split(before, "\n"), strings.Split(vs.again[name], "\n")
+		if len(b) != len(c) {
+			continue // renders differently each time
+		}
+		if len(a) != len(b) {
+			return fmt.Sprintf("the edits change %s by %d lines", name, len(a)-len(b))
+		}
+	lines:
+		for i := range a {
+			if a[i] == b[i] || b[i] != c[i] {
+				continue
+			}
+			if strings.Contains(a[i], "ullPolicy") && strings.Contains(b[i], "ullPolicy") || strings.Contains(a[i], "checksum/") && strings.Contains(b[i], "checksum/") {
+				continue
+			}
+			for _, w := range wants {
+				if strings.Contains(b[i], w.ref) && (strings.ReplaceAll(b[i], w.ref, w.kept) == a[i] || strings.ReplaceAll(b[i], w.ref, w.bar) == a[i]) {
+					continue lines
+				}
+			}
+			return fmt.Sprintf("the edits change more than images: %s renders %q where it rendered %q", name, safetext.Term(a[i]), safetext.Term(b[i]))
+		}
+	}
+	for name := range vs.before {
+		if _, ok := out[name]; !ok {
+			return "the edits make the chart stop rendering " + name
+		}
+	}
+	return ""
+}
+
+// refuse leaves every file of chart j as it was: each site whose change
+// it carried fails, saying why.
+func (r *run) refuse(j *chartJudge, why string) {
+	err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", why)
+	files := map[int]bool{}
+	for _, i := range j.members {
+		if r.spliced[i] == nil {
+			continue
+		}
+		files[i] = true
+		for k := range r.plans[i] {
+			p := &r.plans[i][k]
+			if p.key == "" || p.skip != "" || p.fail != nil {
+				continue
+			}
+			ri := r.refs[p.key]
+			if ri != nil && ri.digest != "" && ri.digest != r.scans[i].file.Sites[k].Ref.Digest || r.notes[i] != nil && r.notes[i][k] != rewrite.PolicyNone {
+				p.fail = err
+			}
+		}
+	}
+	r.spliceAll(files)
+}
