@@ -428,8 +428,8 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 				}
 				if g := got[ss.slot]; g != w.kept && g != w.bar {
 					site := r.scans[w.id.file].file.Sites[w.id.site]
-					if strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && !r.plans[w.id.file][w.id.site].bare {
-						r.plans[w.id.file][w.id.site].bare = true
+					if p := &r.plans[w.id.file][w.id.site]; strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.file]) {
+						p.bare = true
 						retry[w.id.file] = true
 						continue
 					}

@@ -4,66 +4,25 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
+	"maps"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/render"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
 )
-
-// helmVersion is the Helm whose rendering judges the pins in charts.
-const helmVersion = "v3.22.0"
-
-var (
-	helmOnce sync.Once
-	helmPath string
-	helmErr  error
-)
-
-// helmBinary is a helm CLI: $PINBOT_HELM, or one built from Helm's Go
-// module into the user's cache (once per machine; it takes a few minutes
-// the first time).
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	helmOnce.Do(func() {
-		if p := os.Getenv("PINBOT_HELM"); p != "" {
-			helmPath = p
-			return
-		}
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		dir := filepath.Join(cache, "pinbot-test", "helm-"+helmVersion)
-		helmPath = filepath.Join(dir, "helm")
-		if _, err := os.Stat(helmPath); err == nil {
-			return
-		}
-		t.Logf("building helm %s from its Go module into %s", helmVersion, dir)
-		cmd := exec.Command("go", "install", "helm.sh/helm/v3/cmd/helm@"+helmVersion)
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			helmErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if helmErr != nil {
-		t.Fatalf("no helm to render charts with: %v (set PINBOT_HELM to a helm binary)", helmErr)
-	}
-	return helmPath
-}
 
 // digestOf is the digest anyResolver serves for a canonical tag name.
 func digestOf(canonical string) string {
@@ -104,19 +63,37 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-func helmTemplate(t *testing.T, helm, chart string, values ...string) string {
+// helmTemplate renders the chart in dir as "helm template [-f values]"
+// does, in-process with Helm's engine: every template's output, in order of
+// name, as one stream.
+func helmTemplate(t *testing.T, dir string, values ...string) string {
 	t.Helper()
-	args := []string{"template", "r", chart, "--kube-version", "1.31.0"}
-	for _, v := range values {
-		args = append(args, "-f", filepath.Join(chart, v))
-	}
-	cmd := exec.Command(helm, args...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
-	out, err := cmd.CombinedOutput()
+	files := render.Files{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, err := os.ReadFile(p)
+		files[filepath.ToSlash(rel)] = data
+		return err
+	})
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return string(out)
+	var extra []byte
+	if len(values) > 0 {
+		extra = files[values[0]]
+	}
+	out, err := render.Render(context.Background(), files, extra)
+	if err != nil {
+		t.Fatalf("rendering %s %v: %v", dir, values, err)
+	}
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(out)) {
+		b.WriteString("# Source: " + name + "\n" + out[name] + "\n---\n")
+	}
+	return b.String()
 }
 
 var pinnedRefRE = regexp.MustCompile(`([^\s"'@]+)@(sha256:[0-9a-f]{64})`)
@@ -125,15 +102,15 @@ var pinnedRefRE = regexp.MustCompile(`([^\s"'@]+)@(sha256:[0-9a-f]{64})`)
 // image references that gained the digest their tag resolves to (keeping
 // the tag, or dropping it where the chart does once a digest is set) and
 // pull policies; it returns the references that gained a digest.
-func checkRendered(t *testing.T, before, after string) []string {
+func checkRendered(t *testing.T, before, again, after string) []string {
 	t.Helper()
-	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
+	b, a, c := strings.Split(before, "\n"), strings.Split(after, "\n"), strings.Split(again, "\n")
 	if len(a) != len(b) {
 		t.Fatalf("the rendered chart has %d lines, was %d:\n%s", len(a), len(b), after)
 	}
 	var pinned []string
 	for i := range a {
-		if a[i] == b[i] {
+		if a[i] == b[i] || len(c) == len(b) && c[i] != b[i] { // the same, or random
 			continue
 		}
 		if strings.Contains(a[i], "imagePullPolicy") && strings.Contains(b[i], "imagePullPolicy") {
@@ -180,7 +157,6 @@ func checkRendered(t *testing.T, before, after string) []string {
 // one rendered into an env value; sidecar lists; a literal image line in a
 // template) and judges the pins on what helm template renders.
 func TestHelmChartsRender(t *testing.T) {
-	helm := helmBinary(t)
 	root := t.TempDir()
 	copyTree(t, "testdata/charts", root)
 	cases := []struct {
@@ -202,10 +178,26 @@ func TestHelmChartsRender(t *testing.T) {
 		{chart: "collector", values: []string{"ci/deployment-values.yaml"},
 			pinned: []string{"ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0"}},
 		{chart: "vault", pinned: []string{"hashicorp/vault:2.0.4", "nginx:1.27-alpine", "hashicorp/vault-k8s:1.7.6", "hashicorp/vault:2.0.4"}},
+		// a digest key the template decorates with "@sha256:": bare hex
+		{chart: "decorated", pinned: []string{"docker.io/library/busybox:1.31.1", "docker.io/library/busybox:1.31.1"}},
+		// a tag the template derives (v + appVersion): the digest is v2.20.0's
+		{chart: "derived", pinned: []string{"ghcr.io/acme/app:v2.20.0"}},
+		// a parent overriding its subchart's repository: neither value is
+		// the whole reference, so neither is pinned; the library subchart's
+		// helper renders the parent's own image, which is
+		{chart: "umbrella", pinned: []string{"nginx:1.27"}, left: []string{"quay.io/other/haproxy:2.0.4"}},
+		// required values set by ci/ alone; a random password in a template
+		{chart: "required", values: []string{"ci/redis-values.yaml"}, pinned: []string{"redis:7.2", "busybox:1.36"}},
+		// a chart that drops the tag once a digest is set
+		{chart: "tagless", pinned: []string{"quay.io/prometheus/node-exporter:v1.9.1"}},
+		// deliberately unprovable: the tag is in a label too
+		{chart: "unprovable", left: []string{"grafana/grafana:11.2.0"}},
 	}
-	before := make([]string, len(cases))
+	before, twice := make([]string, len(cases)), make([]string, len(cases))
+	unprovable, _ := os.ReadFile(filepath.Join(root, "unprovable", "values.yaml"))
 	for i, c := range cases {
-		before[i] = helmTemplate(t, helm, filepath.Join(root, c.chart), c.values...)
+		before[i] = helmTemplate(t, filepath.Join(root, c.chart), c.values...)
+		twice[i] = helmTemplate(t, filepath.Join(root, c.chart), c.values...)
 	}
 
 	co, err := checkout.Open(root, false)
@@ -223,13 +215,52 @@ func TestHelmChartsRender(t *testing.T) {
 		}
 	}
 	for _, e := range out.Report.Entries {
-		t.Logf("%s:%d %s %s %s %s", e.File, e.Line, e.Kind, e.Ref, e.Status, e.Reason)
+		t.Logf("%s:%d %s %s %s %s%s", e.File, e.Line, e.Kind, e.Ref, e.Status, e.Reason, e.Error)
+	}
+
+	// The unprovable chart's files are as they were, and its pin failed,
+	// saying why.
+	if data, _ := os.ReadFile(filepath.Join(root, "unprovable", "values.yaml")); string(data) != string(unprovable) {
+		t.Errorf("the unprovable chart was written:\n%s", data)
+	}
+	failed := false
+	for _, e := range out.Report.Entries {
+		if e.File == "unprovable/values.yaml" {
+			failed = e.Status == report.Failed && strings.Contains(e.Error, "the chart's render does not prove the edits") &&
+				strings.Contains(e.Error, "app.kubernetes.io/version")
+			if !failed {
+				t.Errorf("the unprovable chart: %s %s %s", e.Status, e.Error, e.Reason)
+			}
+		}
+	}
+	if !failed {
+		t.Error("the unprovable chart's value is not in the report")
+	}
+	reasonOf := func(file string) string {
+		for _, e := range out.Report.Entries {
+			if e.File == file {
+				return string(e.Status) + ": " + e.Reason
+			}
+		}
+		return "(no entry)"
+	}
+	for file, want := range map[string]string{
+		"umbrella/charts/redis-ha/values.yaml": "skipped: " + ReasonNotRendered,
+		"umbrella/values.yaml":                 "skipped: " + rewrite.ReasonNoTagNoSlot,
+		"required/values.yaml":                 "skipped: " + rewrite.ReasonNoRepository,
+	} {
+		if got := reasonOf(file); got != want {
+			t.Errorf("%s: %s, want %s", file, got, want)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
+		t.Errorf("the decorated digest key did not get bare hex:\n%s", data)
 	}
 
 	for i, c := range cases {
 		t.Run(strings.Join(append([]string{c.chart}, c.values...), "+"), func(t *testing.T) {
-			after := helmTemplate(t, helm, filepath.Join(root, c.chart), c.values...)
-			got := checkRendered(t, before[i], after)
+			after := helmTemplate(t, filepath.Join(root, c.chart), c.values...)
+			got := checkRendered(t, before[i], twice[i], after)
 			sort.Strings(got)
 			sort.Strings(c.pinned)
 			if strings.Join(got, " ") != strings.Join(c.pinned, " ") {
