@@ -448,7 +448,7 @@ func render(w io.Writer, rep *report.Report, output string, check, verbose bool)
 	}
 	var err error
 	if check {
-		err = report.WriteCheck(w, rep)
+		err = report.WriteCheck(w, rep, verbose)
 	} else {
 		err = report.WriteText(w, rep, verbose)
 	}

@@ -706,3 +706,6 @@ func (c *Checkout) ReadTree(dir string) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// Lstat describes a path under the root without following a symlink.
+func (c *Checkout) Lstat(rel string) (fs.FileInfo, error) { return c.root.Lstat(path.Clean(rel)) }

@@ -15,12 +15,14 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/pinbot/pinbot/internal/built"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/progress"
@@ -135,6 +137,10 @@ type scanned struct {
 	unread *report.FileError // not read at all: the run fails
 }
 
+// buildFiles are the names of the build files looked for beyond the
+// files listed (built.IsBuildFile reads more spellings among those).
+var buildFiles = []string{"skaffold.yaml", "skaffold.yml", "Tiltfile", "compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+
 // sinkJobs bounds the changes handed to a sink at once: a sink writes, so
 // it waits on the disk more than on the processor.
 const sinkJobs = 16
@@ -168,6 +174,7 @@ type run struct {
 	notes   [][]rewrite.PolicyNote
 	errs    []error
 	charts  []*chartJudge
+	built   *built.Set // the images the repository builds
 }
 
 // Run scans, resolves and plans. Per-reference failures are in the report;
@@ -220,10 +227,23 @@ func (r *run) list() (*candidates, error) {
 	if r.opts.Filter != nil {
 		filter = r.opts.Filter
 	}
-	listing, err := r.co.Walk(paths, filter, "Chart.yaml")
+	listing, err := r.co.Walk(paths, filter, append([]string{"Chart.yaml"}, buildFiles...)...)
 	if err != nil {
 		return nil, err
 	}
+	// The images the repository builds: from the build files the walk saw,
+	// listed or not, and those at the root, wherever the walk went.
+	builds := append(append([]string(nil), listing.Files...), listing.Also...)
+	for _, f := range buildFiles {
+		if fi, err := r.co.Lstat(f); err == nil && fi.Mode().IsRegular() {
+			builds = append(builds, f)
+		}
+	}
+	slices.Sort(builds)
+	r.built = built.Learn(slices.Compact(builds), func(p string) ([]byte, error) {
+		data, _, err := r.co.ReadFile(p)
+		return data, err
+	})
 	r.cx = rewrite.NewContext(withCharts(r.co, listing), func(p string) ([]byte, error) {
 		data, _, err := r.co.ReadFile(p)
 		return data, err
@@ -256,12 +276,25 @@ func (r *run) plan() {
 				p.skip = site.Skip
 			case r.opts.Filter != nil && r.opts.Filter.Ignored(site.Ref):
 				p.skip = ReasonConfigIgnored
+			case r.builds(site):
+				p.skip = r.builtReason(site)
 			default:
 				p.key, p.bare = site.Written, site.BareDigest()
 			}
 		}
 		r.plans[i] = plans
 	}
+}
+
+// builds tells a site naming an image the repository builds.
+func (r *run) builds(s *rewrite.Site) bool {
+	_, ok := r.built.Builds(s.Written, s.Ref)
+	return ok
+}
+
+func (r *run) builtReason(s *rewrite.Site) string {
+	where, _ := r.built.Builds(s.Written, s.Ref)
+	return built.Reason(where)
 }
 
 // resolve asks each unique tag once, and settles every reference on the

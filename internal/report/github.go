@@ -51,28 +51,34 @@ func failureTitle(e Entry) string {
 // unreadable files warnings either way.
 func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 	for _, e := range r.Entries {
+		ann := func(level, title, msg string) error {
+			if e.Note != "" {
+				msg += " (" + e.Note + ")"
+			}
+			return annotation(w, level, e.File, e.Line, e.Column, title, msg)
+		}
 		var err error
 		switch {
 		case e.Status == Failed:
-			err = annotation(w, "error", e.File, e.Line, e.Column, failureTitle(e), fmt.Sprintf("%s: %s", e.Ref, e.Error))
+			err = ann("error", failureTitle(e), fmt.Sprintf("%s: %s", e.Ref, e.Error))
 		case check && e.Status == Unpinned:
-			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: the tag can point at other bytes tomorrow. Run pinbot pin.", e.Ref))
+			err = ann("error", "Unpinned image", fmt.Sprintf("%s names no digest: the tag can point at other bytes tomorrow. Run pinbot pin.", e.Ref))
 		case check && e.Status == Pinned:
-			err = annotation(w, "error", e.File, e.Line, e.Column, "Unpinned image", fmt.Sprintf("%s names no digest: pin it as %s", e.Ref, e.Pinned))
+			err = ann("error", "Unpinned image", fmt.Sprintf("%s names no digest: pin it as %s", e.Ref, e.Pinned))
 		case e.Status == Vanished:
 			level := "warning"
 			if check {
 				level = "error"
 			}
-			err = annotation(w, level, e.File, e.Line, e.Column, "Vanished digest", fmt.Sprintf("%s: %s; renew it as %s", e.Ref, VanishedNote, e.Pinned))
+			err = ann(level, "Vanished digest", fmt.Sprintf("%s: %s; renew it as %s", e.Ref, VanishedNote, e.Pinned))
 		case check && e.Status == Updated:
-			err = annotation(w, "error", e.File, e.Line, e.Column, "Stale digest", fmt.Sprintf("the tag %s moved upstream: %s is now %s", e.Tag, ShortDigest(e.OldDigest), e.Pinned))
+			err = ann("error", "Stale digest", fmt.Sprintf("the tag %s moved upstream: %s is now %s", e.Tag, ShortDigest(e.OldDigest), e.Pinned))
 		case check && e.PolicyChanged():
-			err = annotation(w, "error", e.File, e.Line, e.Column, "imagePullPolicy", fmt.Sprintf("%s is pinned: imagePullPolicy %s", e.Ref, e.PullPolicy))
+			err = ann("error", "imagePullPolicy", fmt.Sprintf("%s is pinned: imagePullPolicy %s", e.Ref, e.PullPolicy))
 		case e.Status == Pinned:
-			err = annotation(w, "notice", e.File, e.Line, e.Column, "Pinned", fmt.Sprintf("%s -> %s", e.Ref, e.Pinned))
+			err = ann("notice", "Pinned", fmt.Sprintf("%s -> %s", e.Ref, e.Pinned))
 		case e.Status == Updated:
-			err = annotation(w, "notice", e.File, e.Line, e.Column, "Digest updated", fmt.Sprintf("the tag %s moved upstream: %s -> %s", e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest)))
+			err = ann("notice", "Digest updated", fmt.Sprintf("the tag %s moved upstream: %s -> %s", e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest)))
 		}
 		if err != nil {
 			return err

@@ -95,6 +95,14 @@ func (r *Report) Body(version string) string {
 	return body
 }
 
+// noteOf is an entry's note for a table cell: " (note)", or "".
+func noteOf(e Entry) string {
+	if e.Note == "" {
+		return ""
+	}
+	return " (" + cell(e.Note) + ")"
+}
+
 func (r *Report) body(version string, maxRows int) string {
 	var b strings.Builder
 	c := r.Counts()
@@ -137,13 +145,13 @@ func (r *Report) body(version string, maxRows int) string {
 		return out
 	}
 	table("Urgent: the pinned digest no longer exists upstream", "New nodes cannot pull these images until this is merged.\n\n| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Vanished), func(e Entry) string {
-		return fmt.Sprintf("| %s | %s | %s | %s (gone) → %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
+		return fmt.Sprintf("| %s | %s | %s | %s (gone) → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
 	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
-		return fmt.Sprintf("| %s | %s | %s | %s → %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
+		return fmt.Sprintf("| %s | %s | %s | %s → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
 	table("Newly pinned", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Pinned), func(e Entry) string {
-		return fmt.Sprintf("| %s | %s | %s | %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)))
+		return fmt.Sprintf("| %s | %s | %s | %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)), noteOf(e))
 	})
 
 	var added, changed, kept int

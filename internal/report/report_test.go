@@ -93,7 +93,7 @@ func TestTitleAndCommitMessage(t *testing.T) {
 func TestTextAndCheck(t *testing.T) {
 	var b bytes.Buffer
 	r := sample()
-	if err := WriteCheck(&b, r); err != nil {
+	if err := WriteCheck(&b, r, false); err != nil {
 		t.Fatal(err)
 	}
 	want := "deploy/app.yaml:9: nginx:1.25 -> nginx:1.25@" + dNew + "\n" +

@@ -182,6 +182,9 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 		default:
 			continue
 		}
+		if e.Note != "" {
+			msg += " (" + e.Note + ")"
+		}
 		// the same reference in the same file is the same alert, whatever its line
 		add(rule, msg, e.File, e.Line, e.Column, e.File+"|"+e.Kind+"|"+e.Ref)
 	}

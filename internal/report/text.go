@@ -131,20 +131,30 @@ func locate(file string, line int) string {
 // WriteCheck lists every reference that is not pinned and current, as
 // "file:line: ref -> pinned", for a CI gate, then the verdict: never
 // "current" when anything failed or could not be read.
-func WriteCheck(w io.Writer, r *Report) error {
+func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 	work := r.Work()
-	for _, e := range work {
+	for _, e := range r.Entries {
 		loc := termLoc(e.File, e.Line)
+		note := ""
+		if e.Note != "" {
+			note = " (" + Term(e.Note) + ")"
+		}
 		var err error
 		switch {
 		case e.Status == Unpinned:
-			_, err = fmt.Fprintf(w, "%s: %s: no digest\n", loc, Term(e.Ref))
+			_, err = fmt.Fprintf(w, "%s: %s: no digest%s\n", loc, Term(e.Ref), note)
 		case e.Status == Vanished:
-			_, err = fmt.Fprintf(w, "%s: %s -> %s (URGENT: %s)\n", loc, Term(e.Ref), Term(e.Pinned), VanishedNote)
+			_, err = fmt.Fprintf(w, "%s: %s -> %s (URGENT: %s)%s\n", loc, Term(e.Ref), Term(e.Pinned), VanishedNote, note)
 		case e.Status == Pinned || e.Status == Updated:
-			_, err = fmt.Fprintf(w, "%s: %s -> %s\n", loc, Term(e.Ref), Term(e.Pinned))
-		default:
+			_, err = fmt.Fprintf(w, "%s: %s -> %s%s\n", loc, Term(e.Ref), Term(e.Pinned), note)
+		case e.PolicyChanged():
 			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", loc, Term(e.Ref), Term(e.PullPolicy))
+		case verbose && e.Status == Current:
+			_, err = fmt.Fprintf(w, "%s: %s: current%s\n", loc, Term(e.Ref), note)
+		case verbose && e.Status == Unverified:
+			_, err = fmt.Fprintf(w, "%s: %s: pinned (not verified offline)\n", loc, Term(e.Ref))
+		case verbose && e.Status == Skipped:
+			_, err = fmt.Fprintf(w, "%s: %s: skipped: %s\n", loc, Term(e.Ref), Term(e.Reason))
 		}
 		if err != nil {
 			return err
