@@ -213,8 +213,15 @@ func (r *run) judge(j *chartJudge) {
 		return
 	}
 
-	// A marker over each value that names an image, all in one copy.
+	// A marker over each value that names an image, all in one copy. Its
+	// NOTES.txt are left out: they are no manifests, and charts check
+	// their values there (a repository they do not know is an error).
 	marked := maps.Clone(files)
+	for name := range marked {
+		if path.Base(name) == "NOTES.txt" {
+			delete(marked, name)
+		}
+	}
 	var ids []siteRef
 	for _, i := range j.members {
 		f := r.scans[i].file
