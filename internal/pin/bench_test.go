@@ -292,3 +292,32 @@ func BenchmarkManyDocuments(b *testing.B) {
 	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
 	b.ReportMetric(peakRSS(), "peak-RSS-MB")
 }
+
+// BenchmarkCharts is the whole pipeline over the test charts (eleven, with
+// their ci/ values), every tag answered at once: what judging charts by
+// rendering them costs, reported per chart (each rendered twice untouched,
+// once with markers and once with the edits, per values file).
+func BenchmarkCharts(b *testing.B) {
+	root := b.TempDir()
+	copyTree(b, "testdata/charts", root)
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer co.Close()
+	entries, _ := os.ReadDir(root)
+	charts := len(entries)
+	defer TuneGC()()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := Run(context.Background(), co, anyResolver{}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Changes) == 0 {
+			b.Fatal("nothing pinned")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(charts), "ms/chart")
+}

@@ -41,7 +41,7 @@ func (anyResolver) Resolve(_ context.Context, tags []name.Tag) map[string]resolv
 	return out
 }
 
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
