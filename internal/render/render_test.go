@@ -1,0 +1,97 @@
+package render
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readChart reads a chart directory from disk.
+func readChart(t testing.TB, dir string) Files {
+	t.Helper()
+	files := Files{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, err := os.ReadFile(p)
+		files[filepath.ToSlash(rel)] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestRenderAsHelmTemplate: a chart with a subchart disabled by its
+// condition, a .helmignore, values from a file on top, and a template
+// that fails on a missing required value.
+func TestRenderAsHelmTemplate(t *testing.T) {
+	files := Files{
+		"Chart.yaml":  []byte("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 1.0.0\n  condition: sub.enabled\n"),
+		"values.yaml": []byte("image: {repository: nginx, tag: \"1.27\"}\nsub: {enabled: false}\n"),
+		".helmignore": []byte("*.bak\n"),
+		"templates/pod.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n" +
+			"    env: [{name: X, value: {{ required \"x is required\" .Values.x | quote }}}]\n"),
+		"templates/broken.bak":         []byte("{{ this does not parse"),
+		"templates/NOTES.txt":          []byte("installed {{ .Release.Name }}"),
+		"charts/sub/Chart.yaml":        []byte("apiVersion: v2\nname: sub\nversion: 1.0.0\n"),
+		"charts/sub/templates/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub}\n"),
+	}
+	if _, err := Render(context.Background(), files, nil); err == nil || !strings.Contains(err.Error(), "x is required") {
+		t.Fatalf("err = %v, want the required value's message", err)
+	}
+	out, err := Render(context.Background(), files, []byte("x: set\nimage: {tag: \"1.28\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || !strings.Contains(out["app/templates/pod.yaml"], "metadata: {name: "+ReleaseName+"}") {
+		t.Fatalf("rendered %v", out)
+	}
+	vals, err := Values(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var images, env []string
+	for _, v := range vals {
+		if v.Image {
+			images = append(images, v.Slot+"="+v.Text)
+		}
+		if strings.HasSuffix(v.Slot, ".value") {
+			env = append(env, v.Text)
+		}
+	}
+	if strings.Join(images, " ") != "app/templates/pod.yaml#0.spec.containers[0].image=nginx:1.28" || strings.Join(env, " ") != "set" {
+		t.Errorf("images %v, env %v", images, env)
+	}
+	// the subchart on, by the values given
+	out, err = Render(context.Background(), files, []byte("x: set\nsub: {enabled: true}\n"))
+	if err != nil || out["app/charts/sub/templates/cm.yaml"] == "" {
+		t.Errorf("the subchart enabled: %v %v", out, err)
+	}
+}
+
+// BenchmarkRender renders the chart in $PINBOT_BENCH_CHART (or a small
+// one of the tests), with values.yaml alone.
+func BenchmarkRender(b *testing.B) {
+	dir := os.Getenv("PINBOT_BENCH_CHART")
+	if dir == "" {
+		dir = "../pin/testdata/charts/vault"
+	}
+	files := readChart(b, dir)
+	var values []byte
+	if v := os.Getenv("PINBOT_BENCH_VALUES"); v != "" {
+		values = files[v]
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Render(context.Background(), files, values); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
