@@ -59,6 +59,8 @@ func Render(ctx context.Context, files Files, values []byte) (map[string]string,
 			return nil, fmt.Errorf("reading the values: %w", err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	type answer struct {
 		out map[string]string
 		err error
@@ -73,8 +75,6 @@ func Render(ctx context.Context, files Files, values []byte) (map[string]string,
 		out, err := render(ctx, ch, vals)
 		done <- answer{out, err}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
 	select {
 	case a := <-done:
 		return a.out, a.err
