@@ -29,9 +29,9 @@ type File struct {
 	Data   []byte
 	Sites  []*Site
 	src    *source
-	cx     *Context                    // what the scan knows of the checkout
-	parsed map[string]parsedRef        // references as written, parsed
-	texts  smallMap[[5]string, string] // edit texts by their parts, one copy each
+	cx     *Context             // what the scan knows of the checkout
+	parsed map[string]parsedRef // references as written, parsed
+	texts  map[[5]string]string // edit texts by their parts, one copy each
 }
 
 // text is a+b+c+d+e, made once and shared with every other edit of the
@@ -39,11 +39,14 @@ type File struct {
 // times holds it once.
 func (f *File) text(a, b, c, d, e string) string {
 	k := [5]string{a, b, c, d, e}
-	if t, ok := f.texts.get(k); ok {
+	if t, ok := f.texts[k]; ok {
 		return t
 	}
 	t := a + b + c + d + e
-	f.texts.put(k, t)
+	if f.texts == nil {
+		f.texts = map[[5]string]string{}
+	}
+	f.texts[k] = t
 	return t
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-	"unsafe"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -278,34 +277,8 @@ func TestParsedOnce(t *testing.T) {
 	check(2)
 }
 
-// TestEditTextsShared: an edit text is made once per file and shared by
-// every edit inserting it, while there are few kinds and once there are
-// many.
-func TestEditTextsShared(t *testing.T) {
-	f := &File{}
-	first := map[string]*byte{}
-	for round, kinds := range []int{5, 5, 20, 20} { // a few, then many
-		for i := 0; i < kinds; i++ {
-			d := fmt.Sprintf("sha256:%064d", i)
-			got := f.text("@", d, "", "", "")
-			if got != "@"+d {
-				t.Fatalf("text = %q", got)
-			}
-			if p, ok := first[got]; ok && p != unsafe.StringData(got) {
-				t.Errorf("round %d: text %d made again", round, i)
-			}
-			first[got] = unsafe.StringData(got)
-		}
-	}
-	if f.texts.len() != 20 {
-		t.Errorf("%d texts kept, want 20", f.texts.len())
-	}
-}
-
-// TestWalkOnce: a collection is reported new once per document, through
-// the few looked through and the many looked up alike.
 func TestWalkOnce(t *testing.T) {
-	w := &yamlWalk{}
+	w := &yamlWalk{seen: map[*yaml.Node]bool{}}
 	nodes := make([]*yaml.Node, 20)
 	for i := range nodes {
 		nodes[i] = &yaml.Node{Kind: yaml.MappingNode}
@@ -323,7 +296,7 @@ func TestWalkOnce(t *testing.T) {
 			t.Fatal("an alias to a node seen, or nil, was new")
 		}
 	}
-	w.seen = smallMap[*yaml.Node, struct{}]{} // a new document
+	w.seen = map[*yaml.Node]bool{} // a new document
 	if !w.once(nodes[0]) || !w.once(alias) {
 		t.Error("a new document remembered the last one's nodes")
 	}
@@ -357,28 +330,6 @@ func TestDockerfileFlagsEndAtTheFirstArgument(t *testing.T) {
 	for _, kept := range []string{"src --from=redis:7 /y", "a --from=memcached:1 /z", "buildah build --mount=type=cache,from=busybox:1,target=/d ."} {
 		if !strings.Contains(string(out), kept) {
 			t.Errorf("%q was rewritten:\n%s", kept, out)
-		}
-	}
-}
-
-// TestSmallMap: the same answers as a Go map, through the entries looked
-// through and once they are looked up.
-func TestSmallMap(t *testing.T) {
-	var s smallMap[string, int]
-	want := map[string]int{}
-	for i := 0; i < 40; i++ {
-		k := fmt.Sprintf("k%d", i%25) // some put again
-		s.put(k, i)
-		want[k] = i
-		for j := 0; j < 30; j++ {
-			k := fmt.Sprintf("k%d", j)
-			got, ok := s.get(k)
-			if w, wok := want[k]; got != w || ok != wok {
-				t.Fatalf("after %d puts: get(%s) = %d, %v; want %d, %v", i+1, k, got, ok, w, wok)
-			}
-		}
-		if s.len() != len(want) {
-			t.Fatalf("after %d puts: len %d, want %d", i+1, s.len(), len(want))
 		}
 	}
 }

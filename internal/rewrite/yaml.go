@@ -48,18 +48,6 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 			err = a.err
 		}
 	}()
-	// The quick parser first; what it leaves, the general one, from the
-	// file's start.
-	if q := newQuick(f.Data, f.src.lines); q != nil {
-		defer q.release()
-		w.unique = true // the quick parser gives up on a key named twice
-		taken, err := q.each(w.document)
-		if taken {
-			return err
-		}
-		f.Sites = nil
-		w = &yamlWalk{f: f, ctx: ctx, budget: w.budget}
-	}
 	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
 	for {
 		var doc yaml.Node
@@ -80,16 +68,14 @@ func (f *File) scanYAML(ctx context.Context) (err error) {
 // document hands one document to the scanner of the file's format.
 func (w *yamlWalk) document(doc *yaml.Node) error {
 	w.keys = nil
-	if !w.unique {
-		if err := duplicateKeys(doc, 0, &w.keys); err != nil {
-			w.f.Sites = nil
-			return err
-		}
+	if err := duplicateKeys(doc, 0, &w.keys); err != nil {
+		w.f.Sites = nil
+		return err
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	w.seen = smallMap[*yaml.Node, struct{}]{} // aliases never cross documents
+	w.seen = map[*yaml.Node]bool{} // aliases never cross documents
 	root := deref(doc.Content[0])
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil
@@ -108,7 +94,7 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 		return nil
 	}
 	if n.Kind == yaml.MappingNode {
-		var seen smallMap[string, int] // the keys so far, and their lines
+		seen := map[string]int{} // the keys so far, and their lines
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if !plainKey(k) {
@@ -120,10 +106,10 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 				}
 				(*anchoredKeys)[k] = true
 			}
-			if first, dup := seen.get(k.Value); dup {
+			if first, dup := seen[k.Value]; dup {
 				return &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", k.Value, first)}
 			}
-			seen.put(k.Value, k.Line)
+			seen[k.Value] = k.Line
 		}
 	}
 	for _, c := range n.Content {
@@ -139,12 +125,9 @@ func duplicateKeys(n *yaml.Node, depth int, anchoredKeys *map[*yaml.Node]bool) e
 func plainKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag != "!!merge" }
 
 type yamlWalk struct {
-	f    *File
-	ctx  context.Context
-	seen smallMap[*yaml.Node, struct{}] // collections already scanned (reached again through an alias)
-	// unique: no mapping of the documents names a key twice, nor has a
-	// key with an anchor (the quick parser's).
-	unique bool
+	f      *File
+	ctx    context.Context
+	seen   map[*yaml.Node]bool // collections already scanned (reached again through an alias)
 	keys   map[*yaml.Node]bool // mapping keys with an anchor
 	steps  int
 	budget int
@@ -460,10 +443,13 @@ func (w *yamlWalk) once(m *yaml.Node) bool {
 	if m == nil {
 		return false
 	}
-	if _, seen := w.seen.get(m); seen {
+	if w.seen[m] {
 		return false
 	}
-	w.seen.put(m, struct{}{})
+	if w.seen == nil {
+		w.seen = map[*yaml.Node]bool{}
+	}
+	w.seen[m] = true
 	return true
 }
 
