@@ -35,7 +35,7 @@ func hostileReport(s string) *Report {
 func skeleton(body string) []string {
 	var out []string
 	for _, line := range strings.Split(body, "\n") {
-		line = strings.NewReplacer("@&#8203;", "", "#&#8203;", "", "&lt;", "", "&gt;", "", "&amp;", "").Replace(line)
+		line = strings.NewReplacer("@&#8203;", "x", "#&#8203;", "x", "&lt;", "x", "&gt;", "x", "&amp;", "x").Replace(line)
 		var b strings.Builder
 		for i := 0; i < len(line); i++ {
 			c := line[i]

@@ -158,13 +158,13 @@ func (r *Report) body(version string, maxRows int) string {
 	keptValues := map[string]bool{}
 	for _, e := range r.Entries {
 		switch {
+		case strings.HasPrefix(e.PullPolicy, "kept "):
+			kept++
+			keptValues[strings.TrimPrefix(e.PullPolicy, "kept ")] = true
 		case strings.HasPrefix(e.PullPolicy, "added "):
 			added++
 		case strings.Contains(e.PullPolicy, " -> "):
 			changed++
-		case strings.HasPrefix(e.PullPolicy, "kept "):
-			kept++
-			keptValues[strings.TrimPrefix(e.PullPolicy, "kept ")] = true
 		}
 	}
 	if added+changed+kept > 0 {

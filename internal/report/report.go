@@ -77,7 +77,8 @@ func (e Entry) Changes() bool {
 
 // PolicyChanged reports whether imagePullPolicy was added or changed.
 func (e Entry) PolicyChanged() bool {
-	return strings.HasPrefix(e.PullPolicy, "added ") || strings.Contains(e.PullPolicy, " -> ")
+	// "kept" first: the value kept is the checkout's, and may hold anything
+	return !strings.HasPrefix(e.PullPolicy, "kept ") && (strings.HasPrefix(e.PullPolicy, "added ") || strings.Contains(e.PullPolicy, " -> "))
 }
 
 // Warning is a file pinbot could not understand, left as it was.
