@@ -311,7 +311,8 @@ pinbot cannot parse is reported and left byte-identical.
 
 Pinned Kubernetes containers of the built-in kinds get imagePullPolicy:
 IfNotPresent (--pull-policy): a digest cannot go stale, so Always only adds a
-registry round trip to every pod start. Never is kept. Custom resources never
+registry round trip to every pod start. A container with Never (an image
+loaded onto the node) is left alone. Custom resources never
 get a field they may not have.
 
 Credentials come from the docker config file and its credential helpers, and

@@ -127,6 +127,9 @@ const ReasonConfigIgnored = "listed under ignore in the configuration"
 // NoteAppVersion marks a Helm image whose tag is the chart's appVersion.
 const NoteAppVersion = "the tag is Chart.yaml's appVersion"
 
+// ReasonNeverPull says why a container that never pulls is left alone.
+const ReasonNeverPull = "imagePullPolicy: Never: the node runs the image it was given (kind load, ctr import), whose digest need not be the registry's"
+
 // ReasonDigestOnly says why a reference pinned by digest alone is never renewed.
 const ReasonDigestOnly = "pinned by digest alone: no tag to follow"
 
@@ -276,6 +279,8 @@ func (r *run) plan() {
 				p.skip = site.Skip
 			case r.opts.Filter != nil && r.opts.Filter.Ignored(site.Ref):
 				p.skip = ReasonConfigIgnored
+			case site.PullPolicy == "Never":
+				p.skip = ReasonNeverPull
 			case r.builds(site):
 				p.skip = r.builtReason(site)
 			default:
