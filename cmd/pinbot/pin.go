@@ -17,6 +17,7 @@ import (
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/pinbot/pinbot/internal/size"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -44,19 +45,20 @@ type pinFlags struct {
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.configFile, "config", "", "configuration file (default: "+config.DefaultFile+" at the root, when present)")
-	fs.StringVar(&f.pullPolicy, "pull-policy", string(rewrite.PolicyIfNotPresent), "imagePullPolicy for pinned Kubernetes containers: IfNotPresent, Always or keep")
-	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve registry `SRC=DST` through a mirror, as in docker.io=harbor.example.com/dockerhub (repeatable)")
+	fs.StringVar(&f.configFile, "config", "", "the configuration `FILE` (default: "+config.DefaultFile+" at the root, when present)")
+	fs.StringVar(&f.pullPolicy, "pull-policy", string(rewrite.PolicyIfNotPresent), "the imagePullPolicy `POLICY` for pinned Kubernetes containers: IfNotPresent, Always or keep")
+	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve the references of registry SRC (or SRC/prefix) through DST: `SRC=DST`, as in docker.io=harbor.example.com/dockerhub (repeatable)")
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
-	fs.IntVar(&f.jobs, "jobs", 64, "registry requests in flight at once, in all (each registry gets at most 16)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time allowed for each registry request")
+	fs.IntVar(&f.jobs, "jobs", 64, "`N` registry requests in flight at once, in all (each registry gets at most 16)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "the `DURATION` allowed for each registry request")
 	fs.StringArrayVar(&f.platforms, "platform", nil, "every digest written or kept must cover `OS/ARCH[/VARIANT]` (repeatable; replaces platforms: in .pinbot.yaml); costs one manifest GET per digest")
 	fs.BoolVar(&f.verify, "verify", false, "read each digest written and check that its bytes hash to it (one manifest GET per digest): for a mirror or proxy you do not control")
 	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
-	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "how long a cached digest is used")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "the `DURATION` a cached digest is used for")
 	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
-	fs.StringVar(&f.maxFileSize, "max-file-size", checkout.FormatSize(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
+	fs.StringVar(&f.maxFileSize, "max-file-size", size.Format(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries and maxFileSize from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
+	fs.BoolVarP(&f.g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
 
@@ -201,7 +203,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	}
 	co.MaxFileSize = serving.MaxFileSize
 	if cmd.Flags().Changed("max-file-size") {
-		if co.MaxFileSize, err = checkout.ParseSize(f.maxFileSize); err != nil {
+		if co.MaxFileSize, err = size.Parse(f.maxFileSize); err != nil {
 			return nil, usageError("--max-file-size: %v", err)
 		}
 	}
@@ -303,8 +305,7 @@ func newPinCmd(g *globals) *cobra.Command {
 digest of references whose tag has moved upstream. Nothing else in any file
 changes: not comments, quoting, indentation, key order or line endings.
 
-Where images are found:
-` + formatsHelp() + `
+Where images are found, format by format: pinbot help formats.
 A reference built from variables (${TAG}, {{ .Values.image }}) is skipped, and
 a line "# pinbot:ignore" on or above a reference leaves it alone. A file that
 pinbot cannot parse is reported and left byte-identical.
@@ -379,12 +380,21 @@ named as file:line: ref: error).`,
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&f.check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report `FORMAT`: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")
 	return cmd
 }
 
-// formatsHelp is the table of formats for pin --help: each format's files,
-// then where in them images are found, wrapped and indented.
+// newFormatsTopic is "pinbot help formats": where images are found.
+func newFormatsTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "formats",
+		Short: "Where pinbot finds images, format by format",
+		Long:  "Where pinbot finds images, format by format:\n\n" + formatsHelp(),
+	}
+}
+
+// formatsHelp is the table of formats for "pinbot help formats": each
+// format's files, then where in them images are found, wrapped and indented.
 func formatsHelp() string {
 	plain := strings.NewReplacer("`", "", "\\\"", "\"")
 	var b strings.Builder

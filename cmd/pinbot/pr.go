@@ -21,9 +21,8 @@ type prFlags struct {
 	repo, base, branch, title string
 	labels, reviewers         []string
 	draft, dryRun             bool
-	apiURL, tokenFile         string
-	appID                     int64
-	appKey                    string
+	tokenFile                 string
+	app                       appFlags // an App instead of a token, and the API's URL
 	output                    string
 }
 
@@ -67,9 +66,6 @@ opened, updated or closed.`,
 			if err := checkOutput(o.output); err != nil {
 				return err
 			}
-			if (o.appID != 0) != (o.appKey != "") {
-				return usageError("--app-id and --app-private-key go together")
-			}
 			if o.branch == "" {
 				return usageError("--branch must not be empty")
 			}
@@ -83,10 +79,7 @@ opened, updated or closed.`,
 			if err != nil {
 				return err
 			}
-			apiURL := o.apiURL
-			if apiURL == "" {
-				apiURL = os.Getenv("GITHUB_API_URL")
-			}
+			apiURL := o.app.api()
 			ctx := cmd.Context()
 			hc, err := o.httpClient(cmd, repo, apiURL)
 			if err != nil {
@@ -144,18 +137,16 @@ opened, updated or closed.`,
 	f.register(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVar(&o.repo, "repo", "", "the repository, `OWNER/NAME` (default: $GITHUB_REPOSITORY, else the origin remote)")
-	fl.StringVar(&o.base, "base", "", "the branch the pull request targets (default: the repository's default branch)")
-	fl.StringVar(&o.branch, "branch", "pinbot/digests", "the branch pinbot owns and force-updates")
-	fl.StringVar(&o.title, "title", "", "pull request title (default: says what changed)")
-	fl.StringArrayVar(&o.labels, "label", nil, "label the pull request, creating the label if missing (repeatable)")
-	fl.StringArrayVar(&o.reviewers, "reviewer", nil, "ask a user or an org/team to review a new pull request (repeatable)")
+	fl.StringVar(&o.base, "base", "", "the `BRANCH` the pull request targets (default: the repository's default branch)")
+	fl.StringVar(&o.branch, "branch", "pinbot/digests", "the `BRANCH` pinbot owns and force-updates")
+	fl.StringVar(&o.title, "title", "", "the pull request's `TITLE` (default: says what changed)")
+	fl.StringArrayVar(&o.labels, "label", nil, "label the pull request with `NAME`, creating the label if missing (repeatable)")
+	fl.StringArrayVar(&o.reviewers, "reviewer", nil, "ask `USER` or ORG/TEAM to review a new pull request (repeatable)")
 	fl.BoolVar(&o.draft, "draft", false, "open the pull request as a draft")
-	fl.StringVar(&o.apiURL, "api-url", "", "GitHub's REST API (default: $GITHUB_API_URL, else https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "print the branch, commit message, title and body that would be sent; call no GitHub API that writes")
-	fl.StringVar(&o.tokenFile, "token-file", "", "read the token from this file instead of $GITHUB_TOKEN")
-	fl.Int64Var(&o.appID, "app-id", 0, "authenticate as this GitHub App's installation on the repository")
-	fl.StringVar(&o.appKey, "app-private-key", "", "the GitHub App's private key (PEM `FILE`)")
-	fl.StringVarP(&o.output, "output", "o", "text", "report format: text, json (with the pull request), sarif or github (annotations, job summary, step outputs)")
+	fl.StringVar(&o.tokenFile, "token-file", "", "read the token from `FILE` instead of $GITHUB_TOKEN")
+	o.app.register(cmd)
+	fl.StringVarP(&o.output, "output", "o", "text", "report `FORMAT`: text, json (with the pull request), sarif or github (annotations, job summary, step outputs)")
 	return cmd
 }
 
@@ -192,12 +183,12 @@ func (o *prFlags) httpClient(cmd *cobra.Command, repo forge.Repo, apiURL string)
 	ctx := cmd.Context()
 	var token string
 	switch {
-	case o.appID != 0:
-		key, err := os.ReadFile(o.appKey)
+	case o.app.given(): // as the installation of the App on the repository
+		app, _, err := o.app.app()
 		if err != nil {
-			return nil, usageError("--app-private-key: %v", err)
+			return nil, err
 		}
-		token, err = forge.App{ID: o.appID, PrivateKey: key}.InstallationToken(ctx, apiURL, repo)
+		token, err = app.InstallationToken(ctx, apiURL, repo)
 		if err != nil {
 			return nil, &exitError{code: exitForge, err: err}
 		}

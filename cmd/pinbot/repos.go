@@ -23,9 +23,22 @@ type appFlags struct {
 }
 
 func (a *appFlags) register(cmd *cobra.Command) {
-	cmd.Flags().Int64Var(&a.id, "app-id", 0, "the GitHub App's id (default: $PINBOT_APP_ID)")
+	cmd.Flags().Int64Var(&a.id, "app-id", 0, "the GitHub App's `ID` (default: $PINBOT_APP_ID)")
 	cmd.Flags().StringVar(&a.key, "app-private-key", "", "the App's private key, a PEM `FILE` (default: the PEM in $PINBOT_APP_PRIVATE_KEY)")
-	cmd.Flags().StringVar(&a.apiURL, "api-url", "", "GitHub's REST API (default: $GITHUB_API_URL, else https://api.github.com)")
+	cmd.Flags().StringVar(&a.apiURL, "api-url", "", "GitHub's REST API `URL` (default: $GITHUB_API_URL, else https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)")
+}
+
+// given tells whether an App is named at all: by a flag or the environment.
+func (a *appFlags) given() bool {
+	return a.id != 0 || a.key != "" || os.Getenv("PINBOT_APP_ID") != "" || os.Getenv("PINBOT_APP_PRIVATE_KEY") != ""
+}
+
+// api is --api-url, else $GITHUB_API_URL ("" for github.com's).
+func (a *appFlags) api() string {
+	if a.apiURL != "" {
+		return a.apiURL
+	}
+	return os.Getenv("GITHUB_API_URL")
 }
 
 func (a *appFlags) app() (forge.App, string, error) {
@@ -52,11 +65,7 @@ func (a *appFlags) app() (forge.App, string, error) {
 	if id == 0 || len(pem) == 0 {
 		return forge.App{}, "", usageError("a GitHub App is needed: --app-id and --app-private-key (or PINBOT_APP_ID and PINBOT_APP_PRIVATE_KEY)")
 	}
-	api := a.apiURL
-	if api == "" {
-		api = os.Getenv("GITHUB_API_URL")
-	}
-	return forge.App{ID: id, PrivateKey: pem}, api, nil
+	return forge.App{ID: id, PrivateKey: pem}, a.api(), nil
 }
 
 // maxMatrix is GitHub Actions' limit of jobs one matrix may make.
@@ -110,12 +119,12 @@ Archived repositories and forks are left out unless asked for.`,
 		},
 	}
 	a.register(cmd)
-	cmd.Flags().StringArrayVar(&owners, "owner", nil, "only repositories of this account (repeatable)")
+	cmd.Flags().StringArrayVar(&owners, "owner", nil, "only repositories of the `ACCOUNT` (repeatable)")
 	cmd.Flags().StringArrayVar(&matches, "match", nil, "only repositories whose OWNER/NAME matches this `GLOB` (repeatable)")
 	cmd.Flags().BoolVar(&archived, "archived", false, "include archived repositories")
 	cmd.Flags().BoolVar(&forks, "forks", false, "include forks")
 	cmd.Flags().BoolVar(&list, "list", false, "print the repositories, not a matrix")
-	cmd.Flags().IntVar(&maxJobs, "max-jobs", maxMatrix, "the most matrix entries to print")
+	cmd.Flags().IntVar(&maxJobs, "max-jobs", maxMatrix, "print at most `N` matrix entries")
 	return cmd
 }
 
@@ -209,6 +218,6 @@ Mask it at once (echo "::add-mask::$token"); it expires within an hour.`,
 		},
 	}
 	a.register(cmd)
-	cmd.Flags().StringVar(&repo, "repo", "", "the repository, OWNER/NAME")
+	cmd.Flags().StringVar(&repo, "repo", "", "the repository, `OWNER/NAME`")
 	return cmd
 }

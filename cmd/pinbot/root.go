@@ -35,10 +35,11 @@ back into the files, changing nothing else. "pinbot pr" does the same and opens
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
+	root.Version = buildVersion().Version
+	root.SetVersionTemplate("pinbot {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newPinCmd(g), newPRCmd(g), newReposCmd(), newTokenCmd(), newVersionCmd())
+	root.AddCommand(newPinCmd(g), newPRCmd(g), newReposCmd(), newTokenCmd(), newVersionCmd(), newFormatsTopic())
 	return root
 }

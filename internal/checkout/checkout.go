@@ -26,6 +26,7 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/pinbot/pinbot/internal/safetext"
+	"github.com/pinbot/pinbot/internal/size"
 )
 
 // DefaultMaxFileSize is the largest file pinbot reads unless told
@@ -400,39 +401,7 @@ func (c *Checkout) maxSize() int64 {
 type TooLargeError struct{ Size, Limit int64 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%d bytes is over the %s pinbot reads (maxFileSize in .pinbot.yaml, or --max-file-size)", e.Size, FormatSize(e.Limit))
-}
-
-// FormatSize writes a byte count the way --max-file-size reads it.
-func FormatSize(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// ParseSize reads a size: "32MiB", "512KiB", "1GiB", "1048576" (bytes); MB,
-// KB and GB are read as their binary counterparts.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
-		if v, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(v), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes, KiB, MiB or GiB, as in 32MiB", s)
-	}
-	return n * mult, nil
+	return fmt.Sprintf("%d bytes is over the %s pinbot reads (maxFileSize in .pinbot.yaml, or --max-file-size)", e.Size, size.Format(e.Limit))
 }
 
 // ErrNotRegular is returned for writes to anything but a regular file.
@@ -692,7 +661,7 @@ func (c *Checkout) ReadTree(dir string) (map[string][]byte, error) {
 					return err
 				}
 				if total += int64(len(data)); total > MaxTree {
-					return fmt.Errorf("%s %w (%s)", dir, ErrTreeTooLarge, FormatSize(MaxTree))
+					return fmt.Errorf("%s %w (%s)", dir, ErrTreeTooLarge, size.Format(MaxTree))
 				}
 				out[p] = data
 			default:

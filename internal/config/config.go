@@ -14,10 +14,8 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
-	"github.com/pinbot/pinbot/internal/resolve"
-	"github.com/pinbot/pinbot/internal/rewrite"
+	"github.com/pinbot/pinbot/internal/size"
 	"github.com/pinbot/pinbot/internal/yamlerr"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -49,6 +47,10 @@ type Config struct {
 	// "linux/arm64/v8".
 	Platforms []string `yaml:"platforms"`
 }
+
+// PullPolicies are the values of pullPolicy (any case); what each does is
+// the rewrite's to say.
+var PullPolicies = []string{"IfNotPresent", "Always", "keep"}
 
 // ParsePlatform reads "os/arch[/variant]".
 func ParsePlatform(s string) (v1.Platform, error) {
@@ -143,8 +145,8 @@ func Parse(name string, data []byte) (*Config, error) {
 				if mk.Kind != yaml.ScalarNode || mv.Kind != yaml.ScalarNode || mv.Tag == "!!null" {
 					return nil, bad(mk.Line, "want SRC: DST, as in docker.io: harbor.example.com/dockerhub")
 				}
-				if _, err := resolve.ParseMirror(mk.Value + "=" + mv.Value); err != nil {
-					return nil, bad(mk.Line, "%v", err)
+				if strings.TrimSpace(strings.TrimSuffix(mk.Value, "/")) == "" || strings.TrimSpace(strings.TrimSuffix(mv.Value, "/")) == "" {
+					return nil, bad(mk.Line, "mirror %q: %q: want SRC: DST, as in docker.io: harbor.example.com/dockerhub", mk.Value, mv.Value)
 				}
 				c.Mirrors[mk.Value] = mv.Value
 			}
@@ -183,15 +185,15 @@ func Parse(name string, data []byte) (*Config, error) {
 			if v.Kind != yaml.ScalarNode {
 				return nil, bad(v.Line, "want IfNotPresent, Always or keep")
 			}
-			if _, err := rewrite.ParsePullPolicy(v.Value); err != nil {
-				return nil, bad(v.Line, "%v", err)
+			if !slices.ContainsFunc(PullPolicies, func(p string) bool { return strings.EqualFold(p, v.Value) }) {
+				return nil, bad(v.Line, "pull policy %q: want IfNotPresent, Always or keep", v.Value)
 			}
 			c.PullPolicy = v.Value
 		case "maxFileSize":
 			if v.Kind != yaml.ScalarNode {
 				return nil, bad(v.Line, "want a size, as in 32MiB")
 			}
-			n, err := checkout.ParseSize(v.Value)
+			n, err := size.Parse(v.Value)
 			if err != nil {
 				return nil, bad(v.Line, "%v", err)
 			}

@@ -429,7 +429,7 @@ func (r *run) report(changes []Change) *report.Report {
 	rep := &report.Report{Files: len(r.scans), Offline: r.opts.Offline}
 	if !r.opts.Offline {
 		st := r.res.Stats()
-		rep.Requests = &st
+		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets}
 	}
 	changed := map[string]*Change{}
 	for k := range changes {

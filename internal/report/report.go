@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/pinbot/pinbot/internal/resolve"
 )
 
 // Status is what happened to one image reference.
@@ -118,9 +116,17 @@ type Report struct {
 	// Offline is true when no registry was asked.
 	Offline bool `json:"offline,omitempty"`
 	// Requests counts the registry requests the run made, by kind.
-	Requests *resolve.Stats `json:"requests,omitempty"`
+	Requests *Requests `json:"requests,omitempty"`
 	// PullRequest is what "pinbot pr" did.
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+}
+
+// Requests counts the registry requests a run made, by kind.
+type Requests struct {
+	TagHeads     int64 `json:"tagHeads"`               // HEAD of a tag's manifest
+	DigestHeads  int64 `json:"digestHeads,omitempty"`  // HEAD by digest: does it still exist?
+	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
+	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
 }
 
 // PullRequest is the pull request a run opened, updated or closed.

@@ -30,7 +30,8 @@ const (
 	stepsFloor   = 1 << 16
 )
 
-// errBudget and a cancelled context end a walk from deep inside it.
+// walkAbort carries what ends a walk from deep inside it: a file over its
+// budget (ErrTooComplex) or a cancelled context.
 type walkAbort struct{ err error }
 
 // scanYAML decodes the file's documents one at a time, hands each to the
