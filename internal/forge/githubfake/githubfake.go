@@ -632,123 +632,15 @@ func (s *Server) route(req *http.Request) (any, int, *apiError) {
 		return nil, 0, fail(http.StatusNotFound, "Not Found")
 	}
 	rest := parts[3:]
-	m := req.Method
-	need := func(area, level string) *apiError {
-		if !c.can(area, level) {
-			return fail(http.StatusForbidden, "Resource not accessible by integration")
+	for _, rt := range repoRoutes {
+		args, ok := rt.match(req.Method, rest)
+		if !ok {
+			continue
 		}
-		return nil
-	}
-	switch {
-	case len(rest) == 0 && m == http.MethodGet:
-		if e := need("contents", Read); e != nil {
-			return nil, 0, e
+		if rt.area != "" && !c.can(rt.area, rt.level) {
+			return nil, 0, fail(http.StatusForbidden, "Resource not accessible by integration")
 		}
-		return map[string]any{"name": r.name, "full_name": full, "default_branch": r.defaultBranch,
-			"owner": map[string]any{"login": r.owner}, "html_url": "https://github.example/" + full}, http.StatusOK, nil
-	case len(rest) >= 3 && rest[0] == "git" && rest[1] == "ref" && m == http.MethodGet:
-		if e := need("contents", Read); e != nil {
-			return nil, 0, e
-		}
-		return s.getRef(r, strings.Join(rest[2:], "/"))
-	case len(rest) == 2 && rest[0] == "git" && rest[1] == "refs" && m == http.MethodPost:
-		if e := need("contents", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createRef(req, r)
-	case len(rest) >= 3 && rest[0] == "git" && rest[1] == "refs" && (m == http.MethodPatch || m == http.MethodDelete):
-		if e := need("contents", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.changeRef(req, r, strings.Join(rest[2:], "/"))
-	case len(rest) == 3 && rest[0] == "git" && rest[1] == "commits" && m == http.MethodGet:
-		if e := need("contents", Read); e != nil {
-			return nil, 0, e
-		}
-		cm := r.commits[rest[2]]
-		if cm == nil {
-			return nil, 0, fail(http.StatusNotFound, "Not Found")
-		}
-		return commitJSON(cm), http.StatusOK, nil
-	case len(rest) == 2 && rest[0] == "git" && rest[1] == "commits" && m == http.MethodPost:
-		if e := need("contents", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createCommit(req, r, c)
-	case len(rest) == 3 && rest[0] == "git" && rest[1] == "trees" && m == http.MethodGet:
-		if e := need("contents", Read); e != nil {
-			return nil, 0, e
-		}
-		return s.getTree(req, r, rest[2])
-	case len(rest) == 2 && rest[0] == "git" && rest[1] == "trees" && m == http.MethodPost:
-		if e := need("contents", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createTree(req, r)
-	case len(rest) == 2 && rest[0] == "git" && rest[1] == "blobs" && m == http.MethodPost:
-		if e := need("contents", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createBlob(req, r)
-	case len(rest) >= 2 && rest[0] == "compare" && m == http.MethodGet:
-		if e := need("contents", Read); e != nil {
-			return nil, 0, e
-		}
-		return s.compare(r, strings.Join(rest[1:], "/"))
-	case len(rest) == 1 && rest[0] == "pulls" && m == http.MethodGet:
-		if e := need("pull_requests", Read); e != nil {
-			return nil, 0, e
-		}
-		return s.listPulls(req, r)
-	case len(rest) == 1 && rest[0] == "pulls" && m == http.MethodPost:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createPull(req, r, c)
-	case len(rest) == 2 && rest[0] == "pulls" && m == http.MethodPatch:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.editPull(req, r, rest[1])
-	case len(rest) == 3 && rest[0] == "pulls" && rest[2] == "requested_reviewers" && m == http.MethodPost:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.requestReviewers(req, r, rest[1])
-	case len(rest) == 3 && rest[0] == "issues" && rest[2] == "comments" && m == http.MethodGet:
-		if e := need("pull_requests", Read); e != nil {
-			return nil, 0, e
-		}
-		n, _ := strconv.Atoi(rest[1])
-		var out []any
-		for i, b := range r.comments[n] {
-			out = append(out, map[string]any{"id": n*1000 + i, "body": b, "user": map[string]any{"login": r.commentAuthors[n][i]}})
-		}
-		if out == nil {
-			out = []any{}
-		}
-		return out, http.StatusOK, nil
-	case len(rest) == 3 && rest[0] == "issues" && rest[2] == "comments" && m == http.MethodPost:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.comment(req, r, rest[1], c)
-	case len(rest) == 3 && rest[0] == "issues" && rest[2] == "labels" && m == http.MethodPost:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.addLabels(req, r, rest[1])
-	case len(rest) == 2 && rest[0] == "labels" && m == http.MethodGet:
-		l := r.labels[rest[1]]
-		if l == nil {
-			return nil, 0, fail(http.StatusNotFound, "Not Found")
-		}
-		return map[string]any{"name": l.Name, "color": l.Color, "description": l.Description}, http.StatusOK, nil
-	case len(rest) == 1 && rest[0] == "labels" && m == http.MethodPost:
-		if e := need("pull_requests", Write); e != nil {
-			return nil, 0, e
-		}
-		return s.createLabel(req, r)
+		return rt.serve(s, req, r, c, args)
 	}
 	return nil, 0, fail(http.StatusNotFound, "Not Found")
 }
@@ -1350,4 +1242,117 @@ func (s *Server) installationToken(req *http.Request, c *caller, id string) (any
 	t.installation = in
 	s.tokens[token] = &t
 	return map[string]any{"token": token, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, http.StatusCreated, nil
+}
+
+// repoRoute is one endpoint under /repos/OWNER/NAME/, and the permission a
+// token needs for it.
+type repoRoute struct {
+	method  string
+	pattern string // segments: a literal, "*" for one, "**" for the rest (one at least)
+	area    string // "contents" or "pull_requests"; "" for none
+	level   string
+	serve   func(s *Server, req *http.Request, r *repo, c *caller, args []string) (any, int, *apiError)
+}
+
+// match tells whether a request for rest (the path's segments under the
+// repository) is the route's, and what its wildcards stand for.
+func (rt repoRoute) match(method string, rest []string) ([]string, bool) {
+	if method != rt.method {
+		return nil, false
+	}
+	var segs, args []string
+	if rt.pattern != "" {
+		segs = strings.Split(rt.pattern, "/")
+	}
+	for i, seg := range segs {
+		switch {
+		case seg == "**" && i < len(rest):
+			return append(args, strings.Join(rest[i:], "/")), true
+		case i >= len(rest):
+			return nil, false
+		case seg == "*":
+			args = append(args, rest[i])
+		case seg != rest[i]:
+			return nil, false
+		}
+	}
+	return args, len(rest) == len(segs)
+}
+
+var repoRoutes = []repoRoute{
+	{http.MethodGet, "", "contents", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		full := r.owner + "/" + r.name
+		return map[string]any{"name": r.name, "full_name": full, "default_branch": r.defaultBranch,
+			"owner": map[string]any{"login": r.owner}, "html_url": "https://github.example/" + full}, http.StatusOK, nil
+	}},
+	{http.MethodGet, "git/ref/**", "contents", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.getRef(r, a[0])
+	}},
+	{http.MethodPost, "git/refs", "contents", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createRef(req, r)
+	}},
+	{http.MethodPatch, "git/refs/**", "contents", Write, changeRef},
+	{http.MethodDelete, "git/refs/**", "contents", Write, changeRef},
+	{http.MethodGet, "git/commits/*", "contents", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		cm := r.commits[a[0]]
+		if cm == nil {
+			return nil, 0, fail(http.StatusNotFound, "Not Found")
+		}
+		return commitJSON(cm), http.StatusOK, nil
+	}},
+	{http.MethodPost, "git/commits", "contents", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createCommit(req, r, c)
+	}},
+	{http.MethodGet, "git/trees/*", "contents", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.getTree(req, r, a[0])
+	}},
+	{http.MethodPost, "git/trees", "contents", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createTree(req, r)
+	}},
+	{http.MethodPost, "git/blobs", "contents", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createBlob(req, r)
+	}},
+	{http.MethodGet, "compare/**", "contents", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.compare(r, a[0])
+	}},
+	{http.MethodGet, "pulls", "pull_requests", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.listPulls(req, r)
+	}},
+	{http.MethodPost, "pulls", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createPull(req, r, c)
+	}},
+	{http.MethodPatch, "pulls/*", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.editPull(req, r, a[0])
+	}},
+	{http.MethodPost, "pulls/*/requested_reviewers", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.requestReviewers(req, r, a[0])
+	}},
+	{http.MethodGet, "issues/*/comments", "pull_requests", Read, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		n, _ := strconv.Atoi(a[0])
+		out := []any{}
+		for i, b := range r.comments[n] {
+			out = append(out, map[string]any{"id": n*1000 + i, "body": b, "user": map[string]any{"login": r.commentAuthors[n][i]}})
+		}
+		return out, http.StatusOK, nil
+	}},
+	{http.MethodPost, "issues/*/comments", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.comment(req, r, a[0], c)
+	}},
+	{http.MethodPost, "issues/*/labels", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.addLabels(req, r, a[0])
+	}},
+	{http.MethodGet, "labels/*", "", "", func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		l := r.labels[a[0]]
+		if l == nil {
+			return nil, 0, fail(http.StatusNotFound, "Not Found")
+		}
+		return map[string]any{"name": l.Name, "color": l.Color, "description": l.Description}, http.StatusOK, nil
+	}},
+	{http.MethodPost, "labels", "pull_requests", Write, func(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+		return s.createLabel(req, r)
+	}},
+}
+
+func changeRef(s *Server, req *http.Request, r *repo, c *caller, a []string) (any, int, *apiError) {
+	return s.changeRef(req, r, a[0])
 }
