@@ -44,10 +44,10 @@ func usageError(format string, args ...any) error {
 
 func main() { os.Exit(mainCode()) }
 
-// mainCode runs pinbot as a process: the collector tuned (pin.TuneGC), SIGINT and
+// mainCode runs pinbot as a process: under a soft memory limit (pin.LimitMemory), SIGINT and
 // SIGTERM ending the run (exit 130 and 143), and the exit code.
 func mainCode() int {
-	pin.TuneGC()
+	pin.LimitMemory()
 	ctx, sig := withSignals(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if s := sig(); s != nil {

@@ -86,7 +86,7 @@ func BenchmarkPin(b *testing.B) {
 	for _, h := range []string{"docker.io", "ghcr.io", "quay.io"} {
 		mirrors = append(mirrors, resolve.Mirror{From: h, To: reg.Host + "/" + registrytest.Prefix + "/" + h})
 	}
-	defer TuneGC()() // as cmd/pinbot runs
+	defer LimitMemory()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	sites := 0
@@ -152,7 +152,7 @@ func BenchmarkScanRewrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
-	defer TuneGC()() // as cmd/pinbot runs
+	defer LimitMemory()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	sites := 0
@@ -219,7 +219,7 @@ func BenchmarkScanRewriteTree(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%d files scanned (%d bytes), %d changed, %d sites", out.Report.Files, size, len(out.Changes), len(out.Report.Entries))
-	defer TuneGC()() // as cmd/pinbot runs
+	defer LimitMemory()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -277,7 +277,7 @@ func BenchmarkManyDocuments(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
-	defer TuneGC()() // as cmd/pinbot runs
+	defer LimitMemory()() // as cmd/pinbot runs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -307,7 +307,7 @@ func BenchmarkCharts(b *testing.B) {
 	defer co.Close()
 	entries, _ := os.ReadDir(root)
 	charts := len(entries)
-	defer TuneGC()()
+	defer LimitMemory()()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

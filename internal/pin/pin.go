@@ -94,31 +94,14 @@ type Result struct {
 // headroom alone can double the peak.
 const SoftMemoryLimit = 320 << 20
 
-// GCPercent is the collector's pace (GOGC overrides it): a run allocates
-// many short-lived values per file while it keeps little, so at Go's
-// default of 100 the collector runs every few megabytes read, and a
-// quarter of the processor goes to it and to the write barriers it turns
-// on. Under SoftMemoryLimit the heap cannot outgrow the limit for it.
-const GCPercent = 400
-
-// TuneGC sets the soft memory limit and the collector's pace, each unless
-// its environment variable (GOMEMLIMIT, GOGC) sets it, and returns a
-// function that puts back what it changed.
-func TuneGC() (undo func()) {
-	var undos []func()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		was := debug.SetMemoryLimit(SoftMemoryLimit)
-		undos = append(undos, func() { debug.SetMemoryLimit(was) })
+// LimitMemory sets the soft memory limit unless GOMEMLIMIT does, and
+// returns a function that puts back what it changed.
+func LimitMemory() (undo func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
 	}
-	if os.Getenv("GOGC") == "" {
-		was := debug.SetGCPercent(GCPercent)
-		undos = append(undos, func() { debug.SetGCPercent(was) })
-	}
-	return func() {
-		for _, u := range undos {
-			u()
-		}
-	}
+	was := debug.SetMemoryLimit(SoftMemoryLimit)
+	return func() { debug.SetMemoryLimit(was) }
 }
 
 // ReasonConfigIgnored is the skip reason for images listed in the config's ignore.
