@@ -361,6 +361,9 @@ named as file:line: ref: error).`,
 				removeStale(s.co, g.logger(stderr))
 			}
 			rep := res.Report
+			rep.Version = buildVersion().Version
+			// the problems first: on a terminal, the summary is the last line
+			report.WriteProblems(stderr, rep)
 			if diff {
 				for _, c := range res.Changes {
 					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
@@ -373,7 +376,6 @@ named as file:line: ref: error).`,
 			if err != nil {
 				return err
 			}
-			report.WriteProblems(stderr, rep)
 			return outcome(rep, f.check)
 		},
 	}

@@ -96,6 +96,7 @@ opened, updated or closed.`,
 			}
 			s.saveCache(g.logger(cmd.ErrOrStderr()))
 			rep := res.Report
+			rep.Version = buildVersion().Version
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			req := forge.Request{
 				Repo: repo, Base: o.base, Branch: o.branch, Title: o.title, Body: rep.Body(buildVersion().Version),
@@ -113,6 +114,7 @@ opened, updated or closed.`,
 				rep.PullRequest = &report.PullRequest{Action: string(result.Action), Number: result.Number, URL: result.URL,
 					Branch: result.Branch, Base: result.Base, DryRun: result.DryRun}
 			}
+			report.WriteProblems(stderr, rep) // first: the summary is the last line
 			if o.output == "text" || o.output == "github" {
 				err = render(stdout, rep, "text", false, g.verbose)
 				if err == nil && result != nil {
@@ -127,7 +129,6 @@ opened, updated or closed.`,
 			if err != nil {
 				return err
 			}
-			report.WriteProblems(stderr, rep)
 			if perr != nil {
 				return &exitError{code: exitForge, err: perr}
 			}

@@ -412,7 +412,7 @@ func (r *run) report(changes []Change) *report.Report {
 	rep := &report.Report{Files: len(r.scans), Offline: r.opts.Offline}
 	if !r.opts.Offline {
 		st := r.res.Stats()
-		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets}
+		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets, Pings: st.Pings}
 	}
 	changed := map[string]*Change{}
 	for k := range changes {

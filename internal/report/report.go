@@ -104,6 +104,8 @@ type FileError struct {
 
 // Report is a run.
 type Report struct {
+	// Version is the pinbot that made the report (as "pinbot version" says).
+	Version  string      `json:"version,omitempty"`
 	Files    int         `json:"filesScanned"`
 	Entries  []Entry     `json:"entries"`
 	Warnings []Warning   `json:"warnings,omitempty"`
@@ -127,6 +129,7 @@ type Requests struct {
 	DigestHeads  int64 `json:"digestHeads,omitempty"`  // HEAD by digest: does it still exist?
 	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
 	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
+	Pings        int64 `json:"pings,omitempty"`        // GET /v2/, once per registry
 }
 
 // PullRequest is the pull request a run opened, updated or closed.

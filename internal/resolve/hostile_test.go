@@ -3,9 +3,11 @@ package resolve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,5 +86,47 @@ func TestRegistryAnswerIsQuotedAndClipped(t *testing.T) {
 				t.Errorf("error holds raw control characters: %q", msg)
 			}
 		})
+	}
+}
+
+// countingTransport counts the requests that reach the network.
+type countingTransport struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(req)
+}
+
+// TestDeadRegistryIsGivenUpOn: a registry nothing answers at is given up on
+// once a request has spent every retry: references asked of it later fail
+// at once, naming why, with no request sent.
+func TestDeadRegistryIsGivenUpOn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ct := &countingTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
+	r := newResolver(t, Options{Insecure: []string{host}, Attempts: 3, Backoff: time.Millisecond, Transport: ct, PerRegistry: 1})
+	var tags []name.Tag
+	for i := 0; i < 5; i++ {
+		tags = append(tags, mustTag(t, fmt.Sprintf("%s/app%d:v1", host, i)))
+	}
+	got := r.Resolve(context.Background(), tags)
+	for _, tg := range tags {
+		if err := got[tg.Name()].Err; !errors.Is(err, ErrRegistryDown) || !strings.Contains(err.Error(), "could not be reached") {
+			t.Errorf("%s: %v, want the registry given up on", tg, err)
+		}
+	}
+	// the first reference's ping, three tries; nothing after: no HTTPS tried
+	if n := ct.n.Load(); n != 3 {
+		t.Errorf("%d requests reached the network, want 3", n)
+	}
+	if st := r.Stats(); st.Pings != 3 {
+		t.Errorf("pings counted: %d, want 3", st.Pings)
 	}
 }

@@ -124,6 +124,7 @@ type Resolver struct {
 	// never one reached through an operator's mirror.
 	checkoutInsecure map[string]bool
 	puller           *remote.Puller
+	https            *httpsOnly
 	log              *slog.Logger
 	count            counters
 	all              chan struct{}            // a slot per request in flight, in all
@@ -220,8 +221,9 @@ func New(opts Options) (*Resolver, error) {
 	for h := range r.checkoutInsecure {
 		allowed[h] = true
 	}
+	r.https = &httpsOnly{next: opts.Transport, insecure: allowed}
 	rt := &retryTransport{
-		next:     &httpsOnly{next: opts.Transport, insecure: allowed},
+		next:     r.https,
 		attempts: opts.Attempts,
 		backoff:  opts.Backoff,
 		maxWait:  opts.MaxWait,
@@ -436,6 +438,17 @@ func quoted(err error) error {
 // explain turns a registry error into a sentence that names what to do.
 func explain(err error, tag, target name.Tag) error {
 	where := target.Context().Name()
+	if errors.Is(err, errHTTPSNotTried) {
+		// the HTTPS half of go-containerregistry's ping was never sent: the
+		// plain HTTP half is the answer
+		var parts []string
+		for _, p := range strings.Split(err.Error(), "; ") {
+			if !strings.Contains(p, errHTTPSNotTried.Error()) {
+				parts = append(parts, p)
+			}
+		}
+		err = &registryError{msg: strings.Join(parts, "; "), err: err}
+	}
 	if errors.Is(err, errHTTPNotTried) && !errors.Is(err, ErrPlainHTTP) {
 		// HTTPS failed and plain HTTP was never tried: the HTTPS error is
 		// the answer (the first of go-containerregistry's ping errors).
@@ -445,7 +458,16 @@ func explain(err error, tag, target name.Tag) error {
 		}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, ErrRegistryDown):
+		var de *downError
+		errors.As(err, &de)
+		what := "could not be reached"
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			what = "timeout: did not answer"
+		}
+		return fmt.Errorf("%s %s (%v), and is %w", target.RegistryStr(), what, de.cause, ErrRegistryDown)
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("timeout: %s did not answer: %w", target.RegistryStr(), err)
 	}
 	var te *transport.Error

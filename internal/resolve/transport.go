@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +29,16 @@ type retryTransport struct {
 	maxWait  time.Duration // the longest pause, Retry-After included
 	timeout  time.Duration // per attempt
 	sleep    func(context.Context, time.Duration) error
+	down     sync.Map // host -> the error it was given up on with
+}
+
+// unwrapURL is the cause of a url.Error: what went wrong, without the URL.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 func retryableStatus(code int) bool {
@@ -45,10 +57,34 @@ func retryableError(err error) bool {
 		(errors.As(err, &ne) && ne.Timeout())
 }
 
+// ErrRegistryDown is a registry that could not be reached at all earlier in
+// the run, every retry spent: it is not asked again.
+var ErrRegistryDown = errors.New("given up on for the rest of the run")
+
+// downError is a request not sent to a registry given up on; it is both
+// ErrRegistryDown and what the registry was given up on for.
+type downError struct{ cause error }
+
+func (e *downError) Error() string   { return ErrRegistryDown.Error() + ": " + e.cause.Error() }
+func (e *downError) Unwrap() []error { return []error{ErrRegistryDown, e.cause} }
+
+// unreachable tells an error that says nothing answered at the address:
+// refused, reset, no route, no such host, or no answer in time.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	parent := req.Context()
 	backoff := t.backoff
+	host := req.URL.Host
 	for attempt := 1; ; attempt++ {
+		if down, ok := t.down.Load(host); ok {
+			return nil, &downError{cause: down.(error)}
+		}
 		ctx, cancel := context.WithTimeout(parent, t.timeout)
 		r := req.Clone(ctx)
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -76,8 +112,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !again {
 			if err != nil {
 				cancel()
+				gone := attempt == t.attempts && unreachable(err)
 				if errors.Is(err, context.DeadlineExceeded) {
-					err = fmt.Errorf("no answer within %s: %w", t.timeout, err)
+					err = fmt.Errorf("no answer within %s: %w", t.timeout, unwrapURL(err))
+				}
+				if gone {
+					// given up on for the run: the other requests fail at once
+					down, _ := t.down.LoadOrStore(host, unwrapURL(err))
+					return nil, &downError{cause: down.(error)}
 				}
 				return nil, err
 			}
@@ -115,7 +157,8 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// httpsOnly refuses plain HTTP to every host not explicitly allowed, so no
+// httpsOnly refuses plain HTTP to every host not explicitly allowed, and
+// reaches an allowed one over plain HTTP alone, so no
 // credential or token request ever leaves in clear text by accident. It
 // remembers the hosts that answered an HTTPS request with plain HTTP: only
 // for those is the refusal a hint to allow the host; for any other host
@@ -124,12 +167,17 @@ func (b *cancelBody) Close() error {
 type httpsOnly struct {
 	next     http.RoundTripper
 	insecure map[string]bool
-	plain    sync.Map // host -> true: answered HTTPS with HTTP
+	plain    sync.Map     // host -> true: answered HTTPS with HTTP
+	pings    atomic.Int64 // GET /v2/ sent
 }
 
 // ErrPlainHTTP is returned for a plain HTTP request to a host that answers
 // only plain HTTP and is not allowed to.
 var ErrPlainHTTP = errors.New("plain HTTP refused")
+
+// errHTTPSNotTried is returned for an HTTPS request to a registry the
+// operator allowed plain HTTP to: nothing was sent.
+var errHTTPSNotTried = errors.New("HTTPS not tried: the registry is reached over plain HTTP (--insecure-registry)")
 
 // errHTTPNotTried is returned for a plain HTTP request to a host that has
 // not shown it speaks plain HTTP: nothing was sent.
@@ -137,6 +185,14 @@ var errHTTPNotTried = errors.New("plain HTTP not tried")
 
 func (t *httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
+	if req.URL.Scheme == "https" && t.insecure[host] {
+		// The operator said plain HTTP: no TLS handshake is tried first
+		// (go-containerregistry then pings over plain HTTP at once).
+		return nil, errHTTPSNotTried
+	}
+	if req.URL.Path == "/v2/" {
+		t.pings.Add(1)
+	}
 	if req.URL.Scheme == "http" && !t.insecure[host] {
 		if _, ok := t.plain.Load(host); ok {
 			return nil, fmt.Errorf("%w: %s answers HTTPS with plain HTTP (allow it with --insecure-registry %s)", ErrPlainHTTP, host, host)
