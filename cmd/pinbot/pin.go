@@ -152,7 +152,9 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		args = []string{"."}
 	}
 	for _, a := range args {
-		if _, err := os.Lstat(a); err != nil {
+		if _, err := os.Lstat(a); errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError("no such file or directory: %s", a)
+		} else if err != nil {
 			return nil, usageError("%v", err)
 		}
 	}

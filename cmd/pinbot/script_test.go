@@ -43,6 +43,7 @@ type scriptRegistry struct {
 //	                       index of linux/amd64 and linux/arm64, or of the platforms named
 //	move REF...            point REF's tag at a new image
 //	delete REF[@DIGEST]... delete the manifest (the tag's, or the digest named)
+//	untag REF...           delete the tag itself
 //	delete-platform REF OS/ARCH
 //	                       delete one platform's manifest of the index REF names
 //	content-type TYPE|off  answer manifest requests with that Content-Type
@@ -67,6 +68,11 @@ func TestScript(t *testing.T) {
 				sr := ts.Value("reg").(*scriptRegistry)
 				for _, ref := range args {
 					ts.Check(sr.reg.Delete(ref))
+				}
+			},
+			"untag": func(ts *testscript.TestScript, neg bool, args []string) {
+				for _, ref := range args {
+					ts.Check(ts.Value("reg").(*scriptRegistry).reg.Untag(ref))
 				}
 			},
 			"delete-platform": func(ts *testscript.TestScript, neg bool, args []string) {

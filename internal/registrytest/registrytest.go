@@ -345,6 +345,16 @@ func (r *Registry) Delete(ref string) error {
 	return remote.Delete(target.Context().Digest(desc.Digest.String()), remote.WithTransport(pushTransport{}))
 }
 
+// Untag removes ref's tag itself (the manifest it pointed at stays, under
+// its digest, until deleted too).
+func (r *Registry) Untag(ref string) error {
+	target, err := r.Target(ref)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(target, remote.WithTransport(pushTransport{}))
+}
+
 // DeletePlatform removes the manifest of one platform ("linux/arm64") of
 // the index ref's tag points at, leaving the index naming it: a platform
 // an index claims and no one can pull.

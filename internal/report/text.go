@@ -40,6 +40,8 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if e.PolicyChanged() {
 				line += "; imagePullPolicy " + Term(e.PullPolicy)
 			}
+		case e.PolicyChanged() && r.Offline:
+			line = fmt.Sprintf("%s: %s: imagePullPolicy would be %s (offline: nothing written)", loc, Term(e.Ref), Term(strings.TrimPrefix(e.PullPolicy, "added ")))
 		case e.PolicyChanged():
 			line = fmt.Sprintf("%s: %s: imagePullPolicy %s", loc, Term(e.Ref), Term(e.PullPolicy))
 		case verbose && e.Status == Current:
@@ -113,7 +115,11 @@ func WriteProblems(w io.Writer, r *Report) {
 	}
 	for _, e := range r.Entries {
 		if e.Status == Failed {
-			fmt.Fprintf(w, "%s: %s: %s\n", termLoc(e.File, e.Line), Term(e.Ref), Term(e.Error))
+			msg := e.Error
+			if e.Vanished && !strings.Contains(msg, "no longer exists upstream") {
+				msg += "; " + VanishedNote // the tag is gone, and so is the digest written
+			}
+			fmt.Fprintf(w, "%s: %s: %s\n", termLoc(e.File, e.Line), Term(e.Ref), Term(msg))
 		}
 	}
 	for _, fe := range r.Errors {
@@ -170,7 +176,11 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 	case len(work) == 0 && failed == 0:
 		_, err = fmt.Fprintf(w, "all image references are pinned and current (%s)\n", r.Summary())
 	case len(work) == 0:
-		_, err = fmt.Fprintf(w, "not checked: %s; nothing else to pin or update (%s)\n", failures(r), r.Summary())
+		if c[Current]+c[Unverified] == 0 {
+			_, err = fmt.Fprintf(w, "nothing could be checked: %s (%s)\n", failures(r), r.Summary())
+		} else {
+			_, err = fmt.Fprintf(w, "not checked: %s; the rest need no change (%s)\n", failures(r), r.Summary())
+		}
 	default:
 		fix := "run pinbot pin to fix"
 		if r.Offline {
@@ -189,8 +199,17 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 // resolved, 2 files could not be read".
 func failures(r *Report) string {
 	var parts []string
-	if n := r.Counts()[Failed]; n > 0 {
+	platforms := 0
+	for _, e := range r.Entries {
+		if e.Status == Failed && len(e.Missing) > 0 {
+			platforms++
+		}
+	}
+	if n := r.Counts()[Failed] - platforms; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be resolved", n, plural(n, "reference", "references")))
+	}
+	if platforms > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s not cover the platforms asked for", platforms, plural(platforms, "reference does", "references do")))
 	}
 	if n := len(r.Unread); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be read", n, plural(n, "file", "files")))
