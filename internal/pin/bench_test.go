@@ -115,7 +115,8 @@ func (memResolver) Exists(context.Context, []name.Digest) map[string]error { ret
 func (memResolver) Inspect(context.Context, []resolve.Subject, resolve.InspectOptions) map[string]resolve.Inspection {
 	return nil
 }
-func (memResolver) Stats() resolve.Stats { return resolve.Stats{} }
+func (memResolver) Stats() resolve.Stats                                { return resolve.Stats{} }
+func (memResolver) Private(context.Context, []name.Tag) map[string]bool { return nil }
 
 func (m memResolver) Resolve(ctx context.Context, tags []name.Tag) map[string]resolve.Result {
 	out := map[string]resolve.Result{}

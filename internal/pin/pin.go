@@ -39,6 +39,9 @@ type Resolver interface {
 	Resolve(ctx context.Context, tags []name.Tag) map[string]resolve.Result
 	Exists(ctx context.Context, digests []name.Digest) map[string]error
 	Inspect(ctx context.Context, subjects []resolve.Subject, opts resolve.InspectOptions) map[string]resolve.Inspection
+	// Private tells the tags (by canonical name) of images that are
+	// refused without credentials.
+	Private(ctx context.Context, tags []name.Tag) map[string]bool
 	Stats() resolve.Stats
 }
 
@@ -139,6 +142,9 @@ type sitePlan struct {
 	skip string // why the site is left alone
 	note string // more to say of it in the report
 	bare bool   // its digest key takes bare hex
+	// keepAlways: its container pulls Always, and its image is private:
+	// the pull may be the cluster's credential check.
+	keepAlways bool
 	// fail is why the run refused to write the site's change after all
 	// (a chart whose render did not prove it).
 	fail error
@@ -192,6 +198,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	for _, ri := range r.refs {
 		ri.pinned = ri.ref.WithDigest(ri.digest)
 	}
+	r.privateAlways()
 	r.spliceAll(nil)
 	r.proveCharts()
 	changes := r.write()
@@ -328,6 +335,47 @@ func (r *run) resolve() {
 	}
 }
 
+// privateAlways finds the containers that pull Always an image that is
+// private (refused without credentials): Always stays on them, as the pull
+// may be the cluster's only credential check (a tenant without pull
+// secrets could otherwise start an image another tenant's pod left on the
+// node).
+func (r *run) privateAlways() {
+	if r.opts.Offline || r.opts.PullPolicy != rewrite.PolicyIfNotPresent {
+		return
+	}
+	var tags []name.Tag
+	seen := map[string]bool{}
+	for i, plans := range r.plans {
+		for j := range plans {
+			p := &plans[j]
+			ri := r.refs[p.key]
+			if p.skip != "" || ri == nil || ri.digest == "" || ri.canon == "" || r.scans[i].file.Sites[j].PullPolicy != string(rewrite.PolicyAlways) || seen[ri.canon] {
+				continue
+			}
+			seen[ri.canon] = true
+			if t, err := name.NewTag(ri.canon); err == nil {
+				tags = append(tags, t)
+			}
+		}
+	}
+	if len(tags) == 0 {
+		return
+	}
+	private := r.res.Private(r.ctx, tags)
+	for i, plans := range r.plans {
+		for j := range plans {
+			p := &plans[j]
+			if ri := r.refs[p.key]; p.skip == "" && ri != nil && private[ri.canon] && r.scans[i].file.Sites[j].PullPolicy == string(rewrite.PolicyAlways) {
+				p.keepAlways = true
+			}
+		}
+	}
+}
+
+// NoteKeptAlways is the pull policy note of a private image pulled Always.
+const NoteKeptAlways = "kept Always (a private image: the pull checks credentials)"
+
 // digestAt is the digest site j of file i is to carry ("" leaves it as
 // it is), in the form its place takes.
 func (r *run) digestAt(i, j int) string {
@@ -369,7 +417,12 @@ func (r *run) spliceAll(only map[int]bool) {
 				if f == nil || (only != nil && !only[i]) {
 					continue
 				}
-				out, notes, err := f.RewriteEach(func(j int) string { return r.digestAt(i, j) }, r.opts.PullPolicy)
+				out, notes, err := f.RewriteSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
+					if r.plans[i][j].keepAlways {
+						return rewrite.PolicyKeep
+					}
+					return r.opts.PullPolicy
+				})
 				r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
 				if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
 					r.spliced[i] = out

@@ -30,7 +30,8 @@ func (noChecks) Exists(context.Context, []name.Digest) map[string]error { return
 func (noChecks) Inspect(context.Context, []resolve.Subject, resolve.InspectOptions) map[string]resolve.Inspection {
 	return nil
 }
-func (noChecks) Stats() resolve.Stats { return resolve.Stats{} }
+func (noChecks) Stats() resolve.Stats                                { return resolve.Stats{} }
+func (noChecks) Private(context.Context, []name.Tag) map[string]bool { return nil }
 
 // fakeResolver answers from a table and records every call.
 type fakeResolver struct {

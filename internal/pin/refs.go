@@ -178,6 +178,9 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 	}
 	e.Pinned = ri.pinned
 	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
+	if p.keepAlways {
+		e.PullPolicy = NoteKeptAlways
+	}
 	return e
 }
 

@@ -37,7 +37,7 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if e.Note != "" {
 				line += " (" + Term(e.Note) + ")"
 			}
-			if e.PolicyChanged() {
+			if e.PolicyChanged() || strings.HasPrefix(e.PullPolicy, "kept Always (") {
 				line += "; imagePullPolicy " + Term(e.PullPolicy)
 			}
 		case e.PolicyChanged() && r.Offline:
@@ -53,7 +53,7 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 		default:
 			continue
 		}
-		if strings.HasPrefix(e.PullPolicy, "kept ") && verbose {
+		if strings.HasPrefix(e.PullPolicy, "kept ") && verbose && !strings.Contains(line, "; imagePullPolicy ") {
 			line += "; imagePullPolicy " + Term(e.PullPolicy)
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {

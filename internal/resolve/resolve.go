@@ -124,6 +124,7 @@ type Resolver struct {
 	// never one reached through an operator's mirror.
 	checkoutInsecure map[string]bool
 	puller           *remote.Puller
+	ropts            []remote.Option // the puller's, but for its keychain
 	https            *httpsOnly
 	log              *slog.Logger
 	count            counters
@@ -231,7 +232,6 @@ func New(opts Options) (*Resolver, error) {
 		sleep:    wait.Sleep,
 	}
 	ropts := []remote.Option{
-		remote.WithAuthFromKeychain(opts.Keychain),
 		remote.WithTransport(&pingCache{next: &logTransport{next: rt, log: r.log}}),
 		// retries are ours (Retry-After, per-attempt timeouts): none on top
 		remote.WithRetryPredicate(func(error) bool { return false }),
@@ -241,7 +241,8 @@ func New(opts Options) (*Resolver, error) {
 	if opts.UserAgent != "" {
 		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
 	}
-	p, err := remote.NewPuller(ropts...)
+	r.ropts = ropts // without credentials: see Private
+	p, err := remote.NewPuller(append(ropts[:len(ropts):len(ropts)], remote.WithAuthFromKeychain(opts.Keychain))...)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +372,7 @@ func (r *Resolver) one(ctx context.Context, tag, target name.Tag) Result {
 		}
 	}
 	if err != nil {
-		res.Err = quoted(explain(err, tag, target))
+		res.Err = quoted(explain(err, tag, target, r.hasCredentials(target.Context())))
 		r.log.Debug("resolve failed", "ref", tag.String(), "via", res.Via, "err", res.Err)
 		return res
 	}
@@ -399,6 +400,45 @@ var manifestTypes = map[types.MediaType]bool{
 	types.OCIManifestSchema1:    true,
 	types.DockerManifestList:    true,
 	types.DockerManifestSchema2: true,
+}
+
+// hasCredentials tells whether the keychain lends credentials for repo.
+func (r *Resolver) hasCredentials(repo name.Repository) bool {
+	auth, err := r.opts.Keychain.Resolve(repo)
+	return err == nil && auth != authn.Anonymous
+}
+
+// Private tells, for each tag (by canonical name), whether its image is
+// private: resolved with credentials, and refused without them (one more
+// HEAD, anonymous, for each tag asked with credentials). A pull policy of
+// Always on a private image may be a cluster's credential check.
+func (r *Resolver) Private(ctx context.Context, tags []name.Tag) map[string]bool {
+	out := map[string]bool{}
+	var asked []name.Tag
+	for _, t := range tags {
+		target, err := r.Target(t)
+		if err != nil || !r.hasCredentials(target.Context()) {
+			continue // resolved anonymously: public
+		}
+		asked = append(asked, t)
+	}
+	if len(asked) == 0 {
+		return out
+	}
+	anon, err := remote.NewPuller(append(r.ropts[:len(r.ropts):len(r.ropts)], remote.WithAuth(authn.Anonymous))...)
+	if err != nil {
+		return out
+	}
+	var mu sync.Mutex
+	r.each(ctx, len(asked), func(i int) string { return r.hostOf(asked[i]) }, func(i int) {
+		target, _ := r.Target(asked[i])
+		r.count.tagHeads.Add(1)
+		_, err := anon.Head(ctx, target)
+		mu.Lock()
+		out[asked[i].Name()] = err != nil // refused (or failed) without credentials
+		mu.Unlock()
+	})
+	return out
 }
 
 // headRefused tells a HEAD the registry does not answer properly (no HEAD
@@ -436,7 +476,7 @@ func quoted(err error) error {
 }
 
 // explain turns a registry error into a sentence that names what to do.
-func explain(err error, tag, target name.Tag) error {
+func explain(err error, tag, target name.Tag, creds bool) error {
 	where := target.Context().Name()
 	if errors.Is(err, errHTTPSNotTried) {
 		// the HTTPS half of go-containerregistry's ping was never sent: the
@@ -474,7 +514,18 @@ func explain(err error, tag, target name.Tag) error {
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("unauthorized at %s: log in (docker login %s) or, for ghcr.io, set GITHUB_TOKEN", where, target.RegistryStr())
+			if creds {
+				source := "docker config"
+				if target.RegistryStr() == "ghcr.io" {
+					source = "docker config or GITHUB_TOKEN"
+				}
+				return fmt.Errorf("unauthorized at %s: credentials for %s were found (%s) and refused: log in again (docker login %s), or use credentials that may pull it", where, target.RegistryStr(), source, target.RegistryStr())
+			}
+			hint := ""
+			if target.RegistryStr() == "ghcr.io" {
+				hint = ", or set GITHUB_TOKEN"
+			}
+			return fmt.Errorf("unauthorized at %s: no credentials for %s: log in (docker login %s)%s", where, target.RegistryStr(), target.RegistryStr(), hint)
 		case http.StatusForbidden:
 			return fmt.Errorf("access to %s denied: the credentials in use may not pull it", where)
 		case http.StatusNotFound:

@@ -169,10 +169,16 @@ func (f *File) Rewrite(digestOf func(*Site) string, pol PullPolicy) ([]byte, []P
 // RewriteEach is Rewrite given the digest of each site by its index in
 // f.Sites.
 func (f *File) RewriteEach(digestAt func(i int) string, pol PullPolicy) ([]byte, []PolicyNote, error) {
+	return f.RewriteSites(digestAt, func(int) PullPolicy { return pol })
+}
+
+// RewriteSites is RewriteEach with the pull policy of each site by its
+// index.
+func (f *File) RewriteSites(digestAt func(i int) string, policyAt func(i int) PullPolicy) ([]byte, []PolicyNote, error) {
 	edits := make([]Edit, 0, 2*len(f.Sites))
 	notes := make([]PolicyNote, len(f.Sites))
 	for i, s := range f.Sites {
-		edits, notes[i] = s.appendEdits(edits, f, digestAt(i), pol)
+		edits, notes[i] = s.appendEdits(edits, f, digestAt(i), policyAt(i))
 	}
 	out, err := apply(f.Data, edits)
 	if err != nil {
