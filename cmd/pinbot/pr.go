@@ -61,7 +61,10 @@ opened, updated or closed.`,
   pinbot pr --label dependencies
 
   # by hand: see what would be sent, write nothing
-  GITHUB_TOKEN=$(gh auth token) pinbot pr --dry-run --repo acme/shop`,
+  GITHUB_TOKEN=$(gh auth token) pinbot pr --dry-run --repo acme/shop
+
+  # offline: no token, no GitHub API called
+  pinbot pr --dry-run --repo acme/shop --base main`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(o.output); err != nil {
 				return err
@@ -81,13 +84,18 @@ opened, updated or closed.`,
 			}
 			apiURL := o.app.api()
 			ctx := cmd.Context()
-			hc, err := o.httpClient(cmd, repo, apiURL)
-			if err != nil {
-				return err
-			}
-			gh, err := forge.NewGitHub(forge.GitHubOptions{HTTPClient: hc, APIURL: apiURL, Logger: g.logger(cmd.ErrOrStderr())})
-			if err != nil {
-				return usageError("%v", err)
+			// A dry run that knows its base needs no GitHub at all: it shows
+			// what would be sent, and says what it did not check.
+			preview := o.dryRun && o.base != ""
+			var gh *forge.GitHub
+			if !preview {
+				hc, err := o.httpClient(cmd, repo, apiURL)
+				if err != nil {
+					return err
+				}
+				if gh, err = forge.NewGitHub(forge.GitHubOptions{HTTPClient: hc, APIURL: apiURL, Logger: g.logger(cmd.ErrOrStderr())}); err != nil {
+					return usageError("%v", err)
+				}
 			}
 
 			res, err := s.run(cmd)
@@ -108,6 +116,14 @@ opened, updated or closed.`,
 			}
 			for _, c := range res.Changes {
 				req.Files = append(req.Files, forge.File{Path: c.Path, Old: c.Old, New: c.New, Mode: c.Mode})
+			}
+			if preview {
+				report.WriteProblems(stderr, rep)
+				if err := render(stdout, rep, "text", false, g.verbose); err != nil {
+					return err
+				}
+				writePreview(stdout, repo, req)
+				return outcome(rep, false)
 			}
 			result, perr := gh.Publish(ctx, req)
 			if result != nil {
@@ -209,6 +225,19 @@ func (o *prFlags) httpClient(cmd *cobra.Command, repo forge.Repo, apiURL string)
 		return nil, usageError("no GitHub token: set GITHUB_TOKEN, or pass --token-file or --app-id with --app-private-key")
 	}
 	return forge.TokenClient(ctx, token, apiURL), nil
+}
+
+// writePreview is a dry run's account of what it would send, made without
+// GitHub.
+func writePreview(w io.Writer, repo forge.Repo, req forge.Request) {
+	if len(req.Files) == 0 {
+		fmt.Fprintf(w, "dry run (no GitHub API called): nothing to change in %s; an open pull request from %s would be closed\n", repo, req.Branch)
+		return
+	}
+	fmt.Fprintf(w, "dry run (no GitHub API called): would open or update the pull request from %s to %s in %s\n", req.Branch, req.Base, repo)
+	fmt.Fprintf(w, "\nbranch: %s\ntitle: %s\n\ncommit message:\n%s\n%s\n\nbody:\n%s", req.Branch, req.Title, req.CommitMessage, forge.Trailer, req.Body)
+	fmt.Fprintf(w, "\nnot checked, as no GitHub API was called: that %s and its base %s exist, whether a pull request from %s is open already, whether %s holds commits pinbot did not make, and what the token may do\n",
+		repo, req.Base, req.Branch, req.Branch)
 }
 
 func writeOutcome(w io.Writer, r *forge.Result, req forge.Request) {

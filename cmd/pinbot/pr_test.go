@@ -33,6 +33,8 @@ import (
 //	gh-token NAME CONTENTS PULLS   a token with those permissions (read, write, -)
 //	gh-fail METHOD PATH STATUS N   answer the next N matching requests with STATUS
 //	gh-app ID KEYFILE REPO...      a GitHub App installed on REPOs, its key in KEYFILE
+//	gh-calls [none]                forget the API calls served so far; with none, fail
+//	                               if any were served since the last gh-calls
 //	gh-redirect METHOD PATH N      answer the next N matching requests with a 307 to
 //	                               another host, which prints what it was sent to
 //	                               the script's stdout file elsewhere.log
@@ -49,6 +51,7 @@ func TestPR(t *testing.T) {
 			env.Defer(gh.Close)
 			gh.AddToken("ghs_test", githubfake.Token{Contents: githubfake.Write, PullRequests: githubfake.Write})
 			env.Values["gh"] = gh
+			env.Values["gh-calls-seen"] = new(int)
 			env.Setenv("GITHUB_API_URL", gh.URL)
 			env.Setenv("GITHUB_TOKEN", "ghs_test")
 			env.Setenv("GITHUB_REPOSITORY", "")
@@ -157,6 +160,16 @@ func TestPR(t *testing.T) {
 				// another host: the same loopback address by another name
 				u := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
 				gh.Fail(args[0], args[1], n, http.StatusTemporaryRedirect, http.Header{"Location": {u + "/stolen"}}, "")
+			},
+			"gh-calls": func(ts *testscript.TestScript, neg bool, args []string) {
+				gh := ts.Value("gh").(*githubfake.Server)
+				calls := gh.Calls()
+				seen := ts.Value("gh-calls-seen").(*int)
+				fresh := calls[min(*seen, len(calls)):]
+				*seen = len(calls)
+				if len(args) == 1 && args[0] == "none" && len(fresh) > 0 {
+					ts.Fatalf("GitHub's API was called: %v", fresh)
+				}
 			},
 			"gh-fail": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"sort"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -160,4 +163,41 @@ func decodeYAMLText(data []byte) string {
 		}
 	}
 	return string(utf16.Decode(units))
+}
+
+// TestSchemaNamesEveryKey: pinbot.schema.json, which editors use to complete
+// and check .pinbot.yaml, has a property for every key Parse reads and no
+// other, and the pull policies Parse takes.
+func TestSchemaNamesEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../../pinbot.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		AdditionalProperties bool `json:"additionalProperties"`
+		Properties           map[string]struct {
+			Enum []string `json:"enum"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatalf("pinbot.schema.json: %v", err)
+	}
+	var got []string
+	for k := range schema.Properties {
+		got = append(got, k)
+	}
+	want := append([]string(nil), keys...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") || schema.AdditionalProperties {
+		t.Errorf("schema properties %v (additional %v), want %v and no others", got, schema.AdditionalProperties, want)
+	}
+	if enum := schema.Properties["pullPolicy"].Enum; strings.Join(enum, " ") != strings.Join(PullPolicies, " ") {
+		t.Errorf("the schema's pull policies %v, Parse's %v", enum, PullPolicies)
+	}
+	for _, p := range PullPolicies {
+		if _, err := Parse("x.yaml", []byte("pullPolicy: "+p)); err != nil {
+			t.Errorf("Parse refuses pullPolicy %q: %v", p, err)
+		}
+	}
 }
