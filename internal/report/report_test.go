@@ -329,3 +329,21 @@ func TestSort(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemsSayAGivenUpRegistryOnce: the references a registry given up
+// on could not resolve are listed under its error, said once; other
+// failures keep their file:line: ref: error line.
+func TestProblemsSayAGivenUpRegistryOnce(t *testing.T) {
+	down := "r.example could not be reached (connection refused), and is given up on for the rest of the run"
+	r := &Report{Entries: []Entry{
+		{File: "a.yaml", Line: 3, Ref: "r.example/a:1", Status: Failed, Error: down},
+		{File: "a.yaml", Line: 9, Ref: "quay.io/x:1", Status: Failed, Error: "not found"},
+		{File: "b.yaml", Line: 4, Ref: "r.example/b:1", Status: Failed, Error: down},
+	}}
+	var b strings.Builder
+	WriteProblems(&b, r)
+	want := down + "; 2 references not resolved:\n  a.yaml:3: r.example/a:1\n  b.yaml:4: r.example/b:1\na.yaml:9: quay.io/x:1: not found\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

@@ -113,7 +113,29 @@ func WriteProblems(w io.Writer, r *Report) {
 	for _, fe := range r.Unread {
 		fmt.Fprintf(w, "%s: not read: %s\n", TermPath(fe.File), Term(fe.Error))
 	}
+	// a registry given up on is said once, with the references it affects
+	down := map[string][]Entry{}
+	var order []string
 	for _, e := range r.Entries {
+		if e.Status == Failed && strings.Contains(e.Error, "given up on for the rest of the run") {
+			if down[e.Error] == nil {
+				order = append(order, e.Error)
+			}
+			down[e.Error] = append(down[e.Error], e)
+		}
+	}
+	for _, msg := range order {
+		if es := down[msg]; len(es) > 1 {
+			fmt.Fprintf(w, "%s; %d references not resolved:\n", Term(msg), len(es))
+			for _, e := range es {
+				fmt.Fprintf(w, "  %s: %s\n", termLoc(e.File, e.Line), Term(e.Ref))
+			}
+		}
+	}
+	for _, e := range r.Entries {
+		if e.Status == Failed && len(down[e.Error]) > 1 {
+			continue
+		}
 		if e.Status == Failed {
 			msg := e.Error
 			if e.Vanished && !strings.Contains(msg, "no longer exists upstream") {
