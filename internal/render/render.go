@@ -84,6 +84,16 @@ func Render(ctx context.Context, files Files, values []byte) (map[string]string,
 }
 
 func render(ctx context.Context, ch *chart.Chart, vals map[string]any) (map[string]string, error) {
+	// as helm template does: a dependency Chart.yaml lists must be vendored
+	var missing []string
+	for _, dep := range ch.Metadata.Dependencies {
+		if !slices.ContainsFunc(ch.Dependencies(), func(d *chart.Chart) bool { return d.Name() == dep.Name }) {
+			missing = append(missing, dep.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("found in Chart.yaml, but missing in charts/ directory: %s", strings.Join(missing, ", "))
+	}
 	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
 		return nil, fmt.Errorf("the chart's dependencies: %w", err)
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"maps"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,6 +69,13 @@ func TestRenderAsHelmTemplate(t *testing.T) {
 	}
 	if strings.Join(images, " ") != "app/templates/pod.yaml#0.spec.containers[0].image=nginx:1.28" || strings.Join(env, " ") != "set" {
 		t.Errorf("images %v, env %v", images, env)
+	}
+	// a dependency that is not vendored: helm template refuses, and so does Render
+	without := maps.Clone(files)
+	delete(without, "charts/sub/Chart.yaml")
+	delete(without, "charts/sub/templates/cm.yaml")
+	if _, err := Render(context.Background(), without, []byte("x: set\n")); err == nil || !strings.Contains(err.Error(), "missing in charts/ directory: sub") {
+		t.Errorf("a dependency not vendored: %v", err)
 	}
 	// the subchart on, by the values given
 	out, err = Render(context.Background(), files, []byte("x: set\nsub: {enabled: true}\n"))
