@@ -39,6 +39,7 @@ type pinFlags struct {
 	cacheFile   string
 	cacheTTL    time.Duration
 	cacheCheck  bool
+	minAge      time.Duration
 	baseConfig  string
 	check       bool   // pin --check
 	output      string // --output
@@ -56,6 +57,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "the `DURATION` a cached digest is used for")
 	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
+	fs.DurationVar(&f.minAge, "min-age", 0, "the cooldown: propose a moved tag's new digest only once pinbot has seen the tag there for `DURATION` (pin remembers first sightings in --cache, pr in its pull request; minAge in .pinbot.yaml)")
 	fs.StringVar(&f.maxFileSize, "max-file-size", size.Format(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries and maxFileSize from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
 	fs.BoolVarP(&f.g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
@@ -94,9 +96,13 @@ func (f *pinFlags) progressFor(cmd *cobra.Command) *progress.Tracker {
 	return progress.New()
 }
 
-// saveCache writes the cache back, if there is one; a failure is a warning.
-func (s *session) saveCache(log *slog.Logger) {
+// saveCache writes the cache back, if there is one, with the run's first
+// sightings of moved tags; a failure is a warning.
+func (s *session) saveCache(log *slog.Logger, rep *report.Report) {
 	if s.cache != nil {
+		if rep != nil && rep.FirstSeen != nil {
+			s.cache.SetFirstSeen(rep.FirstSeen)
+		}
 		if err := s.cache.Save(); err != nil {
 			log.Warn("the digest cache was not saved", "err", err)
 		}
@@ -270,15 +276,27 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if f.cacheTTL <= 0 {
 		return nil, usageError("--cache-ttl must be more than 0")
 	}
-	if f.cacheFile != "" && (!f.check || f.cacheCheck) && !f.offline {
+	s.opts.MinAge = cfg.MinAge
+	if cmd.Flags().Changed("min-age") {
+		s.opts.MinAge = f.minAge
+	}
+	if s.opts.MinAge < 0 {
+		return nil, usageError("--min-age must not be negative")
+	}
+	var digests *cache.Cache // the cache's answers: never for --check unless --cache-check
+	if f.cacheFile != "" && !f.offline {
 		if s.cache, err = cache.Open(f.cacheFile, f.cacheTTL, f.g.logger(cmd.ErrOrStderr())); err != nil {
 			return nil, usageError("--cache: %v", err)
 		}
+		if !f.check || f.cacheCheck {
+			digests = s.cache
+		}
+		s.opts.FirstSeen = s.cache.FirstSeen()
 	}
 	s.opts.Progress = f.progressFor(cmd)
 	r, err := resolve.New(resolve.Options{
 		Progress:         s.opts.Progress,
-		Cache:            s.cache,
+		Cache:            digests,
 		Mirrors:          mirrors,
 		Insecure:         insecure,
 		CheckoutMirrors:  cfgMirrors,
@@ -354,11 +372,14 @@ named as file:line: ref: error).`,
 				// Each file is written as soon as its references settle.
 				s.opts.Sink = func(c pin.Change) error { return s.co.WriteFile(c.Path, c.Old, c.New) }
 			}
+			if s.opts.MinAge > 0 && s.cache == nil && !f.offline {
+				g.logger(stderr).Warn("--min-age without --cache: pin remembers no first sightings between runs, so every moved tag is held; give it a --cache file")
+			}
 			res, err := s.run(cmd)
 			if err != nil {
 				return err
 			}
-			s.saveCache(g.logger(stderr))
+			s.saveCache(g.logger(stderr), res.Report)
 			if s.opts.Sink != nil { // the scan has found them
 				removeStale(s.co, g.logger(stderr))
 			}

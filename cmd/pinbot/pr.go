@@ -98,11 +98,19 @@ opened, updated or closed.`,
 				}
 			}
 
+			if s.opts.MinAge > 0 && gh != nil {
+				// the first sightings the pull request keeps
+				body, err := gh.OpenBody(ctx, repo, o.branch)
+				if err != nil {
+					return &exitError{code: exitForge, err: err}
+				}
+				s.opts.FirstSeen = report.ParseFirstSeen(body)
+			}
 			res, err := s.run(cmd)
 			if err != nil {
 				return err
 			}
-			s.saveCache(g.logger(cmd.ErrOrStderr()))
+			s.saveCache(g.logger(cmd.ErrOrStderr()), res.Report)
 			rep := res.Report
 			rep.Version = buildVersion().Version
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 //	gh-token NAME CONTENTS PULLS   a token with those permissions (read, write, -)
 //	gh-fail METHOD PATH STATUS N   answer the next N matching requests with STATUS
 //	gh-app ID KEYFILE REPO...      a GitHub App installed on REPOs, its key in KEYFILE
+//	gh-backdate OWNER/NAME N       date the first sightings in pull request N's body back to 2000
 //	gh-calls [none]                forget the API calls served so far; with none, fail
 //	                               if any were served since the last gh-calls
 //	gh-redirect METHOD PATH N      answer the next N matching requests with a 307 to
@@ -160,6 +162,14 @@ func TestPR(t *testing.T) {
 				// another host: the same loopback address by another name
 				u := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
 				gh.Fail(args[0], args[1], n, http.StatusTemporaryRedirect, http.Header{"Location": {u + "/stolen"}}, "")
+			},
+			"gh-backdate": func(ts *testscript.TestScript, neg bool, args []string) {
+				// the first sightings a pull request keeps, made a date long past
+				gh := ts.Value("gh").(*githubfake.Server)
+				var n int
+				fmt.Sscan(args[1], &n)
+				re := regexp.MustCompile(`("[^"]+@sha256:[0-9a-f]{64}":")[^"]+"`)
+				gh.EditPullBody(args[0], n, func(b string) string { return re.ReplaceAllString(b, `${1}2000-01-01T00:00:00Z"`) })
 			},
 			"gh-calls": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)

@@ -42,7 +42,16 @@ type Entry struct {
 type file struct {
 	Version int              `json:"version"`
 	Entries map[string]Entry `json:"entries"` // by canonical tag
+	// FirstSeen is when a run first saw each tag move to a digest
+	// (canonical tag "@" digest): the cooldown's clock (--min-age).
+	FirstSeen map[string]time.Time `json:"firstSeen,omitempty"`
 }
+
+// firstSeenKeyRE is a key of FirstSeen: a canonical tag, "@", a digest.
+var firstSeenKeyRE = regexp.MustCompile(`^[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`)
+
+// forgetAfter is how long a first sighting is kept once no run reports it.
+const forgetAfter = 90 * 24 * time.Hour
 
 // Cache is a cache file, read once and saved once.
 type Cache struct {
@@ -50,9 +59,11 @@ type Cache struct {
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]Entry
-	dirty   map[string]bool
+	mu        sync.Mutex
+	entries   map[string]Entry
+	dirty     map[string]bool
+	firstSeen map[string]time.Time // this run's, when set
+	seenRead  map[string]time.Time // as the file held them
 }
 
 // Open reads the cache at path; a missing file is an empty cache. ttl <= 0
@@ -71,7 +82,27 @@ func Open(path string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
 		return nil, err
 	}
 	c.entries = f.Entries
+	c.seenRead = f.FirstSeen
 	return c, nil
+}
+
+// FirstSeen is when earlier runs first saw each move (see file.FirstSeen).
+func (c *Cache) FirstSeen() map[string]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]time.Time, len(c.seenRead))
+	for k, t := range c.seenRead {
+		out[k] = t
+	}
+	return out
+}
+
+// SetFirstSeen records this run's first sightings, saved by Save over
+// what is on disk.
+func (c *Cache) SetFirstSeen(seen map[string]time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.firstSeen = seen
 }
 
 // keyRE is a key as pinbot files it: a scheme, then a tag as
@@ -107,6 +138,12 @@ func (c *Cache) read(log *slog.Logger) (*file, error) {
 	}
 	if f.Entries == nil {
 		f.Entries = map[string]Entry{}
+	}
+	for k, t := range f.FirstSeen {
+		if !firstSeenKeyRE.MatchString(k) || t.IsZero() {
+			log.Warn("a digest cache's first sighting is not a tag and a digest: ignored", "file", c.path, "key", k)
+			delete(f.FirstSeen, k)
+		}
 	}
 	for k, e := range f.Entries {
 		switch {
@@ -151,7 +188,7 @@ func (c *Cache) Store(tag, digest string) {
 func (c *Cache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.dirty) == 0 {
+	if len(c.dirty) == 0 && c.firstSeen == nil {
 		return nil
 	}
 	f, err := c.read(slog.New(slog.DiscardHandler)) // told once, when opened
@@ -164,6 +201,21 @@ func (c *Cache) Save() error {
 	for tag, e := range f.Entries {
 		if c.now().Sub(e.Resolved) > c.ttl {
 			delete(f.Entries, tag)
+		}
+	}
+	if c.firstSeen != nil {
+		if f.FirstSeen == nil {
+			f.FirstSeen = map[string]time.Time{}
+		}
+		for k, t := range c.firstSeen {
+			if firstSeenKeyRE.MatchString(k) {
+				f.FirstSeen[k] = t.UTC()
+			}
+		}
+		for k, t := range f.FirstSeen {
+			if c.now().Sub(t) > forgetAfter {
+				delete(f.FirstSeen, k)
+			}
 		}
 	}
 	data, err := json.MarshalIndent(f, "", " ")

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,6 +47,9 @@ type Config struct {
 	// Platforms every digest written or kept must cover: "linux/amd64",
 	// "linux/arm64/v8".
 	Platforms []string `yaml:"platforms"`
+	// MinAge is the cooldown (--min-age): a moved tag's new digest is
+	// proposed once pinbot has seen it for this long ("72h").
+	MinAge time.Duration `yaml:"minAge"`
 }
 
 // PullPolicies are the values of pullPolicy (any case); what each does is
@@ -61,7 +65,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
-var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms"}
+var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms", "minAge"}
 
 // Load reads a configuration file. An unknown key, a wrong type or a bad
 // value is an error naming the file, the line and the key.
@@ -198,6 +202,12 @@ func Parse(name string, data []byte) (*Config, error) {
 				return nil, bad(v.Line, "%v", err)
 			}
 			c.MaxFileSize = n
+		case "minAge":
+			d, err := time.ParseDuration(strings.TrimSpace(v.Value))
+			if v.Kind != yaml.ScalarNode || err != nil || d < 0 {
+				return nil, bad(v.Line, "want a duration, as in 72h or 90m")
+			}
+			c.MinAge = d
 		default:
 			return nil, &Error{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (known keys: %s)", k.Value, strings.Join(keys, ", "))}
 		}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -69,6 +70,15 @@ type Options struct {
 	Verify bool
 	// Progress counts the files scanned as the run goes; nil: not counted.
 	Progress *progress.Tracker
+	// MinAge is the cooldown: a tag that moved is proposed at its new
+	// digest only once pinbot has seen it there for this long (by
+	// FirstSeen, and Now). A first pin and a vanished digest are never held.
+	MinAge time.Duration
+	// FirstSeen is when earlier runs first saw each move (canonical tag
+	// "@" digest); the run's Report.FirstSeen is what the next run needs.
+	FirstSeen map[string]time.Time
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
 	// change's Err. A run that is stopped hands over nothing.
@@ -195,6 +205,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	firstSeen := r.cooldown()
 	for _, ri := range r.refs {
 		ri.pinned = ri.ref.WithDigest(ri.digest)
 	}
@@ -202,7 +213,9 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	r.spliceAll(nil)
 	r.proveCharts()
 	changes := r.write()
-	return &Result{Report: r.report(changes), Changes: changes}, ctx.Err()
+	rep := r.report(changes)
+	rep.FirstSeen = firstSeen
+	return &Result{Report: rep, Changes: changes}, ctx.Err()
 }
 
 type candidates struct {
@@ -333,6 +346,36 @@ func (r *run) resolve() {
 		ri.answered = true
 		ri.settle(r.opts.Offline)
 	}
+}
+
+// cooldown holds back each tag that moved to a digest first seen less than
+// MinAge ago: it keeps the digest written. It returns when every move seen
+// now was first seen (moves no longer seen are forgotten). A first pin
+// and a vanished digest are never held: the first is no move, the second
+// is broken already. A tag that moves again starts the clock anew.
+func (r *run) cooldown() map[string]time.Time {
+	now := time.Now
+	if r.opts.Now != nil {
+		now = r.opts.Now
+	}
+	t := now().UTC().Truncate(time.Second)
+	seen := map[string]time.Time{}
+	for _, ri := range r.refs {
+		if ri.canon == "" || ri.ref.Digest == "" || ri.digest == "" || ri.digest == ri.ref.Digest || ri.vanished || ri.err != nil {
+			continue
+		}
+		key := ri.canon + "@" + ri.digest
+		first, ok := r.opts.FirstSeen[key]
+		if !ok || first.After(t) {
+			first = t // first seen now (a time to come is no sighting)
+		}
+		seen[key] = first
+		if r.opts.MinAge > 0 && t.Sub(first) < r.opts.MinAge {
+			ri.held, ri.moved, ri.firstSeen, ri.eligible = true, ri.digest, first, first.Add(r.opts.MinAge)
+			ri.digest = ri.ref.Digest
+		}
+	}
+	return seen
 }
 
 // privateAlways finds the containers that pull Always an image that is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/pinbot/pinbot/internal/imageref"
@@ -28,6 +29,11 @@ type refInfo struct {
 	digest string
 	// vanished: the digest written no longer exists upstream.
 	vanished bool
+	// held: the tag moved to moved, first seen at firstSeen, less than the
+	// cooldown ago; the digest written stays until eligible.
+	held                bool
+	moved               string
+	firstSeen, eligible time.Time
 	// answered: the tag's answer is in res (or none will come); settled:
 	// digest is final (see splicer).
 	answered, settled bool
@@ -167,6 +173,11 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 		return e
 	case ri.vanished:
 		e.Status, e.Digest, e.Vanished = report.Vanished, ri.digest, true
+	case ri.held:
+		first, eligible := ri.firstSeen, ri.eligible
+		e.Status, e.Digest, e.FirstSeen, e.Eligible = report.Held, ri.moved, &first, &eligible
+		e.Pinned = ri.ref.WithDigest(ri.moved)
+		return e
 	case s.Ref.Follows() == "":
 		e.Status, e.Digest, e.Reason = report.Current, s.Ref.Digest, ReasonDigestOnly
 	case ri.digest == s.Ref.Digest:

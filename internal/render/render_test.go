@@ -2,8 +2,8 @@ package render
 
 import (
 	"context"
-	"maps"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // MaxBody is the longest pull request body GitHub accepts, in characters.
@@ -150,6 +153,13 @@ func (r *Report) body(version string, maxRows int) string {
 	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
+	table("Held: moved upstream less than the cooldown ago", "pinbot proposes a moved tag's new digest once it has seen the tag there for `--min-age`.\n\n| File | Image | Tag | New digest | First seen | Proposed after |\n| --- | --- | --- | --- | --- | --- |", by(Held), func(e Entry) string {
+		first, after := "", ""
+		if e.FirstSeen != nil && e.Eligible != nil {
+			first, after = e.FirstSeen.UTC().Format("2006-01-02 15:04 UTC"), e.Eligible.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)), first, after)
+	})
 	table("Newly pinned", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Pinned), func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)), noteOf(e))
 	})
@@ -235,6 +245,56 @@ func (r *Report) body(version string, maxRows int) string {
 	if cut > 0 {
 		fmt.Fprintf(&b, "\n_%d more %s left out: the description would be longer than GitHub accepts. `pinbot pin --check` lists them all._\n", cut, plural(cut, "row", "rows"))
 	}
+	if block := FirstSeenBlock(r.FirstSeen); block != "" {
+		b.WriteString("\n" + block + "\n")
+	}
 	fmt.Fprintf(&b, "\n---\n<sub>To leave an image alone, put `# pinbot:ignore` on its line or the line above it, or list it under `ignore:` in `.pinbot.yaml`. Opened by pinbot %s.</sub>\n", version)
 	return b.String()
+}
+
+// firstSeenRE finds the block a pull request body keeps the first sightings
+// of moved tags in, for the next run (see FirstSeenBlock).
+var firstSeenRE = regexp.MustCompile(`<!-- pinbot:first-seen (\{[^<>]*\}) -->`)
+
+// firstSeenKeyRE is a key of the block: a canonical tag, "@", a digest.
+var firstSeenKeyRE = regexp.MustCompile(`^[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`)
+
+// FirstSeenBlock is the machine-readable block of first sightings a pull
+// request body carries: an HTML comment no one sees; "" for none.
+func FirstSeenBlock(seen map[string]time.Time) string {
+	if len(seen) == 0 {
+		return ""
+	}
+	clean := map[string]string{}
+	for k, t := range seen {
+		if firstSeenKeyRE.MatchString(k) {
+			clean[k] = t.UTC().Format(time.RFC3339)
+		}
+	}
+	data, err := json.Marshal(clean)
+	if err != nil || len(clean) == 0 {
+		return ""
+	}
+	return "<!-- pinbot:first-seen " + string(data) + " -->"
+}
+
+// ParseFirstSeen reads the first sightings back from a pull request body:
+// what does not parse, or is not a canonical tag and a digest, is dropped.
+func ParseFirstSeen(body string) map[string]time.Time {
+	out := map[string]time.Time{}
+	m := firstSeenRE.FindStringSubmatch(body)
+	if m == nil {
+		return out
+	}
+	var raw map[string]string
+	if json.Unmarshal([]byte(m[1]), &raw) != nil {
+		return out
+	}
+	for k, v := range raw {
+		t, err := time.Parse(time.RFC3339, v)
+		if err == nil && firstSeenKeyRE.MatchString(k) {
+			out[k] = t.UTC()
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Status is what happened to one image reference.
@@ -22,8 +23,11 @@ const (
 	// Vanished is a digest written that no longer exists upstream, renewed
 	// from its tag: urgent, as new nodes cannot pull what is written.
 	Vanished Status = "vanished"
-	Skipped  Status = "skipped" // left alone, for Reason
-	Failed   Status = "failed"  // could not be resolved: Error
+	// Held is a tag that moved to a digest first seen less than the
+	// cooldown (--min-age) ago: it keeps its digest until Eligible.
+	Held    Status = "held"
+	Skipped Status = "skipped" // left alone, for Reason
+	Failed  Status = "failed"  // could not be resolved: Error
 )
 
 // Entry is one image reference in one file.
@@ -59,6 +63,10 @@ type Entry struct {
 	Vanished bool `json:"vanished,omitempty"`
 	// Missing are the required platforms the digest does not cover.
 	Missing []string `json:"missingPlatforms,omitempty"`
+	// FirstSeen is when pinbot first saw the tag at Digest, and Eligible
+	// when the move is proposed (held moves).
+	FirstSeen *time.Time `json:"firstSeen,omitempty"`
+	Eligible  *time.Time `json:"eligible,omitempty"`
 	// PullPolicy says what happened to the container's imagePullPolicy:
 	// "added IfNotPresent", "Always -> IfNotPresent", "kept Never".
 	PullPolicy string `json:"pullPolicy,omitempty"`
@@ -119,6 +127,9 @@ type Report struct {
 	Offline bool `json:"offline,omitempty"`
 	// Requests counts the registry requests the run made, by kind.
 	Requests *Requests `json:"requests,omitempty"`
+	// FirstSeen is when each tag's move (canonical tag "@" new digest) was
+	// first seen, for the next run to read back (see Cooldown).
+	FirstSeen map[string]time.Time `json:"firstSeen,omitempty"`
 	// PullRequest is what "pinbot pr" did.
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
 }
@@ -210,13 +221,15 @@ func (r *Report) Sort() {
 func (r *Report) Summary() string {
 	c := r.Counts()
 	var parts []string
-	for _, s := range []Status{Vanished, Pinned, Updated, Current, Unverified, Unpinned, Skipped, Failed} {
+	for _, s := range []Status{Vanished, Pinned, Updated, Held, Current, Unverified, Unpinned, Skipped, Failed} {
 		switch {
 		case c[s] == 0:
 		case s == Vanished:
 			parts = append(parts, fmt.Sprintf("%d renewed (the pinned digest vanished upstream)", c[s]))
 		case s == Unverified:
 			parts = append(parts, fmt.Sprintf("%d pinned (not verified offline)", c[s]))
+		case s == Held:
+			parts = append(parts, fmt.Sprintf("%d held (a tag moved within --min-age)", c[s]))
 		default:
 			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
 		}
@@ -265,4 +278,12 @@ func ShortDigest(d string) string {
 		return d[:len("sha256:")+12]
 	}
 	return d
+}
+
+// HeldNote says how long ago a held tag moved and when it is proposed.
+func HeldNote(e Entry, now time.Time) string {
+	if e.FirstSeen == nil || e.Eligible == nil {
+		return "held"
+	}
+	return fmt.Sprintf("moved %s ago; proposed after %s", now.Sub(*e.FirstSeen).Round(time.Minute), e.Eligible.UTC().Format("2006-01-02 15:04 UTC"))
 }

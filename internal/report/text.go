@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 )
@@ -40,6 +41,8 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if e.PolicyChanged() || strings.HasPrefix(e.PullPolicy, "kept Always (") {
 				line += "; imagePullPolicy " + Term(e.PullPolicy)
 			}
+		case e.Status == Held:
+			line = fmt.Sprintf("%s: %s: held: %s (--min-age)", loc, Term(e.Ref), Term(HeldNote(e, time.Now())))
 		case e.PolicyChanged() && r.Offline:
 			line = fmt.Sprintf("%s: %s: imagePullPolicy would be %s (offline: nothing written)", loc, Term(e.Ref), Term(strings.TrimPrefix(e.PullPolicy, "added ")))
 		case e.PolicyChanged():
@@ -177,6 +180,8 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 			_, err = fmt.Fprintf(w, "%s: %s -> %s%s\n", loc, Term(e.Ref), Term(e.Pinned), note)
 		case e.PolicyChanged():
 			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", loc, Term(e.Ref), Term(e.PullPolicy))
+		case e.Status == Held:
+			_, err = fmt.Fprintf(w, "%s: %s: held, not failed: %s (--min-age)\n", loc, Term(e.Ref), Term(HeldNote(e, time.Now())))
 		case verbose && e.Status == Current:
 			_, err = fmt.Fprintf(w, "%s: %s: current%s\n", loc, Term(e.Ref), note)
 		case verbose && e.Status == Unverified:

@@ -444,6 +444,20 @@ func (s *Server) Pulls(fullName string) []PR {
 	return out
 }
 
+// EditPullBody rewrites pull request number's body with edit, as a person
+// editing it on GitHub would.
+func (s *Server) EditPullBody(fullName string, number int, edit func(string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[fullName]; r != nil {
+		for _, p := range r.pulls {
+			if p.Number == number {
+				p.Body = edit(p.Body)
+			}
+		}
+	}
+}
+
 // Label is a repository label's color and description.
 func (s *Server) Label(fullName, name string) (color, description string, ok bool) {
 	s.mu.Lock()
