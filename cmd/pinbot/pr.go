@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pinbot/pinbot/internal/forge"
 	"github.com/pinbot/pinbot/internal/report"
@@ -104,7 +105,15 @@ opened, updated or closed.`,
 				if err != nil {
 					return &exitError{code: exitForge, err: err}
 				}
-				s.opts.FirstSeen = report.ParseFirstSeen(body)
+				// with a cache's too: the earlier sighting of each counts
+				for k, t := range report.ParseFirstSeen(body) {
+					if was, ok := s.opts.FirstSeen[k]; !ok || t.Before(was) {
+						if s.opts.FirstSeen == nil {
+							s.opts.FirstSeen = map[string]time.Time{}
+						}
+						s.opts.FirstSeen[k] = t
+					}
+				}
 			}
 			res, err := s.run(cmd)
 			if err != nil {
