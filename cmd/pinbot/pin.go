@@ -40,6 +40,7 @@ type pinFlags struct {
 	cacheTTL    time.Duration
 	cacheCheck  bool
 	minAge      time.Duration
+	noEvidence  bool
 	baseConfig  string
 	check       bool   // pin --check
 	output      string // --output
@@ -57,6 +58,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "the `DURATION` a cached digest is used for")
 	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
+	fs.BoolVar(&f.noEvidence, "no-evidence", false, "read nothing more of a moved tag's old and new digest (creation time, platforms, size, source): those GETs count as pulls on Docker Hub")
 	fs.DurationVar(&f.minAge, "min-age", 0, "the cooldown: propose a moved tag's new digest only once pinbot has seen the tag there for `DURATION` (pin remembers first sightings in --cache, pr in its pull request; minAge in .pinbot.yaml)")
 	fs.StringVar(&f.maxFileSize, "max-file-size", size.Format(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
 	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries and maxFileSize from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
@@ -276,6 +278,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if f.cacheTTL <= 0 {
 		return nil, usageError("--cache-ttl must be more than 0")
 	}
+	s.opts.Evidence = !f.noEvidence && !f.check // never for a gate
 	s.opts.MinAge = cfg.MinAge
 	if cmd.Flags().Changed("min-age") {
 		s.opts.MinAge = f.minAge

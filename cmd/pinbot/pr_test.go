@@ -60,9 +60,11 @@ func TestPR(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"push":   scriptPush,
-			"move":   scriptMove,
-			"status": scriptStatus,
+			"push":              scriptPush,
+			"push-build":        scriptPushBuild,
+			"manifest-requests": scriptManifestRequests,
+			"move":              scriptMove,
+			"status":            scriptStatus,
 			"gh-repo": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)
 				files := map[string][]byte{}

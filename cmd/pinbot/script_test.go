@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pinbot/pinbot/internal/registrytest"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -61,9 +62,10 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupRegistry,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"push":   scriptPush,
-			"move":   scriptMove,
-			"status": scriptStatus,
+			"push":       scriptPush,
+			"push-build": scriptPushBuild,
+			"move":       scriptMove,
+			"status":     scriptStatus,
 			"delete": func(ts *testscript.TestScript, neg bool, args []string) {
 				sr := ts.Value("reg").(*scriptRegistry)
 				for _, ref := range args {
@@ -97,21 +99,7 @@ func TestScript(t *testing.T) {
 				}
 				ts.Value("reg").(*scriptRegistry).reg.LieDigest(args[0] == "on")
 			},
-			"manifest-requests": func(ts *testscript.TestScript, neg bool, args []string) {
-				sr := ts.Value("reg").(*scriptRegistry)
-				if len(args) == 1 && args[0] == "reset" {
-					sr.reg.ResetCounts()
-					return
-				}
-				heads, gets := sr.reg.ManifestRequests()
-				want := args
-				if len(want) != 2 {
-					ts.Fatalf("usage: manifest-requests HEADS GETS")
-				}
-				if strconv.FormatInt(heads, 10) != want[0] || strconv.FormatInt(gets, 10) != want[1] {
-					ts.Fatalf("manifest requests: %d HEAD, %d GET; want %s HEAD, %s GET", heads, gets, want[0], want[1])
-				}
-			},
+			"manifest-requests": scriptManifestRequests,
 		},
 	})
 }
@@ -194,6 +182,40 @@ func pushArgs(args []string) (platforms, refs []string) {
 	return nil, args
 }
 
+// scriptPushBuild is "push-build REF GEN [-platforms P,P] [-label K=V]...
+// [-created RFC3339] [-size BYTES]": generation GEN of REF, built so.
+func scriptPushBuild(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: push-build REF GEN [-platforms P,P] [-label K=V]... [-created T] [-size N]")
+	}
+	sr := ts.Value("reg").(*scriptRegistry)
+	ref := args[0]
+	gen, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b := registrytest.Build{Labels: map[string]string{}}
+	for rest := args[2:]; len(rest) >= 2; rest = rest[2:] {
+		switch rest[0] {
+		case "-platforms":
+			b.Platforms = strings.Split(rest[1], ",")
+		case "-label":
+			k, v, _ := strings.Cut(rest[1], "=")
+			b.Labels[k] = v
+		case "-created":
+			b.Created, err = time.Parse(time.RFC3339, rest[1])
+			ts.Check(err)
+		case "-size":
+			b.Size, err = strconv.Atoi(rest[1])
+			ts.Check(err)
+		default:
+			ts.Fatalf("push-build: unknown %s", rest[0])
+		}
+	}
+	digest, err := sr.reg.PushBuild(ref, gen, b)
+	ts.Check(err)
+	sr.generations[ref] = gen
+	ts.Setenv(digestVar(ref), digest)
+}
+
 // scriptMove is "move REF...".
 func scriptMove(ts *testscript.TestScript, neg bool, args []string) {
 	sr := ts.Value("reg").(*scriptRegistry)
@@ -202,5 +224,22 @@ func scriptMove(ts *testscript.TestScript, neg bool, args []string) {
 		digest, err := sr.reg.Push(ref, sr.generations[ref])
 		ts.Check(err)
 		ts.Setenv(digestVar(ref), digest)
+	}
+}
+
+// scriptManifestRequests is "manifest-requests reset | HEADS GETS".
+func scriptManifestRequests(ts *testscript.TestScript, neg bool, args []string) {
+	sr := ts.Value("reg").(*scriptRegistry)
+	if len(args) == 1 && args[0] == "reset" {
+		sr.reg.ResetCounts()
+		return
+	}
+	heads, gets := sr.reg.ManifestRequests()
+	want := args
+	if len(want) != 2 {
+		ts.Fatalf("usage: manifest-requests HEADS GETS")
+	}
+	if strconv.FormatInt(heads, 10) != want[0] || strconv.FormatInt(gets, 10) != want[1] {
+		ts.Fatalf("manifest requests: %d HEAD, %d GET; want %s HEAD, %s GET", heads, gets, want[0], want[1])
 	}
 }

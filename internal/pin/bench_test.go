@@ -117,6 +117,9 @@ func (memResolver) Inspect(context.Context, []resolve.Subject, resolve.InspectOp
 }
 func (memResolver) Stats() resolve.Stats                                { return resolve.Stats{} }
 func (memResolver) Private(context.Context, []name.Tag) map[string]bool { return nil }
+func (memResolver) Facts(context.Context, []name.Digest) map[string]resolve.Facts {
+	return nil
+}
 
 func (m memResolver) Resolve(ctx context.Context, tags []name.Tag) map[string]resolve.Result {
 	out := map[string]resolve.Result{}

@@ -43,6 +43,8 @@ type Resolver interface {
 	// Private tells the tags (by canonical name) of images that are
 	// refused without credentials.
 	Private(ctx context.Context, tags []name.Tag) map[string]bool
+	// Facts reads what each digest stands for (see resolve.Facts).
+	Facts(ctx context.Context, digests []name.Digest) map[string]resolve.Facts
 	Stats() resolve.Stats
 }
 
@@ -79,6 +81,9 @@ type Options struct {
 	FirstSeen map[string]time.Time
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Evidence reads, for each moved tag, what its old and new digest
+	// stand for (GETs of manifests and configs, for moved tags alone).
+	Evidence bool
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
 	// change's Err. A run that is stopped hands over nothing.
@@ -206,6 +211,9 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		return nil, err
 	}
 	firstSeen := r.cooldown()
+	if opts.Evidence && !opts.Offline {
+		r.evidence()
+	}
 	for _, ri := range r.refs {
 		ri.pinned = ri.ref.WithDigest(ri.digest)
 	}
@@ -376,6 +384,45 @@ func (r *run) cooldown() map[string]time.Time {
 		}
 	}
 	return seen
+}
+
+// evidence reads what the old and the new digest of each moved tag stand
+// for, for the reviewer.
+func (r *run) evidence() {
+	var digests []name.Digest
+	var moved []*refInfo
+	for _, ri := range r.refs {
+		if ri.ref.Digest == "" || ri.digest == "" || ri.digest == ri.ref.Digest || ri.vanished || ri.held || ri.err != nil {
+			continue
+		}
+		oldD, err1 := name.NewDigest(ri.ref.Name + "@" + ri.ref.Digest)
+		newD, err2 := name.NewDigest(ri.ref.Name + "@" + ri.digest)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		digests = append(digests, oldD, newD)
+		moved = append(moved, ri)
+	}
+	if len(moved) == 0 {
+		return
+	}
+	facts := r.res.Facts(r.ctx, digests)
+	for k, ri := range moved {
+		o, n := facts[digests[2*k].String()], facts[digests[2*k+1].String()]
+		if o.Err != nil || n.Err != nil {
+			continue // no evidence is no failure
+		}
+		ri.evidence = &report.Evidence{Old: reportFacts(o), New: reportFacts(n)}
+	}
+}
+
+func reportFacts(f resolve.Facts) report.Facts {
+	out := report.Facts{Platforms: f.Platforms, Size: f.Size, Source: f.Source, Revision: f.Revision}
+	if !f.Created.IsZero() {
+		t := f.Created
+		out.Created = &t
+	}
+	return out
 }
 
 // privateAlways finds the containers that pull Always an image that is

@@ -32,6 +32,9 @@ func (noChecks) Inspect(context.Context, []resolve.Subject, resolve.InspectOptio
 }
 func (noChecks) Stats() resolve.Stats                                { return resolve.Stats{} }
 func (noChecks) Private(context.Context, []name.Tag) map[string]bool { return nil }
+func (noChecks) Facts(context.Context, []name.Digest) map[string]resolve.Facts {
+	return nil
+}
 
 // fakeResolver answers from a table and records every call.
 type fakeResolver struct {

@@ -32,6 +32,7 @@ type refInfo struct {
 	// held: the tag moved to moved, first seen at firstSeen, less than the
 	// cooldown ago; the digest written stays until eligible.
 	held                bool
+	evidence            *report.Evidence // a moved tag's old and new image
 	moved               string
 	firstSeen, eligible time.Time
 	// answered: the tag's answer is in res (or none will come); settled:
@@ -183,7 +184,7 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 	case ri.digest == s.Ref.Digest:
 		e.Status, e.Digest = report.Current, ri.digest
 	case s.Ref.Digest != "":
-		e.Status, e.Digest = report.Updated, ri.digest
+		e.Status, e.Digest, e.Evidence = report.Updated, ri.digest, ri.evidence
 	default:
 		e.Status, e.Digest = report.Pinned, ri.digest
 	}

@@ -9,6 +9,7 @@
 package registrytest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -29,6 +31,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -240,18 +243,50 @@ func mirrorTarget(registry, ref string, opts ...name.Option) (name.Tag, error) {
 // Image is a small image whose digest depends only on ref and generation:
 // generation 0 is the image a tag first points at, 1 the one it moves to.
 func Image(ref string, generation int) (v1.Image, error) {
-	return imageFor(ref, generation, v1.Platform{OS: "linux", Architecture: "amd64"})
+	return imageFor(ref, generation, v1.Platform{OS: "linux", Architecture: "amd64"}, Build{})
 }
 
-func imageFor(ref string, generation int, p v1.Platform) (v1.Image, error) {
+// Build is what an image pushed by PushBuild carries beyond its name and
+// generation: labels, a creation time, a layer of Size bytes.
+type Build struct {
+	Platforms []string // none: a single linux/amd64 image
+	Labels    map[string]string
+	Created   time.Time
+	Size      int
+}
+
+func imageFor(ref string, generation int, p v1.Platform, b Build) (v1.Image, error) {
+	labels := map[string]string{"ref": ref, "generation": fmt.Sprint(generation)}
+	for k, v := range b.Labels {
+		labels[k] = v
+	}
 	cfg := &v1.ConfigFile{
 		Architecture: p.Architecture,
 		OS:           p.OS,
 		Variant:      p.Variant,
-		Config:       v1.Config{Labels: map[string]string{"ref": ref, "generation": fmt.Sprint(generation)}},
+		Created:      v1.Time{Time: b.Created},
+		Config:       v1.Config{Labels: labels},
 		RootFS:       v1.RootFS{Type: "layers"},
 	}
-	return mutate.ConfigFile(empty.Image, cfg)
+	img, err := mutate.ConfigFile(empty.Image, cfg)
+	if err != nil || b.Size <= 0 {
+		return img, err
+	}
+	data := bytes.Repeat([]byte(ref+fmt.Sprint(generation)), b.Size/(len(ref)+1)+1)[:b.Size]
+	return mutate.AppendLayers(img, static.NewLayer(data, types.DockerLayer))
+}
+
+// PushBuild stores generation of ref built as b says, and returns its digest.
+func (r *Registry) PushBuild(ref string, generation int, b Build) (string, error) {
+	target, err := r.Target(ref)
+	if err != nil {
+		return "", err
+	}
+	d, err := writeBuild(target, ref, generation, b, remote.WithTransport(pushTransport{}))
+	if err == nil {
+		r.note(ref)
+	}
+	return d, err
 }
 
 // Index is a two-platform index (linux/amd64, linux/arm64) whose digest
@@ -262,6 +297,11 @@ func Index(ref string, generation int) (v1.ImageIndex, error) {
 
 // IndexOf is an index of exactly the given platforms ("linux/arm64/v8").
 func IndexOf(ref string, generation int, platforms ...string) (v1.ImageIndex, error) {
+	return indexOf(ref, generation, Build{Platforms: platforms})
+}
+
+func indexOf(ref string, generation int, b Build) (v1.ImageIndex, error) {
+	platforms := b.Platforms
 	var adds []mutate.IndexAddendum
 	for _, ps := range platforms {
 		p, err := v1.ParsePlatform(ps)
@@ -275,7 +315,7 @@ func IndexOf(ref string, generation int, platforms ...string) (v1.ImageIndex, er
 		if p.OS != "linux" {
 			suffix = p.OS + "/" + suffix
 		}
-		img, err := imageFor(ref+"/"+suffix, generation, *p)
+		img, err := imageFor(ref+"/"+suffix, generation, *p, b)
 		if err != nil {
 			return nil, err
 		}
@@ -411,8 +451,12 @@ func write(target name.Tag, ref string, generation int, index bool, opts ...remo
 // writePlatforms pushes generation of ref, an index of the platforms or,
 // with none, a single image, to target and returns its digest.
 func writePlatforms(target name.Tag, ref string, generation int, platforms []string, opts ...remote.Option) (string, error) {
-	if len(platforms) > 0 {
-		idx, err := IndexOf(ref, generation, platforms...)
+	return writeBuild(target, ref, generation, Build{Platforms: platforms}, opts...)
+}
+
+func writeBuild(target name.Tag, ref string, generation int, b Build, opts ...remote.Option) (string, error) {
+	if len(b.Platforms) > 0 {
+		idx, err := indexOf(ref, generation, b)
 		if err != nil {
 			return "", err
 		}
@@ -422,7 +466,7 @@ func writePlatforms(target name.Tag, ref string, generation int, platforms []str
 		d, err := idx.Digest()
 		return d.String(), err
 	}
-	img, err := Image(ref, generation)
+	img, err := imageFor(ref, generation, v1.Platform{OS: "linux", Architecture: "amd64"}, b)
 	if err != nil {
 		return "", err
 	}

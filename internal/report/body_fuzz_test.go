@@ -21,6 +21,8 @@ func hostileReport(s string) *Report {
 	added := e(Pinned)
 	added.PullPolicy = "added IfNotPresent"
 	r.Entries = append(r.Entries, kept, changed, added)
+	facts := Facts{Platforms: []string{s}, Size: 1234, Source: s, Revision: s}
+	r.Entries[1].Evidence = &Evidence{Old: facts, New: facts}
 	r.Warnings = []Warning{{File: s, Line: 2, Message: s}}
 	r.Unread = []FileError{{File: s, Error: s}}
 	r.Errors = []FileError{{File: s, Error: s}}

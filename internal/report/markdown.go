@@ -153,6 +153,7 @@ func (r *Report) body(version string, maxRows int) string {
 	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
+	writeEvidence(&b, by(Updated))
 	table("Held: moved upstream less than the cooldown ago", "pinbot proposes a moved tag's new digest once it has seen the tag there for `--min-age`.\n\n| File | Image | Tag | New digest | First seen | Proposed after |\n| --- | --- | --- | --- | --- | --- |", by(Held), func(e Entry) string {
 		first, after := "", ""
 		if e.FirstSeen != nil && e.Eligible != nil {
@@ -297,4 +298,129 @@ func ParseFirstSeen(body string) map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// githubSourceRE is a source on GitHub a link can be made of: owner and
+// repository, nothing else.
+var githubSourceRE = regexp.MustCompile(`^(?:git\+)?https://github\.com/([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$`)
+
+// revisionRE is a commit a link can name.
+var revisionRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+// githubRepo is the owner/name of a source on GitHub, "" for any other.
+func githubRepo(source string) string {
+	m := githubSourceRE.FindStringSubmatch(source)
+	if m == nil {
+		return ""
+	}
+	return m[1] + "/" + m[2]
+}
+
+// writeEvidence sets, for each moved tag, its old image beside its new:
+// creation time, platforms (added and dropped), size, and source.
+func writeEvidence(b *strings.Builder, entries []Entry) {
+	seen := map[string]bool{}
+	first := true
+	for _, e := range entries {
+		ev := e.Evidence
+		key := e.Image + ":" + e.Tag + "@" + e.Digest
+		if ev == nil || seen[key] {
+			continue
+		}
+		seen[key] = true
+		if first {
+			b.WriteString("\n### Evidence: what moved under each tag\n")
+			first = false
+		}
+		fmt.Fprintf(b, "\n%s: %s → %s\n\n| | before | after |\n| --- | --- | --- |\n", code(e.Image+":"+e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
+		when := func(t *time.Time) string {
+			if t == nil {
+				return "not told"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		fmt.Fprintf(b, "| created | %s | %s |\n", when(ev.Old.Created), when(ev.New.Created))
+		fmt.Fprintf(b, "| platforms | %s | %s%s |\n", codes(ev.Old.Platforms), codes(ev.New.Platforms), platformChange(ev.Old.Platforms, ev.New.Platforms))
+		fmt.Fprintf(b, "| size (compressed) | %s | %s (%s) |\n", megabytes(ev.Old.Size), megabytes(ev.New.Size), signedMegabytes(ev.New.Size-ev.Old.Size))
+		fmt.Fprintf(b, "| source | %s | %s |\n", sourceCell(ev.Old), sourceCell(ev.New))
+		if repo := githubRepo(ev.Old.Source); repo != "" && repo == githubRepo(ev.New.Source) &&
+			revisionRE.MatchString(ev.Old.Revision) && revisionRE.MatchString(ev.New.Revision) && ev.Old.Revision != ev.New.Revision {
+			fmt.Fprintf(b, "\nChanges: https://github.com/%s/compare/%s...%s\n", repo, ev.Old.Revision, ev.New.Revision)
+		}
+	}
+}
+
+// sourceCell is an image's source: a link to the revision on GitHub, or
+// the values as code.
+func sourceCell(f Facts) string {
+	if repo := githubRepo(f.Source); repo != "" && revisionRE.MatchString(f.Revision) {
+		return fmt.Sprintf("[%s@%s](https://github.com/%s/tree/%s)", repo, f.Revision[:min(12, len(f.Revision))], repo, f.Revision)
+	}
+	if f.Source == "" {
+		return "not told"
+	}
+	s := code(f.Source)
+	if f.Revision != "" {
+		s += " " + code(f.Revision)
+	}
+	return s
+}
+
+func codes(list []string) string {
+	if len(list) == 0 {
+		return "not told"
+	}
+	var out []string
+	for _, s := range list {
+		out = append(out, code(s))
+	}
+	return strings.Join(out, ", ")
+}
+
+// platformChange calls out the platforms added and dropped.
+func platformChange(old, new []string) string {
+	in := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	var added, dropped []string
+	for _, p := range new {
+		if !in(old, p) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range old {
+		if !in(new, p) {
+			dropped = append(dropped, p)
+		}
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "added: "+codes(added))
+	}
+	if len(dropped) > 0 {
+		parts = append(parts, "**dropped: "+codes(dropped)+"**")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func megabytes(n int64) string {
+	if n < 1e6 {
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+func signedMegabytes(n int64) string {
+	if n >= 0 {
+		return "+" + megabytes(n)
+	}
+	return "-" + megabytes(-n)
 }

@@ -63,6 +63,8 @@ type Entry struct {
 	Vanished bool `json:"vanished,omitempty"`
 	// Missing are the required platforms the digest does not cover.
 	Missing []string `json:"missingPlatforms,omitempty"`
+	// Evidence is what the old and the new digest of a moved tag stand for.
+	Evidence *Evidence `json:"evidence,omitempty"`
 	// FirstSeen is when pinbot first saw the tag at Digest, and Eligible
 	// when the move is proposed (held moves).
 	FirstSeen *time.Time `json:"firstSeen,omitempty"`
@@ -278,6 +280,21 @@ func ShortDigest(d string) string {
 		return d[:len("sha256:")+12]
 	}
 	return d
+}
+
+// Facts are what a reviewer wants to know of one image (see resolve.Facts).
+type Facts struct {
+	Created   *time.Time `json:"created,omitempty"`
+	Platforms []string   `json:"platforms,omitempty"`
+	Size      int64      `json:"size"`
+	Source    string     `json:"source,omitempty"`
+	Revision  string     `json:"revision,omitempty"`
+}
+
+// Evidence sets a moved tag's old digest beside its new one.
+type Evidence struct {
+	Old Facts `json:"old"`
+	New Facts `json:"new"`
 }
 
 // HeldNote says how long ago a held tag moved and when it is proposed.
