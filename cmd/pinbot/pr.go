@@ -126,7 +126,7 @@ opened, updated or closed.`,
 			req := forge.Request{
 				Repo: repo, Base: o.base, Branch: o.branch, Title: o.title, Body: rep.Body(buildVersion().Version),
 				CommitMessage: rep.CommitMessage(), Labels: o.labels, Reviewers: o.reviewers, Draft: o.draft,
-				CurrentComment: report.CurrentComment, DryRun: o.dryRun, KeepOpen: rep.Failed(),
+				CurrentComment: report.CurrentComment, DryRun: o.dryRun, KeepOpen: rep.Failed() || rep.Counts()[report.Held] > 0,
 			}
 			if req.Title == "" {
 				req.Title = rep.Title()

@@ -84,9 +84,11 @@ type Request struct {
 	CurrentComment string
 	// DryRun reads but writes nothing: the result says what would be done.
 	DryRun bool
-	// KeepOpen leaves an open pull request open even with nothing to change:
-	// the run could not see everything (some references failed to resolve),
-	// so "the pins are current" would not be known to be true.
+	// KeepOpen leaves an open pull request open even with nothing to change,
+	// its body brought up to date: the run could not see everything (some
+	// references failed to resolve), so "the pins are current" would not
+	// be known to be true; or moves are held, their first sightings kept
+	// in the body.
 	KeepOpen bool
 }
 

@@ -248,7 +248,15 @@ func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
 			res.Action = Nothing
 			return res, nil
 		case req.KeepOpen:
-			res.Action = Unchanged
+			res.Action, res.Number, res.URL = Unchanged, pr.GetNumber(), pr.GetHTMLURL()
+			if pr.GetBody() != req.Body && !req.DryRun {
+				// what it says may have changed (held moves, their first sightings)
+				err := g.call(ctx, fmt.Sprintf("update pull request #%d", pr.GetNumber()), permPulls, func() (r *github.Response, err error) {
+					_, r, err = g.c.PullRequests.Edit(ctx, o, n, pr.GetNumber(), &github.PullRequest{Body: &req.Body})
+					return
+				})
+				return res, err
+			}
 			return res, nil
 		}
 		res.Action = Closed

@@ -128,11 +128,12 @@ func TestPublishOpensUpdatesAndCloses(t *testing.T) {
 		t.Errorf("pull requests after update: %+v", prs)
 	}
 
-	// 4. nothing to change, but the run could not see everything: left open
-	req.Files, req.KeepOpen = nil, true
+	// 4. nothing to change, but the run could not see everything (or holds
+	// moves back): left open, its body brought up to date
+	req.Files, req.KeepOpen, req.Body = nil, true, "held moves"
 	res, err = g.Publish(ctx, req)
-	if err != nil || res.Action != Unchanged || fake.Pulls(repoName)[0].State != "open" {
-		t.Fatalf("a run that could not resolve everything closed the pull request: %+v %v", res, err)
+	if err != nil || res.Action != Unchanged || fake.Pulls(repoName)[0].State != "open" || fake.Pulls(repoName)[0].Body != "held moves" {
+		t.Fatalf("a run that could not resolve everything closed the pull request, or left its body: %+v %v %+v", res, err, fake.Pulls(repoName)[0])
 	}
 
 	// 5. nothing left to change: comment, close, delete the branch
