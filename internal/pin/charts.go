@@ -5,12 +5,10 @@ import (
 	"maps"
 	"path"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/render"
@@ -485,20 +483,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 func differs(a, b map[string]string) bool { return !maps.Equal(a, b) }
 
 // eachSet runs f for 0..n-1, as many at once as there are processors.
-func eachSet(n int, f func(int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(n, runtime.GOMAXPROCS(0)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
+func eachSet(n int, f func(int)) { parallel(n, 0, f) }
 
 // sameBut tells how render out differs from the untouched chart's beyond
 // the pinned images, pull policies, checksums and what differs between two

@@ -13,12 +13,10 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -491,36 +489,22 @@ func (r *run) spliceAll(only map[int]bool) {
 		r.notes = make([][]rewrite.PolicyNote, len(r.scans))
 		r.errs = make([]error, len(r.scans))
 	}
-	jobs := runtime.GOMAXPROCS(0)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(r.scans) {
-					return
-				}
-				f := r.scans[i].file
-				if f == nil || (only != nil && !only[i]) {
-					continue
-				}
-				out, notes, err := f.RewriteSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
-					if r.plans[i][j].keepAlways {
-						return rewrite.PolicyKeep
-					}
-					return r.opts.PullPolicy
-				})
-				r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
-				if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
-					r.spliced[i] = out
-				}
+	parallel(len(r.scans), 0, func(i int) {
+		f := r.scans[i].file
+		if f == nil || (only != nil && !only[i]) {
+			return
+		}
+		out, notes, err := f.RewriteSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
+			if r.plans[i][j].keepAlways {
+				return rewrite.PolicyKeep
 			}
-		}()
-	}
-	wg.Wait()
+			return r.opts.PullPolicy
+		})
+		r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
+		if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
+			r.spliced[i] = out
+		}
+	})
 }
 
 // write hands each change to the sink, a few at once, and returns them.

@@ -19,27 +19,33 @@ import (
 // scanAll reads and parses files (in the formats detected) into out with a
 // bounded pool.
 func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []scanned, jobs int, pt *progress.Tracker) error {
+	parallel(len(files), jobs, func(i int) {
+		if ctx.Err() == nil {
+			out[i] = scanOne(ctx, co, cx, files[i], formats[i])
+			pt.FileDone()
+		}
+	})
+	return ctx.Err()
+}
+
+// parallel runs f for 0..n-1, jobs at once (0: one per processor), each
+// worker taking the next index from a counter.
+func parallel(n, jobs int, f func(i int)) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
+	for w := 0; w < min(n, jobs); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				out[i] = scanOne(ctx, co, cx, files[i], formats[i])
-				pt.FileDone()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return ctx.Err()
 }
 
 func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string, format rewrite.Format) scanned {
