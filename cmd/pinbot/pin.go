@@ -41,6 +41,7 @@ type pinFlags struct {
 	cacheCheck  bool
 	minAge      time.Duration
 	noEvidence  bool
+	forPR       bool // the run is pr's
 	baseConfig  string
 	check       bool   // pin --check
 	output      string // --output
@@ -278,7 +279,9 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if f.cacheTTL <= 0 {
 		return nil, usageError("--cache-ttl must be more than 0")
 	}
-	s.opts.Evidence = !f.noEvidence && !f.check // never for a gate
+	// Evidence is read where it is shown: a pull request's body, a JSON
+	// report; never for a gate.
+	s.opts.Evidence = !f.noEvidence && !f.check && (f.forPR || f.output == "json")
 	s.opts.MinAge = cfg.MinAge
 	if cmd.Flags().Changed("min-age") {
 		s.opts.MinAge = f.minAge

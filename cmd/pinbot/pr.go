@@ -73,7 +73,7 @@ opened, updated or closed.`,
 			if o.branch == "" {
 				return usageError("--branch must not be empty")
 			}
-			f.output = o.output
+			f.output, f.forPR = o.output, true
 			s, err := f.open(cmd, args)
 			if err != nil {
 				return err
