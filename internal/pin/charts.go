@@ -99,9 +99,6 @@ func vendored(dir string, all map[string]bool) bool {
 			return true
 		}
 	}
-	if path.Base(path.Dir(dir)) == "charts" && all["."] && path.Dir(path.Dir(dir)) == "." {
-		return true
-	}
 	return false
 }
 

@@ -283,6 +283,7 @@ func (r *run) plan() {
 		plans := make([]sitePlan, len(s.file.Sites))
 		for j, site := range s.file.Sites {
 			p := &plans[j]
+			where, builtHere := r.built.Builds(site.Written, site.Ref)
 			switch {
 			case !site.Pinnable():
 				p.skip = site.Skip
@@ -290,25 +291,14 @@ func (r *run) plan() {
 				p.skip = ReasonConfigIgnored
 			case site.PullPolicy == "Never":
 				p.skip = ReasonNeverPull
-			case r.builds(site):
-				p.skip = r.builtReason(site)
+			case builtHere:
+				p.skip = built.Reason(where)
 			default:
 				p.key, p.bare = site.Written, site.BareDigest()
 			}
 		}
 		r.plans[i] = plans
 	}
-}
-
-// builds tells a site naming an image the repository builds.
-func (r *run) builds(s *rewrite.Site) bool {
-	_, ok := r.built.Builds(s.Written, s.Ref)
-	return ok
-}
-
-func (r *run) builtReason(s *rewrite.Site) string {
-	where, _ := r.built.Builds(s.Written, s.Ref)
-	return built.Reason(where)
 }
 
 // resolve asks each unique tag once, and settles every reference on the
