@@ -101,12 +101,12 @@ opened, updated or closed.`,
 
 			if s.opts.MinAge > 0 && gh != nil {
 				// the first sightings the pull request keeps
-				body, err := gh.OpenBody(ctx, repo, o.branch)
+				body, opened, err := gh.OpenBody(ctx, repo, o.branch)
 				if err != nil {
 					return &exitError{code: exitForge, err: err}
 				}
 				// with a cache's too: the earlier sighting of each counts
-				for k, t := range report.ParseFirstSeen(body) {
+				for k, t := range report.ParseFirstSeen(body, opened) {
 					if was, ok := s.opts.FirstSeen[k]; !ok || t.Before(was) {
 						if s.opts.FirstSeen == nil {
 							s.opts.FirstSeen = map[string]time.Time{}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pinbot/pinbot/internal/forge/githubfake"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -34,7 +35,9 @@ import (
 //	gh-token NAME CONTENTS PULLS   a token with those permissions (read, write, -)
 //	gh-fail METHOD PATH STATUS N   answer the next N matching requests with STATUS
 //	gh-app ID KEYFILE REPO...      a GitHub App installed on REPOs, its key in KEYFILE
-//	gh-backdate OWNER/NAME N       date the first sightings in pull request N's body back to 2000
+//	gh-backdate OWNER/NAME N [body-only]
+//	                               date the first sightings in pull request N's body, and its
+//	                               opening (unless body-only), back to 2000
 //	gh-calls [none]                forget the API calls served so far; with none, fail
 //	                               if any were served since the last gh-calls
 //	gh-redirect METHOD PATH N      answer the next N matching requests with a 307 to
@@ -172,6 +175,12 @@ func TestPR(t *testing.T) {
 				fmt.Sscan(args[1], &n)
 				re := regexp.MustCompile(`("[^"]+@sha256:[0-9a-f]{64}":")[^"]+"`)
 				gh.EditPullBody(args[0], n, func(b string) string { return re.ReplaceAllString(b, `${1}2000-01-01T00:00:00Z"`) })
+				// and the pull request opened then (unless "body-only"): no
+				// sighting is older than that
+				if len(args) > 2 && args[2] == "body-only" {
+					return
+				}
+				gh.BackdatePull(args[0], n, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 			},
 			"gh-calls": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)

@@ -45,6 +45,9 @@ type file struct {
 	// FirstSeen is when a run first saw each tag move to a digest
 	// (canonical tag "@" digest): the cooldown's clock (--min-age).
 	FirstSeen map[string]time.Time `json:"firstSeen,omitempty"`
+	// Created is when a run first wrote the file: no run could have seen a
+	// move before it, so no sighting read is earlier.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // firstSeenKeyRE is a key of FirstSeen: a canonical tag, "@", a digest.
@@ -64,6 +67,7 @@ type Cache struct {
 	dirty     map[string]bool
 	firstSeen map[string]time.Time // this run's, when set
 	seenRead  map[string]time.Time // as the file held them
+	created   time.Time            // the file's first write; zero: none yet
 }
 
 // Open reads the cache at path; a missing file is an empty cache. ttl <= 0
@@ -83,18 +87,33 @@ func Open(path string, ttl time.Duration, log *slog.Logger) (*Cache, error) {
 	}
 	c.entries = f.Entries
 	c.seenRead = f.FirstSeen
+	c.created = f.Created
 	return c, nil
 }
 
-// FirstSeen is when earlier runs first saw each move (see file.FirstSeen).
+// FirstSeen is when earlier runs first saw each move (see file.FirstSeen),
+// none earlier than the file's first write: a file with sightings and no
+// such time (written before pinbot kept it) bounds them by now, which
+// starts their cooldown again once rather than trusting them.
 func (c *Cache) FirstSeen() map[string]time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	floor := c.created
+	if floor.IsZero() {
+		floor = c.now().UTC().Truncate(time.Second)
+	}
 	out := make(map[string]time.Time, len(c.seenRead))
 	for k, t := range c.seenRead {
-		out[k] = t
+		out[k] = latest(t, floor)
 	}
 	return out
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 // SetFirstSeen records this run's first sightings, saved by Save over
@@ -203,13 +222,16 @@ func (c *Cache) Save() error {
 			delete(f.Entries, tag)
 		}
 	}
+	if f.Created.IsZero() {
+		f.Created = c.now().UTC().Truncate(time.Second)
+	}
 	if c.firstSeen != nil {
 		if f.FirstSeen == nil {
 			f.FirstSeen = map[string]time.Time{}
 		}
 		for k, t := range c.firstSeen {
 			if firstSeenKeyRE.MatchString(k) {
-				f.FirstSeen[k] = t.UTC()
+				f.FirstSeen[k] = latest(t, f.Created).UTC()
 			}
 		}
 		for k, t := range f.FirstSeen {

@@ -154,3 +154,54 @@ func TestEntriesFromOutsideAreChecked(t *testing.T) {
 		t.Errorf("a format 1 entry answered, or no warning:\n%s", logged.String())
 	}
 }
+
+// A sighting is never older than the cache file's first write: a file
+// edited to backdate a move cannot release it past --min-age; a file
+// written before the first write was kept bounds its sightings by now.
+func TestFirstSeenIsNeverOlderThanTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "digests.json")
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	key := "ghcr.io/acme/app:1@" + dig("a")
+	write := func(file string) {
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() time.Time {
+		c, err := Open(path, time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.now = func() time.Time { return created.Add(72 * time.Hour) }
+		return c.FirstSeen()[key]
+	}
+	write(`{"version": 2, "entries": {}, "created": "2026-12-01T00:00:00Z", "firstSeen": {"` + key + `": "2000-01-01T00:00:00Z"}}`)
+	if got := read(); !got.Equal(created) {
+		t.Errorf("a sighting before the file's first write is read as %s, want %s", got, created)
+	}
+	write(`{"version": 2, "entries": {}, "created": "2026-12-01T00:00:00Z", "firstSeen": {"` + key + `": "2026-12-02T00:00:00Z"}}`)
+	if got := read(); !got.Equal(created.Add(24 * time.Hour)) {
+		t.Errorf("a sighting after the file's first write is read as %s", got)
+	}
+	write(`{"version": 2, "entries": {}, "firstSeen": {"` + key + `": "2000-01-01T00:00:00Z"}}`)
+	if got := read(); !got.Equal(created.Add(72 * time.Hour)) {
+		t.Errorf("a file with no first write bounds its sightings by %s, want now", got)
+	}
+
+	// a new file records its first write, and a later save keeps it
+	os.Remove(path)
+	c, _ := Open(path, time.Hour, nil)
+	c.now = func() time.Time { return created }
+	c.SetFirstSeen(map[string]time.Time{key: created})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = Open(path, time.Hour, nil)
+	c.now = func() time.Time { return created.Add(time.Hour) }
+	c.SetFirstSeen(map[string]time.Time{key: created})
+	c.Save()
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"created": "2026-12-01T00:00:00Z"`) {
+		t.Errorf("the first write is not kept:\n%s", data)
+	}
+}

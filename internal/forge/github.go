@@ -705,24 +705,28 @@ func (g *GitHub) ensureLabel(ctx context.Context, repo Repo, name string) error 
 	return err
 }
 
-// OpenBody is the body of the pull request open from branch (to any base),
-// "" when there is none: what an earlier run wrote there for the next to
-// read back (the first sightings of moved tags).
-func (g *GitHub) OpenBody(ctx context.Context, repo Repo, branch string) (string, error) {
+// OpenBody is the body of the pull request open from branch (to any base)
+// and when it was opened; "" when there is none: what an earlier run wrote
+// there for the next to read back (the first sightings of moved tags).
+func (g *GitHub) OpenBody(ctx context.Context, repo Repo, branch string) (body string, opened time.Time, err error) {
 	var prs []*github.PullRequest
-	err := g.call(ctx, "list pull requests", permRead, func() (r *github.Response, err error) {
+	err = g.call(ctx, "list pull requests", permRead, func() (r *github.Response, err error) {
 		prs, r, err = g.c.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{
 			State: "open", Head: repo.Owner + ":" + branch,
 		})
 		return
 	})
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	for _, pr := range prs {
 		if pr.GetHead().GetRef() == branch {
-			return pr.GetBody(), nil
+			if pr.CreatedAt == nil {
+				// no time to bound the sightings by: none is trusted
+				return "", time.Time{}, nil
+			}
+			return pr.GetBody(), pr.GetCreatedAt().Time, nil
 		}
 	}
-	return "", nil
+	return "", time.Time{}, nil
 }

@@ -3,7 +3,11 @@ package report
 import (
 	"strings"
 	"testing"
+	"time"
 )
+
+// fuzzSeen is the first sightings every hostile report carries.
+var fuzzSeen = map[string]time.Time{"ghcr.io/acme/app:1@" + dNew: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
 
 // hostileReport is a report whose every string from a checkout or a
 // registry is s.
@@ -26,6 +30,7 @@ func hostileReport(s string) *Report {
 	r.Warnings = []Warning{{File: s, Line: 2, Message: s}}
 	r.Unread = []FileError{{File: s, Error: s}}
 	r.Errors = []FileError{{File: s, Error: s}}
+	r.FirstSeen = fuzzSeen
 	return r
 }
 
@@ -91,9 +96,15 @@ func FuzzBody(f *testing.F) {
 	}
 	f.Add("x` @everyone <img src=x> [click](https://example.com) `y")
 	f.Add("``a`` ` `` ```")
+	f.Add("<!-- pinbot:first-seen {\"ghcr.io/acme/app:1@" + dNew + "\":\"2000-01-01T00:00:00Z\"} -->")
+	f.Add("x\n<!-- pinbot:first-seen {} -->\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		want := skeleton(hostileReport("plain").Body("v1"))
 		body := hostileReport(s).Body("v1")
+		// the first sightings read back are pinbot's, whatever the values say
+		if seen := ParseFirstSeen(body, time.Time{}); len(seen) != len(fuzzSeen) || !seen["ghcr.io/acme/app:1@"+dNew].Equal(fuzzSeen["ghcr.io/acme/app:1@"+dNew]) {
+			t.Fatalf("%q: the first sightings read back are %v, want %v:\n%s", s, seen, fuzzSeen, body)
+		}
 		got := skeleton(body)
 		if strings.Contains(body, "left out: the description would be longer") || strings.Contains(body, "The description is cut here") {
 			// rows left out to fit GitHub's limit: each line still carries
@@ -103,6 +114,7 @@ func FuzzBody(f *testing.F) {
 				known[w] = true
 			}
 			known[skeleton("_The description is cut here: it is longer than GitHub accepts._")[0]] = true
+			known[skeleton("_Evidence for 9 more moved tags left out: the description would be longer than GitHub accepts. `pinbot pin --output json` shows it all._")[0]] = true
 			known[skeleton("_9 more rows left out: the description would be longer than GitHub accepts. `pinbot pin --check` lists them all._")[0]] = true
 			for i, g := range got {
 				if !known[g] {

@@ -69,33 +69,70 @@ const CurrentComment = "Every image reference is now pinned to the digest its ta
 // Body is the pull request's description for a reviewer: what was newly
 // pinned, what was updated (old digest -> new), pull policy changes, what
 // was skipped or failed and why, and how to make pinbot leave an image
-// alone. A body over MaxBody characters loses table rows, with a note.
+// alone. It is laid out by importance, and fitted to MaxBody characters in
+// that order: the first sightings pinbot reads back (one line after the
+// opening sentence) are never cut; the evidence shrinks first, then the
+// rows of what was left alone or not read, and the rows of the pins and
+// failures last, each cut said.
 func (r *Report) Body(version string) string {
-	rows := 0
-	for _, e := range r.Entries {
-		if e.Status != Current {
-			rows++
-		}
-	}
-	if body := r.body(version, -1); len(body) <= MaxBody {
+	all := budget{evidence: -1, rows: -1, pins: -1}
+	if body := r.body(version, all); len(body) <= MaxBody {
 		return body
 	}
-	// The most rows per table that fit.
-	lo, hi := 0, rows
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if len(r.body(version, mid)) <= MaxBody {
-			lo = mid
-		} else {
-			hi = mid - 1
+	fits := func(b budget) bool { return len(r.body(version, b)) <= MaxBody }
+	b := all
+	b.evidence = fit(r.evidenceCount(), func(k int) bool { b.evidence = k; return fits(b) })
+	if b.evidence < 0 {
+		b.evidence = 0
+		b.rows = fit(r.rowCount(), func(k int) bool { b.rows = k; return fits(b) })
+		if b.rows < 0 {
+			b.rows = 0
+			b.pins = max(0, fit(r.rowCount(), func(k int) bool { b.pins = k; return fits(b) }))
 		}
 	}
-	body := r.body(version, lo)
+	body := r.body(version, b)
 	if len(body) > MaxBody { // even without rows: cut at a line
 		cut := strings.LastIndex(body[:MaxBody-200], "\n")
 		body = body[:cut] + "\n\n_The description is cut here: it is longer than GitHub accepts._\n"
 	}
 	return body
+}
+
+// budget is how much of each part a body shows: evidence blocks, rows of
+// each table of what was left alone or not read, rows of each table of
+// pins and failures; -1 is all.
+type budget struct{ evidence, rows, pins int }
+
+// fit is the largest k in [0, n] for which ok holds (ok holds up to some k
+// and not past it), or -1 when it holds for none.
+func fit(n int, ok func(k int) bool) int {
+	if ok(n) {
+		return n
+	}
+	lo, hi := -1, n-1
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if ok(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// rowCount bounds the rows of any one table of the body.
+func (r *Report) rowCount() int { return len(r.Entries) + len(r.Unread) + len(r.Warnings) }
+
+// evidenceCount is how many moved tags carry evidence.
+func (r *Report) evidenceCount() int {
+	n := 0
+	for _, e := range r.Entries {
+		if e.Evidence != nil && e.Status == Updated {
+			n++
+		}
+	}
+	return n
 }
 
 // noteOf is an entry's note for a table cell: " (note)", or "".
@@ -106,7 +143,7 @@ func noteOf(e Entry) string {
 	return " (" + cell(e.Note) + ")"
 }
 
-func (r *Report) body(version string, maxRows int) string {
+func (r *Report) body(version string, bud budget) string {
 	var b strings.Builder
 	c := r.Counts()
 	var what []string
@@ -123,9 +160,12 @@ func (r *Report) body(version string, maxRows int) string {
 		what = append(what, "sets imagePullPolicy on containers whose images are pinned")
 	}
 	fmt.Fprintf(&b, "This pull request %s. Each reference keeps its tag for people to read; the digest makes every node run the same bytes.\n", strings.Join(what, ", and "))
+	if block := FirstSeenBlock(r.FirstSeen); block != "" {
+		b.WriteString("\n" + block + "\n")
+	}
 
 	cut := 0 // rows left out
-	table := func(title, header string, entries []Entry, row func(Entry) string) {
+	table := func(title, header string, entries []Entry, maxRows int, row func(Entry) string) {
 		if len(entries) == 0 {
 			return
 		}
@@ -147,21 +187,20 @@ func (r *Report) body(version string, maxRows int) string {
 		}
 		return out
 	}
-	table("Urgent: the pinned digest no longer exists upstream", "New nodes cannot pull these images until this is merged.\n\n| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Vanished), func(e Entry) string {
+	table("Urgent: the pinned digest no longer exists upstream", "New nodes cannot pull these images until this is merged.\n\n| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Vanished), bud.pins, func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s (gone) → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
-	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), func(e Entry) string {
+	table("Updated: the tag moved upstream", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Updated), bud.pins, func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s → %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)), noteOf(e))
 	})
-	writeEvidence(&b, by(Updated))
-	table("Held: moved upstream less than the cooldown ago", "pinbot proposes a moved tag's new digest once it has seen the tag there for `--min-age`.\n\n| File | Image | Tag | New digest | First seen | Proposed after |\n| --- | --- | --- | --- | --- | --- |", by(Held), func(e Entry) string {
+	table("Held: moved upstream less than the cooldown ago", "pinbot proposes a moved tag's new digest once it has seen the tag there for `--min-age`.\n\n| File | Image | Tag | New digest | First seen | Proposed after |\n| --- | --- | --- | --- | --- | --- |", by(Held), bud.pins, func(e Entry) string {
 		first, after := "", ""
 		if e.FirstSeen != nil && e.Eligible != nil {
 			first, after = e.FirstSeen.UTC().Format("2006-01-02 15:04 UTC"), e.Eligible.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)), first, after)
 	})
-	table("Newly pinned", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Pinned), func(e Entry) string {
+	table("Newly pinned", "| File | Image | Tag | Digest |\n| --- | --- | --- | --- |", by(Pinned), bud.pins, func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s | %s%s |", code(e.Location()), code(e.Image), code(e.Tag), code(ShortDigest(e.Digest)), noteOf(e))
 	})
 
@@ -212,12 +251,15 @@ func (r *Report) body(version string, maxRows int) string {
 		}
 	}
 
-	table("Not pinned: these could not be resolved or checked", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), func(e Entry) string {
+	table("Not pinned: these could not be resolved or checked", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), bud.pins, func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Error))
 	})
+	if left := writeEvidence(&b, by(Updated), bud.evidence); left > 0 {
+		fmt.Fprintf(&b, "\n_Evidence for %d more moved %s left out: the description would be longer than GitHub accepts. `pinbot pin --output json` shows it all._\n", left, plural(left, "tag", "tags"))
+	}
 	if skipped := by(Skipped); len(skipped) > 0 {
 		fmt.Fprintf(&b, "\n<details><summary>Left alone: %d %s</summary>\n", len(skipped), plural(len(skipped), "reference", "references"))
-		table("Left alone", "| File | Reference | Why |\n| --- | --- | --- |", skipped, func(e Entry) string {
+		table("Left alone", "| File | Reference | Why |\n| --- | --- | --- |", skipped, bud.rows, func(e Entry) string {
 			return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Reason))
 		})
 		b.WriteString("\n</details>\n")
@@ -225,7 +267,7 @@ func (r *Report) body(version string, maxRows int) string {
 	if len(r.Unread) > 0 {
 		b.WriteString("\n### Files pinbot could not read\n\nWhat they name is unknown, so this pull request may not pin everything.\n\n")
 		for i, fe := range r.Unread {
-			if maxRows >= 0 && i >= maxRows {
+			if bud.rows >= 0 && i >= bud.rows {
 				cut += len(r.Unread) - i
 				break
 			}
@@ -235,7 +277,7 @@ func (r *Report) body(version string, maxRows int) string {
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(&b, "\n<details><summary>Files pinbot could not understand: %d</summary>\n\n", len(r.Warnings))
 		for i, w := range r.Warnings {
-			if maxRows >= 0 && i >= maxRows {
+			if bud.rows >= 0 && i >= bud.rows {
 				cut += len(r.Warnings) - i
 				break
 			}
@@ -246,22 +288,22 @@ func (r *Report) body(version string, maxRows int) string {
 	if cut > 0 {
 		fmt.Fprintf(&b, "\n_%d more %s left out: the description would be longer than GitHub accepts. `pinbot pin --check` lists them all._\n", cut, plural(cut, "row", "rows"))
 	}
-	if block := FirstSeenBlock(r.FirstSeen); block != "" {
-		b.WriteString("\n" + block + "\n")
-	}
 	fmt.Fprintf(&b, "\n---\n<sub>To leave an image alone, put `# pinbot:ignore` on its line or the line above it, or list it under `ignore:` in `.pinbot.yaml`. Opened by pinbot %s.</sub>\n", version)
 	return b.String()
 }
 
 // firstSeenRE finds the block a pull request body keeps the first sightings
-// of moved tags in, for the next run (see FirstSeenBlock).
-var firstSeenRE = regexp.MustCompile(`<!-- pinbot:first-seen (\{[^<>]*\}) -->`)
+// of moved tags in, for the next run (see FirstSeenBlock): a line of its
+// own, which no quoted text can make, as every string a body quotes is on
+// one line inside a table row, a list item or a code span.
+var firstSeenRE = regexp.MustCompile(`(?m)^<!-- pinbot:first-seen (\{[^<>\n]*\}) -->$`)
 
 // firstSeenKeyRE is a key of the block: a canonical tag, "@", a digest.
 var firstSeenKeyRE = regexp.MustCompile(`^[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`)
 
 // FirstSeenBlock is the machine-readable block of first sightings a pull
-// request body carries: an HTML comment no one sees; "" for none.
+// request body carries: an HTML comment on a line of its own, which no one
+// sees; "" for none.
 func FirstSeenBlock(seen map[string]time.Time) string {
 	if len(seen) == 0 {
 		return ""
@@ -279,23 +321,31 @@ func FirstSeenBlock(seen map[string]time.Time) string {
 	return "<!-- pinbot:first-seen " + string(data) + " -->"
 }
 
-// ParseFirstSeen reads the first sightings back from a pull request body:
-// what does not parse, or is not a canonical tag and a digest, is dropped.
-func ParseFirstSeen(body string) map[string]time.Time {
+// ParseFirstSeen reads the first sightings back from a pull request body
+// opened at opened: only from the one block pinbot writes (a body holding
+// two holds none pinbot can tell for its own, and is read as none), and
+// none earlier than opened, when the pull request was opened and pinbot
+// could first have seen a move there (a zero opened bounds nothing). What
+// does not parse, or is not a canonical tag and a digest, is dropped.
+func ParseFirstSeen(body string, opened time.Time) map[string]time.Time {
 	out := map[string]time.Time{}
-	m := firstSeenRE.FindStringSubmatch(body)
-	if m == nil {
+	m := firstSeenRE.FindAllStringSubmatch(body, 2)
+	if len(m) != 1 {
 		return out
 	}
 	var raw map[string]string
-	if json.Unmarshal([]byte(m[1]), &raw) != nil {
+	if json.Unmarshal([]byte(m[0][1]), &raw) != nil {
 		return out
 	}
 	for k, v := range raw {
 		t, err := time.Parse(time.RFC3339, v)
-		if err == nil && firstSeenKeyRE.MatchString(k) {
-			out[k] = t.UTC()
+		if err != nil || !firstSeenKeyRE.MatchString(k) {
+			continue
 		}
+		if t.Before(opened) {
+			t = opened
+		}
+		out[k] = t.UTC()
 	}
 	return out
 }
@@ -316,11 +366,33 @@ func githubRepo(source string) string {
 	return m[1] + "/" + m[2]
 }
 
+// evidenceText is the most characters of one quoted evidence value (a
+// source, a revision, a platform) shown, and evidencePlatforms the most
+// platforms listed on one side: an image's labels and index are its
+// publisher's to fill, and no value of theirs may crowd the pins out.
+const (
+	evidenceText      = 200
+	evidencePlatforms = 12
+)
+
+// evidenceCut is s cut to evidenceText characters, saying so.
+func evidenceCut(s string) string {
+	n := 0
+	for i := range s {
+		if n == evidenceText {
+			return s[:i] + "… (cut)"
+		}
+		n++
+	}
+	return s
+}
+
 // writeEvidence sets, for each moved tag, its old image beside its new:
-// creation time, platforms (added and dropped), size, and source.
-func writeEvidence(b *strings.Builder, entries []Entry) {
+// creation time, platforms (added and dropped), size, and source; for at
+// most limit tags (-1: all). It returns how many it left out.
+func writeEvidence(b *strings.Builder, entries []Entry, limit int) (left int) {
 	seen := map[string]bool{}
-	first := true
+	shown := 0
 	for _, e := range entries {
 		ev := e.Evidence
 		key := e.Image + ":" + e.Tag + "@" + e.Digest
@@ -328,10 +400,14 @@ func writeEvidence(b *strings.Builder, entries []Entry) {
 			continue
 		}
 		seen[key] = true
-		if first {
-			b.WriteString("\n### Evidence: what moved under each tag\n")
-			first = false
+		if limit >= 0 && shown >= limit {
+			left++
+			continue
 		}
+		if shown == 0 {
+			b.WriteString("\n### Evidence: what moved under each tag\n")
+		}
+		shown++
 		fmt.Fprintf(b, "\n%s: %s → %s\n\n| | before | after |\n| --- | --- | --- |\n", code(e.Image+":"+e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
 		when := func(t *time.Time) string {
 			if t == nil {
@@ -340,7 +416,7 @@ func writeEvidence(b *strings.Builder, entries []Entry) {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		fmt.Fprintf(b, "| created | %s | %s |\n", when(ev.Old.Created), when(ev.New.Created))
-		fmt.Fprintf(b, "| platforms | %s | %s%s |\n", codes(ev.Old.Platforms), codes(ev.New.Platforms), platformChange(ev.Old.Platforms, ev.New.Platforms))
+		fmt.Fprintf(b, "| platforms | %s | %s%s |\n", platformList(ev.Old.Platforms), platformList(ev.New.Platforms), platformChange(ev.Old.Platforms, ev.New.Platforms))
 		fmt.Fprintf(b, "| size (compressed) | %s | %s (%s) |\n", megabytes(ev.Old.Size), megabytes(ev.New.Size), signedMegabytes(ev.New.Size-ev.Old.Size))
 		fmt.Fprintf(b, "| source | %s | %s |\n", sourceCell(ev.Old), sourceCell(ev.New))
 		if repo := githubRepo(ev.Old.Source); repo != "" && repo == githubRepo(ev.New.Source) &&
@@ -348,6 +424,15 @@ func writeEvidence(b *strings.Builder, entries []Entry) {
 			fmt.Fprintf(b, "\nChanges: https://github.com/%s/compare/%s...%s\n", repo, ev.Old.Revision, ev.New.Revision)
 		}
 	}
+	return left
+}
+
+// platformList is an image's platforms, at most evidencePlatforms of them.
+func platformList(list []string) string {
+	if len(list) <= evidencePlatforms {
+		return codes(list)
+	}
+	return codes(list[:evidencePlatforms]) + fmt.Sprintf(" and %d more", len(list)-evidencePlatforms)
 }
 
 // sourceCell is an image's source: a link to the revision on GitHub, or
@@ -359,9 +444,9 @@ func sourceCell(f Facts) string {
 	if f.Source == "" {
 		return "not told"
 	}
-	s := code(f.Source)
+	s := code(evidenceCut(f.Source))
 	if f.Revision != "" {
-		s += " " + code(f.Revision)
+		s += " " + code(evidenceCut(f.Revision))
 	}
 	return s
 }
@@ -372,38 +457,38 @@ func codes(list []string) string {
 	}
 	var out []string
 	for _, s := range list {
-		out = append(out, code(s))
+		out = append(out, code(evidenceCut(s)))
 	}
 	return strings.Join(out, ", ")
 }
 
 // platformChange calls out the platforms added and dropped.
 func platformChange(old, new []string) string {
-	in := func(list []string, s string) bool {
+	in := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
 		for _, x := range list {
-			if x == s {
-				return true
-			}
+			m[x] = true
 		}
-		return false
+		return m
 	}
+	inOld, inNew := in(old), in(new)
 	var added, dropped []string
 	for _, p := range new {
-		if !in(old, p) {
+		if !inOld[p] {
 			added = append(added, p)
 		}
 	}
 	for _, p := range old {
-		if !in(new, p) {
+		if !inNew[p] {
 			dropped = append(dropped, p)
 		}
 	}
 	var parts []string
 	if len(added) > 0 {
-		parts = append(parts, "added: "+codes(added))
+		parts = append(parts, "added: "+platformList(added))
 	}
 	if len(dropped) > 0 {
-		parts = append(parts, "**dropped: "+codes(dropped)+"**")
+		parts = append(parts, "**dropped: "+platformList(dropped)+"**")
 	}
 	if len(parts) == 0 {
 		return ""

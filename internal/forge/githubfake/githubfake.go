@@ -228,6 +228,7 @@ type pull struct {
 	User               string
 	Labels             []string
 	Reviewers, Teams   []string
+	Created            time.Time
 }
 
 type label struct{ Name, Color, Description string }
@@ -442,6 +443,19 @@ func (s *Server) Pulls(fullName string) []PR {
 			append([]string(nil), p.Reviewers...), append([]string(nil), p.Teams...), append([]string(nil), r.comments[p.Number]...)})
 	}
 	return out
+}
+
+// BackdatePull sets when pull request number was opened.
+func (s *Server) BackdatePull(fullName string, number int, opened time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[fullName]; r != nil {
+		for _, p := range r.pulls {
+			if p.Number == number {
+				p.Created = opened.UTC()
+			}
+		}
+	}
 }
 
 // EditPullBody rewrites pull request number's body with edit, as a person
@@ -985,7 +999,8 @@ func pullJSON(r *repo, p *pull) map[string]any {
 	return map[string]any{"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State, "draft": p.Draft,
 		"html_url": fmt.Sprintf("https://github.example/%s/%s/pull/%d", r.owner, r.name, p.Number),
 		"head":     map[string]any{"ref": p.Head, "sha": r.refs["heads/"+p.Head], "label": r.owner + ":" + p.Head},
-		"base":     map[string]any{"ref": p.Base}, "user": map[string]any{"login": p.User}, "labels": labels, "requested_reviewers": reviewers}
+		"created_at": p.Created.Format(time.RFC3339),
+		"base":       map[string]any{"ref": p.Base}, "user": map[string]any{"login": p.User}, "labels": labels, "requested_reviewers": reviewers}
 }
 
 func (s *Server) listPulls(req *http.Request, r *repo) (any, int, *apiError) {
@@ -1057,7 +1072,7 @@ func (s *Server) createPull(req *http.Request, r *repo, c *caller) (any, int, *a
 	if ahead == 0 {
 		return nil, 0, validation(fmt.Sprintf("No commits between %s and %s", *body.Base, head))
 	}
-	p := &pull{Number: r.next, Title: *body.Title, Head: head, Base: *body.Base, State: "open", User: c.token.Login}
+	p := &pull{Number: r.next, Title: *body.Title, Head: head, Base: *body.Base, State: "open", User: c.token.Login, Created: time.Now().UTC().Truncate(time.Second)}
 	r.next++
 	if body.Body != nil {
 		p.Body = *body.Body
