@@ -997,8 +997,8 @@ func pullJSON(r *repo, p *pull) map[string]any {
 		reviewers = append(reviewers, map[string]any{"login": l})
 	}
 	return map[string]any{"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State, "draft": p.Draft,
-		"html_url": fmt.Sprintf("https://github.example/%s/%s/pull/%d", r.owner, r.name, p.Number),
-		"head":     map[string]any{"ref": p.Head, "sha": r.refs["heads/"+p.Head], "label": r.owner + ":" + p.Head},
+		"html_url":   fmt.Sprintf("https://github.example/%s/%s/pull/%d", r.owner, r.name, p.Number),
+		"head":       map[string]any{"ref": p.Head, "sha": r.refs["heads/"+p.Head], "label": r.owner + ":" + p.Head},
 		"created_at": p.Created.Format(time.RFC3339),
 		"base":       map[string]any{"ref": p.Base}, "user": map[string]any{"login": p.User}, "labels": labels, "requested_reviewers": reviewers}
 }
