@@ -67,6 +67,7 @@ func TestPR(t *testing.T) {
 			"push-build":        scriptPushBuild,
 			"manifest-requests": scriptManifestRequests,
 			"move":              scriptMove,
+			"unknown-to-get":    scriptUnknownToGet,
 			"status":            scriptStatus,
 			"gh-repo": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)

@@ -49,6 +49,8 @@ type scriptRegistry struct {
 //	                       delete one platform's manifest of the index REF names
 //	content-type TYPE|off  answer manifest requests with that Content-Type
 //	lie-digest on|off      answer manifest HEADs with a Docker-Content-Digest that lies
+//	unknown-to-get DIGEST...
+//	                       answer GETs of the manifest with MANIFEST_UNKNOWN (HEADs find it)
 //
 // (both set $D_<ref> to the digest pushed: $D_nginx_1_25 for nginx:1.25)
 //
@@ -93,15 +95,27 @@ func TestScript(t *testing.T) {
 				}
 				ts.Value("reg").(*scriptRegistry).reg.ContentType(ct)
 			},
-			"lie-digest": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-					ts.Fatalf("usage: lie-digest on|off")
-				}
-				ts.Value("reg").(*scriptRegistry).reg.LieDigest(args[0] == "on")
-			},
+			"lie-digest":        scriptLieDigest,
+			"unknown-to-get":    scriptUnknownToGet,
 			"manifest-requests": scriptManifestRequests,
 		},
 	})
+}
+
+// scriptUnknownToGet is "unknown-to-get DIGEST...": a GET of each
+// manifest answers MANIFEST_UNKNOWN, a HEAD still finds it.
+func scriptUnknownToGet(ts *testscript.TestScript, neg bool, args []string) {
+	for _, d := range args {
+		ts.Value("reg").(*scriptRegistry).reg.UnknownToGet(d)
+	}
+}
+
+// scriptLieDigest is "lie-digest on|off".
+func scriptLieDigest(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+		ts.Fatalf("usage: lie-digest on|off")
+	}
+	ts.Value("reg").(*scriptRegistry).reg.LieDigest(args[0] == "on")
 }
 
 // scriptStatus is "status CODE CMD ARGS...": run CMD and check its exit status.

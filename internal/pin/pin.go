@@ -11,6 +11,7 @@ package pin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -397,6 +398,14 @@ func (r *run) evidence() {
 	facts := r.res.Facts(r.ctx, digests)
 	for k, ri := range moved {
 		o, n := facts[digests[2*k].String()], facts[digests[2*k+1].String()]
+		if errors.Is(n.Err, resolve.ErrManifestUnknown) {
+			// the tag moved again, or the digest was deleted, since the
+			// HEAD: a digest the registry says it does not have is never
+			// proposed
+			ri.err = fmt.Errorf("the tag points at %s, which the registry then says it does not have (MANIFEST_UNKNOWN): the tag moved again or the digest was deleted; not proposed", report.ShortDigest(ri.digest))
+			ri.digest = ""
+			continue
+		}
 		if o.Err != nil || n.Err != nil {
 			continue // no evidence is no failure
 		}
@@ -405,7 +414,7 @@ func (r *run) evidence() {
 }
 
 func reportFacts(f resolve.Facts) report.Facts {
-	out := report.Facts{Platforms: f.Platforms, Size: f.Size, Source: f.Source, Revision: f.Revision}
+	out := report.Facts{Platforms: f.Platforms, Size: f.Size, Source: f.Source, Revision: f.Revision, TooLarge: f.TooLarge}
 	if !f.Created.IsZero() {
 		t := f.Created
 		out.Created = &t

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type Registry struct {
 	hook        atomic.Pointer[func(*http.Request)]
 	lie         atomic.Bool
 	contentType atomic.Pointer[string]
+	unknown     sync.Map // digest -> true: a GET of its manifest answers MANIFEST_UNKNOWN
 }
 
 // OnManifest calls f (in the handler's goroutine, before answering) for
@@ -109,6 +111,12 @@ func StartWith(opts Options) *Registry {
 			}
 			if f := r.hook.Load(); f != nil {
 				(*f)(req)
+			}
+			if _, hidden := r.unknown.Load(path.Base(req.URL.Path)); hidden && req.Method == http.MethodGet {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+				return
 			}
 			if r.lie.Load() && req.Method == http.MethodHead {
 				w = &lyingWriter{ResponseWriter: w}
@@ -432,6 +440,11 @@ func (r *Registry) ContentType(ct string) {
 	}
 	r.contentType.Store(&ct)
 }
+
+// UnknownToGet makes a GET of the manifest digest names answer
+// MANIFEST_UNKNOWN, while a HEAD still finds it: what a client sees when a
+// tag moves, or its digest is deleted, between its HEAD and its GET.
+func (r *Registry) UnknownToGet(digest string) { r.unknown.Store(digest, true) }
 
 // LieDigest makes the registry answer every manifest HEAD with a
 // Docker-Content-Digest that is not the manifest's (as a broken proxy

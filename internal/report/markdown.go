@@ -409,15 +409,28 @@ func writeEvidence(b *strings.Builder, entries []Entry, limit int) (left int) {
 		}
 		shown++
 		fmt.Fprintf(b, "\n%s: %s → %s\n\n| | before | after |\n| --- | --- | --- |\n", code(e.Image+":"+e.Tag), code(ShortDigest(e.OldDigest)), code(ShortDigest(e.Digest)))
-		when := func(t *time.Time) string {
-			if t == nil {
-				return "not told"
+		when := func(f Facts) string {
+			switch {
+			case f.Created != nil:
+				return f.Created.UTC().Format("2006-01-02 15:04 UTC")
+			case f.TooLarge != "":
+				return tooLarge(f)
 			}
-			return t.UTC().Format("2006-01-02 15:04 UTC")
+			return "not told"
 		}
-		fmt.Fprintf(b, "| created | %s | %s |\n", when(ev.Old.Created), when(ev.New.Created))
-		fmt.Fprintf(b, "| platforms | %s | %s%s |\n", platformList(ev.Old.Platforms), platformList(ev.New.Platforms), platformChange(ev.Old.Platforms, ev.New.Platforms))
-		fmt.Fprintf(b, "| size (compressed) | %s | %s (%s) |\n", megabytes(ev.Old.Size), megabytes(ev.New.Size), signedMegabytes(ev.New.Size-ev.Old.Size))
+		fmt.Fprintf(b, "| created | %s | %s |\n", when(ev.Old), when(ev.New))
+		fmt.Fprintf(b, "| platforms | %s | %s%s |\n", platformList(ev.Old), platformList(ev.New), platformChange(ev.Old.Platforms, ev.New.Platforms))
+		size := func(f Facts) string {
+			if f.TooLarge == "manifest" {
+				return tooLarge(f)
+			}
+			return megabytes(f.Size)
+		}
+		change := ""
+		if ev.Old.TooLarge != "manifest" && ev.New.TooLarge != "manifest" {
+			change = " (" + signedMegabytes(ev.New.Size-ev.Old.Size) + ")"
+		}
+		fmt.Fprintf(b, "| size (compressed) | %s | %s%s |\n", size(ev.Old), size(ev.New), change)
 		fmt.Fprintf(b, "| source | %s | %s |\n", sourceCell(ev.Old), sourceCell(ev.New))
 		if repo := githubRepo(ev.Old.Source); repo != "" && repo == githubRepo(ev.New.Source) &&
 			revisionRE.MatchString(ev.Old.Revision) && revisionRE.MatchString(ev.New.Revision) && ev.Old.Revision != ev.New.Revision {
@@ -428,11 +441,24 @@ func writeEvidence(b *strings.Builder, entries []Entry, limit int) (left int) {
 }
 
 // platformList is an image's platforms, at most evidencePlatforms of them.
-func platformList(list []string) string {
+func platformList(f Facts) string {
+	if len(f.Platforms) == 0 && f.TooLarge != "" {
+		return tooLarge(f)
+	}
+	return someCodes(f.Platforms)
+}
+
+// someCodes is list as code, at most evidencePlatforms of its values.
+func someCodes(list []string) string {
 	if len(list) <= evidencePlatforms {
 		return codes(list)
 	}
 	return codes(list[:evidencePlatforms]) + fmt.Sprintf(" and %d more", len(list)-evidencePlatforms)
+}
+
+// tooLarge says a value is unknown as what would tell it was too large to read.
+func tooLarge(f Facts) string {
+	return "too large: the " + f.TooLarge + " is over 4 MiB, not read"
 }
 
 // sourceCell is an image's source: a link to the revision on GitHub, or
@@ -440,6 +466,9 @@ func platformList(list []string) string {
 func sourceCell(f Facts) string {
 	if repo := githubRepo(f.Source); repo != "" && revisionRE.MatchString(f.Revision) {
 		return fmt.Sprintf("[%s@%s](https://github.com/%s/tree/%s)", repo, f.Revision[:min(12, len(f.Revision))], repo, f.Revision)
+	}
+	if f.Source == "" && f.TooLarge != "" {
+		return tooLarge(f)
 	}
 	if f.Source == "" {
 		return "not told"
@@ -485,10 +514,10 @@ func platformChange(old, new []string) string {
 	}
 	var parts []string
 	if len(added) > 0 {
-		parts = append(parts, "added: "+platformList(added))
+		parts = append(parts, "added: "+someCodes(added))
 	}
 	if len(dropped) > 0 {
-		parts = append(parts, "**dropped: "+platformList(dropped)+"**")
+		parts = append(parts, "**dropped: "+someCodes(dropped)+"**")
 	}
 	if len(parts) == 0 {
 		return ""

@@ -289,6 +289,9 @@ type Facts struct {
 	Size      int64      `json:"size"`
 	Source    string     `json:"source,omitempty"`
 	Revision  string     `json:"revision,omitempty"`
+	// TooLarge names what was too large to read ("manifest", "config"):
+	// what it would tell is not known.
+	TooLarge string `json:"tooLarge,omitempty"`
 }
 
 // Evidence sets a moved tag's old digest beside its new one.

@@ -2,12 +2,15 @@ package resolve
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Facts are what a reviewer of a digest bump wants to know of one image:
@@ -26,6 +29,9 @@ type Facts struct {
 	// org.opencontainers.image.source and .revision, when it carries them.
 	Source   string `json:"source,omitempty"`
 	Revision string `json:"revision,omitempty"`
+	// TooLarge names what was past MaxResponse and not read ("manifest",
+	// "config"): what it would have told is unknown.
+	TooLarge string `json:"tooLarge,omitempty"`
 	Err      error  `json:"-"`
 }
 
@@ -33,6 +39,27 @@ const (
 	labelSource   = "org.opencontainers.image.source"
 	labelRevision = "org.opencontainers.image.revision"
 )
+
+// ErrManifestUnknown is a digest whose manifest the registry says, asked
+// for it, it does not have.
+var ErrManifestUnknown = errors.New("the registry does not have the manifest (MANIFEST_UNKNOWN)")
+
+// isNotFound tells an answer that the manifest asked for is not there.
+func isNotFound(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
 
 // Facts reads what each digest stands for: its manifest, for an index one
 // image's manifest too, and that image's config (GETs, counted). The
@@ -58,6 +85,12 @@ func (r *Resolver) facts(ctx context.Context, d name.Digest) Facts {
 	}
 	r.count.manifestGets.Add(1)
 	desc, err := r.puller.Get(ctx, target)
+	if errors.Is(err, ErrTooLarge) {
+		return Facts{TooLarge: "manifest"}
+	}
+	if isNotFound(err) {
+		return Facts{Err: ErrManifestUnknown}
+	}
 	if err != nil {
 		return Facts{Err: quoted(explainDigest(err, target))}
 	}
@@ -86,7 +119,10 @@ func (r *Resolver) facts(ctx context.Context, d name.Digest) Facts {
 			return f
 		}
 		r.count.manifestGets.Add(1)
-		if desc, err = r.puller.Get(ctx, target.Context().Digest(pick.Digest.String())); err != nil {
+		if desc, err = r.puller.Get(ctx, target.Context().Digest(pick.Digest.String())); errors.Is(err, ErrTooLarge) {
+			f.TooLarge = "manifest"
+			return f
+		} else if err != nil {
 			return Facts{Err: quoted(explainDigest(err, target))}
 		}
 	}
@@ -105,8 +141,16 @@ func (r *Resolver) facts(ctx context.Context, d name.Digest) Facts {
 	if f.Source == "" {
 		f.Source, f.Revision = m.Annotations[labelSource], m.Annotations[labelRevision]
 	}
+	if m.Config.Size > MaxResponse || m.Config.Size < 0 {
+		f.TooLarge = "config" // not asked for
+		return f
+	}
 	r.count.blobGets.Add(1)
 	cf, err := img.ConfigFile()
+	if errors.Is(err, ErrTooLarge) {
+		f.TooLarge = "config"
+		return f
+	}
 	if err != nil {
 		return Facts{Err: quoted(err)}
 	}

@@ -232,7 +232,7 @@ func New(opts Options) (*Resolver, error) {
 		sleep:    wait.Sleep,
 	}
 	ropts := []remote.Option{
-		remote.WithTransport(&pingCache{next: &logTransport{next: rt, log: r.log}}),
+		remote.WithTransport(&pingCache{next: &logTransport{next: &boundTransport{next: rt}, log: r.log}}),
 		// retries are ours (Retry-After, per-attempt timeouts): none on top
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryStatusCodes(),

@@ -236,3 +236,51 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.log.Debug("registry answered", "method", req.Method, "url", u, "status", resp.StatusCode, "took", took)
 	return resp, nil
 }
+
+// MaxResponse is the most bytes pinbot reads of any one registry answer: a
+// manifest, an index, a config blob, a token, an error. The distribution
+// spec lets registries refuse manifests over 4 MiB; a config past that is
+// no image pinbot needs to read to pin.
+const MaxResponse = 4 << 20
+
+// ErrTooLarge is an answer past MaxResponse: it is not read.
+var ErrTooLarge = fmt.Errorf("larger than %d MiB: not read", MaxResponse>>20)
+
+// boundTransport reads no answer past MaxResponse bytes: one that says it is
+// longer fails at once, and one that turns out longer fails at the bound.
+type boundTransport struct{ next http.RoundTripper }
+
+func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > MaxResponse && req.Method != http.MethodHead {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrTooLarge)
+	}
+	resp.Body = &boundBody{ReadCloser: resp.Body, left: MaxResponse}
+	return resp, nil
+}
+
+type boundBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// one byte more tells a body of exactly the bound from a longer one
+		var one [1]byte
+		if n, _ := io.ReadFull(b.ReadCloser, one[:]); n > 0 {
+			return 0, ErrTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
