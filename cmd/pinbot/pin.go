@@ -62,7 +62,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noEvidence, "no-evidence", false, "read nothing more of a moved tag's old and new digest (creation time, platforms, size, source): those GETs count as pulls on Docker Hub")
 	fs.DurationVar(&f.minAge, "min-age", 0, "the cooldown: propose a moved tag's new digest only once pinbot has seen the tag there for `DURATION` (pin remembers first sightings in --cache, pr in its pull request; minAge in .pinbot.yaml)")
 	fs.StringVar(&f.maxFileSize, "max-file-size", size.Format(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
-	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries and maxFileSize from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
+	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries, maxFileSize and minAge from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
 	fs.BoolVarP(&f.g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
 }
@@ -208,7 +208,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 			return nil, err
 		}
 		if changed := config.ServingChanges(serving, cfg); len(changed) > 0 {
-			f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings that decide which registries answer and how much is read; the base revision's are used",
+			f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings the operator decides (which registries answer, how much is read, how long a move is held); the base revision's are used",
 				"file", cfgRel, "settings", strings.Join(changed, ", "), "base", f.baseConfig)
 		}
 	}
@@ -282,7 +282,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	// Evidence is read where it is shown: a pull request's body, a JSON
 	// report; never for a gate.
 	s.opts.Evidence = !f.noEvidence && !f.check && (f.forPR || f.output == "json")
-	s.opts.MinAge = cfg.MinAge
+	s.opts.MinAge = serving.MinAge // the operator's: a pull request cannot relax its own gate
 	if cmd.Flags().Changed("min-age") {
 		s.opts.MinAge = f.minAge
 	}

@@ -266,9 +266,10 @@ func keyAt(data []byte, n int) string {
 	return ""
 }
 
-// ServingChanges names the settings that decide which registries answer,
-// over which transport, and how much pinbot reads (mirrors,
-// insecureRegistries, maxFileSize) where next differs from base.
+// ServingChanges names the settings the operator decides, not a pull
+// request: which registries answer, over which transport, how much pinbot
+// reads, and how long a moved tag is held (mirrors, insecureRegistries,
+// maxFileSize, minAge), where next differs from base.
 func ServingChanges(base, next *Config) []string {
 	var out []string
 	if !slices.Equal(base.MirrorList(), next.MirrorList()) {
@@ -282,6 +283,9 @@ func ServingChanges(base, next *Config) []string {
 	}
 	if base.MaxFileSize != next.MaxFileSize {
 		out = append(out, "maxFileSize")
+	}
+	if base.MinAge != next.MinAge {
+		out = append(out, "minAge")
 	}
 	return out
 }

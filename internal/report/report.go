@@ -305,5 +305,9 @@ func HeldNote(e Entry, now time.Time) string {
 	if e.FirstSeen == nil || e.Eligible == nil {
 		return "held"
 	}
-	return fmt.Sprintf("moved %s ago; proposed after %s", now.Sub(*e.FirstSeen).Round(time.Minute), e.Eligible.UTC().Format("2006-01-02 15:04 UTC"))
+	left := e.Eligible.Sub(now).Round(time.Minute)
+	if left < 0 {
+		left = 0
+	}
+	return fmt.Sprintf("moved %s ago; proposed after %s (%s left)", now.Sub(*e.FirstSeen).Round(time.Minute), e.Eligible.UTC().Format("2006-01-02 15:04 UTC"), left)
 }
