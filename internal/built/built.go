@@ -1,9 +1,16 @@
 // Package built learns the images a repository builds itself: Skaffold
-// artifacts, Tilt builds and compose services with a build section. Such a
-// name is no dependency to pin: the build tool fills in what is deployed,
-// and asking a public registry for it asks about a name anyone could
-// register. References to them, anywhere in the repository, are left alone
-// with the file and line that builds them; so is every ko:// reference.
+// artifacts, Tilt builds, the tags a workflow builds and pushes
+// (docker/build-push-action), and compose services with a build section.
+// Such a name is no dependency to pin: the build tool fills in what is
+// deployed, and asking a public registry for it asks about a name anyone
+// could register. References to them are left alone with the file and line
+// that builds them; so is every ko:// reference.
+//
+// The build systems that publish (Skaffold, Tilt, ko, a workflow's pushed
+// tags) make a name built everywhere in the repository. A compose build
+// makes it built only in that compose project (the compose files of its
+// directory): a service built locally and tagged postgres:16 for a dev
+// loop says nothing of the postgres:16 a Kubernetes manifest deploys.
 package built
 
 import (
@@ -21,12 +28,22 @@ import (
 
 // Set is the images a repository builds, by repository, each with where.
 type Set struct {
-	where map[string]string // normalised repository -> "file:line"
+	where map[string][]place // normalised repository -> where it is built
 }
 
-// IsBuildFile tells the files Learn reads: skaffold*.yaml, Tiltfile, and
-// compose files.
+// place is one build of an image: "file:line", and the directory whose
+// compose files it is built for ("" everywhere).
+type place struct {
+	at, project string
+	compose     bool
+}
+
+// IsBuildFile tells the files Learn reads: skaffold*.yaml, Tiltfile,
+// compose files and GitHub workflows.
 func IsBuildFile(p string) bool {
+	if isWorkflow(p) {
+		return true
+	}
 	base := strings.ToLower(path.Base(p))
 	switch {
 	case base == "tiltfile" || strings.HasSuffix(base, ".tiltfile"):
@@ -35,6 +52,10 @@ func IsBuildFile(p string) bool {
 		return true
 	}
 	return isCompose(base)
+}
+
+func isWorkflow(p string) bool {
+	return path.Dir(p) == ".github/workflows" && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml"))
 }
 
 func isCompose(base string) bool {
@@ -49,7 +70,7 @@ func isCompose(base string) bool {
 // Learn reads the build files among files (slash paths; read reads one).
 // A file it cannot read or parse teaches nothing.
 func Learn(files []string, read func(string) ([]byte, error)) *Set {
-	s := &Set{where: map[string]string{}}
+	s := &Set{where: map[string][]place{}}
 	for _, f := range files {
 		if !IsBuildFile(f) {
 			continue
@@ -60,6 +81,8 @@ func Learn(files []string, read func(string) ([]byte, error)) *Set {
 		}
 		base := strings.ToLower(path.Base(f))
 		switch {
+		case isWorkflow(f):
+			s.yamlDocs(f, data, s.workflow)
 		case base == "tiltfile" || strings.HasSuffix(base, ".tiltfile"):
 			s.tilt(f, data)
 		case isCompose(base):
@@ -71,8 +94,12 @@ func Learn(files []string, read func(string) ([]byte, error)) *Set {
 	return s
 }
 
-// add notes that name is built at file:line.
-func (s *Set) add(name, file string, line int) {
+// add notes that name is built at file:line, for the whole repository.
+func (s *Set) add(name, file string, line int) { s.addPlace(name, file, line, false) }
+
+// addPlace notes that name is built at file:line; for compose, only for
+// the compose project of file's directory.
+func (s *Set) addPlace(name, file string, line int, compose bool) {
 	if name == "" || imageref.HasVariable(name) {
 		return
 	}
@@ -81,22 +108,29 @@ func (s *Set) add(name, file string, line int) {
 		return
 	}
 	key := r.Repository()
-	if _, ok := s.where[key]; !ok {
-		s.where[key] = fmt.Sprintf("%s:%d", file, line)
+	p := place{at: fmt.Sprintf("%s:%d", file, line), compose: compose}
+	if compose {
+		p.project = path.Dir(file)
 	}
+	s.where[key] = append(s.where[key], p)
 }
 
-// Builds tells whether ref names an image the repository builds, and
-// where: "skaffold.yaml:26", or "ko://" for a ko reference.
-func (s *Set) Builds(written string, ref imageref.Ref) (string, bool) {
+// Builds tells whether ref, as written in file, names an image the
+// repository builds, and where: "skaffold.yaml:26", or "ko://" for a ko
+// reference.
+func (s *Set) Builds(file, written string, ref imageref.Ref) (string, bool) {
 	if strings.HasPrefix(written, "ko://") {
 		return "ko://", true
 	}
 	if s == nil || len(s.where) == 0 {
 		return "", false
 	}
-	w, ok := s.where[ref.Repository()]
-	return w, ok
+	for _, p := range s.where[ref.Repository()] {
+		if !p.compose || (p.project == path.Dir(file) && isCompose(strings.ToLower(path.Base(file)))) {
+			return p.at, true
+		}
+	}
+	return "", false
 }
 
 // Reason is the skip reason for a reference to an image built at where.
@@ -169,7 +203,45 @@ func (s *Set) compose(file string, doc *yaml.Node) {
 			continue
 		}
 		if img := field(svc, "image"); img != nil && img.Kind == yaml.ScalarNode {
-			s.add(img.Value, file, img.Line)
+			s.addPlace(img.Value, file, img.Line, true)
+		}
+	}
+}
+
+// workflow reads the tags of every docker/build-push-action step that
+// pushes (with: push: true): a list, by commas or lines.
+func (s *Set) workflow(file string, doc *yaml.Node) {
+	jobs := field(doc, "jobs")
+	if jobs == nil || jobs.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 1; i < len(jobs.Content); i += 2 {
+		steps := field(jobs.Content[i], "steps")
+		if steps == nil || steps.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, st := range steps.Content {
+			uses := field(st, "uses")
+			with := field(st, "with")
+			if uses == nil || !strings.HasPrefix(uses.Value, "docker/build-push-action@") || with == nil {
+				continue
+			}
+			if push := field(with, "push"); push == nil || push.Value != "true" {
+				continue
+			}
+			tags := field(with, "tags")
+			if tags == nil || tags.Kind != yaml.ScalarNode {
+				continue
+			}
+			for k, line := range strings.Split(tags.Value, "\n") {
+				for _, t := range strings.Split(line, ",") {
+					n := tags.Line + k
+					if tags.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+						n++ // the block's lines start below its key
+					}
+					s.add(strings.TrimSpace(t), file, n)
+				}
+			}
 		}
 	}
 }

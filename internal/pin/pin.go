@@ -252,6 +252,13 @@ func (r *run) list() (*candidates, error) {
 			builds = append(builds, f)
 		}
 	}
+	if workflows, err := r.co.ReadTree(".github/workflows"); err == nil {
+		for f := range workflows {
+			if !strings.Contains(f, "/") {
+				builds = append(builds, ".github/workflows/"+f)
+			}
+		}
+	}
 	slices.Sort(builds)
 	r.built = built.Learn(slices.Compact(builds), func(p string) ([]byte, error) {
 		data, _, err := r.co.ReadFile(p)
@@ -284,7 +291,7 @@ func (r *run) plan() {
 		plans := make([]sitePlan, len(s.file.Sites))
 		for j, site := range s.file.Sites {
 			p := &plans[j]
-			where, builtHere := r.built.Builds(site.Written, site.Ref)
+			where, builtHere := r.built.Builds(s.file.Path, site.Written, site.Ref)
 			switch {
 			case !site.Pinnable():
 				p.skip = site.Skip
