@@ -231,6 +231,24 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		return nil, usageError("%v", err)
 	}
 	s.opts.Filter = matcher
+	if len(args) > 0 {
+		// a path named on the command line that the configuration leaves
+		// out is said, never checked as "all pinned"
+		cfgName := cfgRel
+		if cfgName == "" {
+			cfgName = f.configFile
+		}
+		for k, p := range loc.Paths {
+			fi, err := co.Lstat(p)
+			if err != nil {
+				continue
+			}
+			if key, globs := matcher.Excludes(p, fi.IsDir()); key != "" {
+				return nil, usageError("%s: left out by %s in %s (%s): nothing there is scanned; name a path it selects, or change %s",
+					args[k], key, cfgName, strings.Join(globs, ", "), key)
+			}
+		}
+	}
 	s.opts.Offline = f.offline
 	s.opts.Verify = f.verify
 	platforms := cfg.Platforms

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -337,6 +338,50 @@ func (m *Matcher) Dir(rel string) bool {
 		}
 	}
 	return true
+}
+
+// Excludes tells why a path given on the command line selects no file to
+// scan: the key that leaves it out ("include" or "exclude") and its globs;
+// "" when files under it may be scanned. For a directory, include leaves it
+// out when no include glob can match anything under it.
+func (m *Matcher) Excludes(rel string, dir bool) (key string, globs []string) {
+	rel = strings.TrimPrefix(path.Clean(rel), "./")
+	if !dir {
+		switch {
+		case len(m.include) > 0 && !anyMatch(m.include, rel):
+			return "include", m.include
+		case anyMatch(m.exclude, rel):
+			return "exclude", m.exclude
+		}
+		return "", nil
+	}
+	if rel != "." && !m.Dir(rel) {
+		return "exclude", m.exclude
+	}
+	if len(m.include) == 0 || rel == "." {
+		return "", nil
+	}
+	for _, g := range m.include {
+		if mayMatchUnder(g, rel) {
+			return "", nil
+		}
+	}
+	return "include", m.include
+}
+
+// mayMatchUnder tells whether glob g can match a path under directory dir:
+// whether the part of g before its first wildcard and dir agree as far as
+// both go.
+func mayMatchUnder(g, dir string) bool {
+	static := g
+	if i := strings.IndexAny(g, "*?[{\\"); i >= 0 {
+		static = g[:i]
+	} else {
+		// no wildcard: g names one path
+		return strings.HasPrefix(g, dir+"/")
+	}
+	d := dir + "/"
+	return strings.HasPrefix(d, static) || strings.HasPrefix(static, d)
 }
 
 func anyMatch(globs []string, s string) bool {

@@ -201,3 +201,37 @@ func TestSchemaNamesEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// A path named on the command line is left out only when no file under it
+// can be selected: include globs that may reach under it keep it.
+func TestExcludes(t *testing.T) {
+	m, err := NewMatcher([]string{"Dockerfile", ".github/workflows/**", "deploy/*/values.yaml", "**/compose.yaml"}, []string{"vendor/**"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		dir  bool
+		want string
+	}{
+		{".", true, ""},
+		{"examples/quickstart/repo", true, ""}, // **/compose.yaml may match there
+		{"deploy", true, ""},
+		{"deploy/app", true, ""},
+		{".github", true, ""},
+		{"vendor", true, "exclude"},
+		{"vendor/x", true, "exclude"},
+		{"Dockerfile", false, ""},
+		{"app/Dockerfile", false, "include"},
+		{"deploy/app/values.yaml", false, ""},
+		{"vendor/compose.yaml", false, "exclude"},
+	} {
+		if got, _ := m.Excludes(c.path, c.dir); got != c.want {
+			t.Errorf("Excludes(%q) = %q, want %q", c.path, got, c.want)
+		}
+	}
+	m, _ = NewMatcher([]string{"Dockerfile", ".github/workflows/**"}, nil, nil)
+	if got, globs := m.Excludes("examples/quickstart/repo", true); got != "include" || len(globs) != 2 {
+		t.Errorf("a directory no include glob reaches: %q %v", got, globs)
+	}
+}

@@ -198,6 +198,8 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 	failed := c[Failed] + len(r.Unread) + len(r.Errors) + len(r.Ununderstood())
 	var err error
 	switch {
+	case r.Files == 0 && failed == 0:
+		_, err = fmt.Fprintln(w, "nothing checked: no file in scope is in a format pinbot reads (0 files scanned)")
 	case len(work) == 0 && failed == 0 && r.Offline && c[Unverified] > 0:
 		_, err = fmt.Fprintf(w, "every image reference is pinned; offline, no digest was checked against its registry (%s)\n", r.Summary())
 	case len(work) == 0 && failed == 0:
