@@ -61,6 +61,29 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	return data, st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), nil
 }
 
+// ReadHead reads at most the first n bytes of a regular file under the
+// root, whatever its size, as ReadFile would reach it: to tell what a file
+// too large to read is.
+func (c *Checkout) ReadHead(rel string, n int64) ([]byte, error) {
+	rel = path.Clean(rel)
+	fi, err := c.root.Lstat(rel)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", rel, ErrNotRegular)
+	}
+	f, err := c.root.OpenFile(rel, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !os.SameFile(fi, st) {
+		return nil, fmt.Errorf("%s: %w", rel, ErrChanged)
+	}
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
 // walkFS is the root's file system for a walk, with its entries sorted.
 type walkFS struct {
 	fs.FS

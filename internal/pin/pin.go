@@ -542,7 +542,12 @@ func (r *run) write() []Change {
 
 // report puts the run's report together.
 func (r *run) report(changes []Change) *report.Report {
-	rep := &report.Report{Files: len(r.scans), Offline: r.opts.Offline}
+	rep := &report.Report{Offline: r.opts.Offline}
+	for i := range r.scans {
+		if s := &r.scans[i]; s.file != nil || s.warn != nil || s.unread != nil {
+			rep.Files++ // not a file whose bytes showed it is none of pinbot's
+		}
+	}
 	if !r.opts.Offline {
 		st := r.res.Stats()
 		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets, Pings: st.Pings}

@@ -50,6 +50,14 @@ func parallel(n, jobs int, f func(i int)) {
 
 func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p string, format rewrite.Format) scanned {
 	data, mode, err := co.ReadFile(p)
+	var tooLarge *checkout.TooLargeError
+	if errors.As(err, &tooLarge) {
+		// a file too large to read whose start shows it is not of its
+		// name's format (a package-lock.json) is none of pinbot's
+		if head, herr := co.ReadHead(p, 1<<20); herr == nil && rewrite.NotOfFormat(format, head) {
+			return scanned{}
+		}
+	}
 	if err != nil {
 		return scanned{unread: &report.FileError{File: p, Error: readError(err)}}
 	}
@@ -57,6 +65,8 @@ func scanOne(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, p 
 	if err != nil {
 		var pe *rewrite.ParseError
 		switch {
+		case errors.Is(err, rewrite.ErrNotOfFormat):
+			return scanned{}
 		case errors.Is(err, rewrite.ErrTooComplex):
 			// pinbot cannot see what the file names: a gate must not pass it
 			return scanned{unread: &report.FileError{File: p, Error: err.Error()}}

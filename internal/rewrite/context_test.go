@@ -58,7 +58,7 @@ func TestContextDetect(t *testing.T) {
 		"ci/other.yml":                                 FormatManifest,
 		".devcontainer/devcontainer.json":              FormatDevcontainer,
 		".devcontainer/go/devcontainer.json":           FormatDevcontainer,
-		"devcontainer.json":                            FormatNone,
+		"devcontainer.json":                            FormatManifestJSON, // by name; its bytes decide
 	} {
 		if got := cx.Detect(p); got != want {
 			t.Errorf("Detect(%q) = %v, want %v", p, got, want)

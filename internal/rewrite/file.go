@@ -34,6 +34,13 @@ type File struct {
 	texts  map[[5]string]string // edit texts by their parts, one copy each
 }
 
+// isJSON tells a file whose format is JSON read as YAML: what is inserted
+// into it must be JSON too.
+func (f *File) isJSON() bool {
+	fd := finderOf(f.Format)
+	return fd != nil && fd.json
+}
+
 // text is a+b+c+d+e, made once and shared with every other edit of the
 // file that inserts the same text: a file naming one image thousands of
 // times holds it once.
@@ -48,6 +55,18 @@ func (f *File) text(a, b, c, d, e string) string {
 	}
 	f.texts[k] = t
 	return t
+}
+
+// ErrNotOfFormat is a file whose name may be of a format, and whose bytes
+// are not (a package.json is no Kubernetes manifest): it has no sites, and
+// is no failure.
+var ErrNotOfFormat = errors.New("not of the format its name suggests")
+
+// NotOfFormat tells, from a file's first bytes, one that is not of the
+// format its name suggests (see ErrNotOfFormat).
+func NotOfFormat(format Format, head []byte) bool {
+	fd := finderOf(format)
+	return fd != nil && fd.sniff != nil && !fd.sniff(head)
 }
 
 // ParseError is a file pinbot cannot read as its format. The file is left as
@@ -142,6 +161,8 @@ func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []by
 	var err error
 	switch fd := finderOf(format); {
 	case fd == nil:
+	case fd.sniff != nil && !fd.sniff(data):
+		return nil, ErrNotOfFormat
 	case fd.scan != nil:
 		err = fd.scan(f)
 	default:

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"bytes"
 	"path"
 	"strings"
 
@@ -22,6 +23,7 @@ const (
 	FormatHelmTemplate         // a chart's templates/
 	FormatGitLab               // .gitlab-ci.yml and the files it includes
 	FormatDevcontainer         // .devcontainer/devcontainer.json
+	FormatManifestJSON         // *.json: Kubernetes objects written as JSON
 )
 
 // language is how a format's files are parsed to find sites.
@@ -47,6 +49,11 @@ type finder struct {
 	walk func(w *yamlWalk, root *yaml.Node)
 	// scan finds the sites of a whole file (the other languages).
 	scan func(f *File) error
+	// sniff, when set, tells from a file's bytes whether it is of the
+	// format at all: one that is not has no sites and is no failure.
+	sniff func(data []byte) bool
+	// json: the format's files are JSON, and what is inserted is too.
+	json bool
 	// files and places are the format's row of the README's table of
 	// where images are found (and pin --help's).
 	files, places string
@@ -105,6 +112,11 @@ var formats = []finder{
 		files:  "Kubernetes manifests (any other `.yaml`/`.yml`, multi-document, `kind: List`)",
 		places: "`containers`, `initContainers`, `ephemeralContainers` and image volumes of Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, PodTemplate; for other kinds (CRDs such as Argo Workflows or Tekton Tasks) any `image:` key holding a string. Argo CD `Application` and `ApplicationSet` (`spec.source(s).helm.valuesObject`, `helm.values` spliced inside its block string, `kustomize.images`) and Flux `HelmRelease` (`spec.values`) with the rules of chart values. ConfigMap and Secret data are never touched. Anchors, aliases and merge keys are followed.",
 	},
+	{
+		format: FormatManifestJSON, name: "manifest (JSON)", match: isJSON, walk: (*yamlWalk).object, sniff: looksLikeObject, json: true,
+		files:  "Kubernetes manifests written as JSON (any other `.json` that holds `\"apiVersion\"` and `\"kind\"`; `kind: List` too)",
+		places: "as for manifests in YAML; an inserted `imagePullPolicy` is written as JSON, and nothing else in the file changes",
+	},
 }
 
 func finderOf(f Format) *finder {
@@ -132,6 +144,9 @@ func (f Format) Kind() string {
 		case langTemplate:
 			return "template"
 		case langJSONC:
+			return "JSON"
+		}
+		if fd.json {
 			return "JSON"
 		}
 	}
@@ -203,6 +218,15 @@ func isKustomization(n fileName, _ *Context) bool {
 }
 
 func isYAML(n fileName, _ *Context) bool { return n.yaml }
+
+func isJSON(n fileName, _ *Context) bool { return n.ext == ".json" }
+
+// looksLikeObject tells JSON that may be a Kubernetes object (or a list of
+// them): it names both apiVersion and kind. package.json, tsconfig.json and
+// the like are no manifests, and no failure to read one.
+func looksLikeObject(data []byte) bool {
+	return bytes.Contains(data, []byte(`"apiVersion"`)) && bytes.Contains(data, []byte(`"kind"`))
+}
 
 // isYAMLPath reports whether p ends in .yaml or .yml, in any case.
 func isYAMLPath(p string) bool {

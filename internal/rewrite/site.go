@@ -194,6 +194,9 @@ func (k *kustEntry) edit(digest string, f *File) Edit {
 // after a value, or on a new line of a block mapping in the given indentation
 // and line ending.
 func insertField(key, value string, flow bool, after, lineEnd int, eol, indent string, f *File) Edit {
+	if flow && f.isJSON() {
+		return Edit{Start: after, End: after, Text: f.text(`, "`, key, `": "`, value, `"`)}
+	}
 	if flow {
 		return Edit{Start: after, End: after, Text: f.text(", ", key, ": ", value, "")}
 	}
