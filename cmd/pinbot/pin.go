@@ -53,7 +53,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve the references of registry SRC (or SRC/prefix) through DST: `SRC=DST`, as in docker.io=harbor.example.com/dockerhub (repeatable)")
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 64, "`N` registry requests in flight at once, in all (each registry gets at most 16)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "the `DURATION` allowed for each registry request")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "the `DURATION` allowed for resolving each reference, retries and their pauses included")
 	fs.StringArrayVar(&f.platforms, "platform", nil, "every digest written or kept must cover `OS/ARCH[/VARIANT]` (repeatable; replaces platforms: in .pinbot.yaml); costs one manifest GET per digest")
 	fs.BoolVar(&f.verify, "verify", false, "read each digest written and check that its bytes hash to it (one manifest GET per digest): for a mirror or proxy you do not control")
 	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
@@ -168,7 +168,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		}
 	}
 	if f.timeout <= 0 {
-		return nil, usageError("--timeout must be more than 0 (it bounds each registry request)")
+		return nil, usageError("--timeout must be more than 0 (it bounds the resolution of each reference)")
 	}
 	wd, err := os.Getwd()
 	if err != nil {

@@ -55,14 +55,14 @@ func (r *Resolver) digestTarget(d name.Digest) (name.Digest, error) {
 }
 
 // each runs f for every index in [0, n), as many at once as the slots for
-// registry host(i) and in all allow, and gives up on what has not started
-// once ctx is done.
-func (r *Resolver) each(ctx context.Context, n int, host func(i int) string, f func(i int)) {
+// registry host(i) and in all allow, each with a context that bounds it to
+// the timeout, and gives up on what has not started once ctx is done.
+func (r *Resolver) each(ctx context.Context, n int, host func(i int) string, f func(ctx context.Context, i int)) {
 	g := r.group(ctx)
 	for i := 0; i < n; i++ {
-		g.Go(host(i), func(err error) {
+		g.Go(host(i), func(ctx context.Context, err error) {
 			if err == nil {
-				f(i)
+				f(ctx, i)
 			}
 		})
 	}
@@ -79,22 +79,26 @@ type requests struct {
 
 func (r *Resolver) group(ctx context.Context) *requests { return &requests{r: r, ctx: ctx} }
 
-// Go runs f(nil) holding a slot for a request to host, or f with the
-// context's error, holding none, when the context ends first.
-func (g *requests) Go(host string, f func(err error)) {
+// Go runs f(ctx, nil) holding a slot for a request to host, where ctx
+// bounds the whole of f, retries and their pauses included, to the
+// resolver's timeout; or f with the context's error, holding none, when
+// the context ends first.
+func (g *requests) Go(host string, f func(ctx context.Context, err error)) {
 	g.r.opts.Progress.AddRefs(1)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		release, err := g.r.acquire(g.ctx, host)
 		if err != nil {
-			f(err)
+			f(g.ctx, err)
 			return
 		}
 		defer release()
 		done := g.r.opts.Progress.Start(host)
 		defer done()
-		f(nil)
+		ctx, cancel := context.WithTimeoutCause(g.ctx, g.r.opts.Timeout, &budgetError{g.r.opts.Timeout})
+		defer cancel()
+		f(ctx, nil)
 	}()
 }
 
@@ -117,7 +121,7 @@ func (r *Resolver) Exists(ctx context.Context, digests []name.Digest) map[string
 	uniq := dedupe(digests)
 	out := make(map[string]error, len(uniq))
 	var mu sync.Mutex
-	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i]) }, func(i int) {
+	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i]) }, func(ctx context.Context, i int) {
 		d := uniq[i]
 		err := r.exists(ctx, d)
 		mu.Lock()
@@ -212,7 +216,7 @@ func (r *Resolver) Inspect(ctx context.Context, subjects []Subject, opts Inspect
 	}
 	out := make(map[string]Inspection, len(uniq))
 	var mu sync.Mutex
-	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i].Ref) }, func(i int) {
+	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i].Ref) }, func(ctx context.Context, i int) {
 		res := r.inspect(ctx, uniq[i], opts)
 		mu.Lock()
 		out[uniq[i].Key()] = res

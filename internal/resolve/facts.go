@@ -68,7 +68,7 @@ func (r *Resolver) Facts(ctx context.Context, digests []name.Digest) map[string]
 	uniq := dedupe(digests)
 	out := make(map[string]Facts, len(uniq))
 	var mu sync.Mutex
-	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i]) }, func(i int) {
+	r.each(ctx, len(uniq), func(i int) string { return r.hostOf(uniq[i]) }, func(ctx context.Context, i int) {
 		f := r.facts(ctx, uniq[i])
 		mu.Lock()
 		out[uniq[i].String()] = f

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -128,5 +129,42 @@ func TestDeadRegistryIsGivenUpOn(t *testing.T) {
 	}
 	if st := r.Stats(); st.Pings != 3 {
 		t.Errorf("pings counted: %d, want 3", st.Pings)
+	}
+}
+
+// --timeout bounds a reference's whole resolution, retries and their
+// pauses included: against a dead registry, a pause that would outlast it
+// is not taken, the error names the timeout, and the registry is given up
+// on for the rest of the run. A retry that costs a second or more is said
+// without -v.
+func TestTimeoutBoundsRetries(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	ct := &countingTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
+	var logs strings.Builder
+	r := newResolver(t, Options{Insecure: []string{host}, Attempts: 4, Backoff: time.Second, Timeout: 2 * time.Second, Transport: ct,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	var paused time.Duration
+	r.retry.sleep = func(ctx context.Context, d time.Duration) error { paused += d; return nil } // the clock, injected
+	tags := []name.Tag{mustTag(t, host+"/app:v1"), mustTag(t, host+"/other:v1")}
+	got := r.Resolve(context.Background(), tags)
+	for _, tg := range tags {
+		err := got[tg.Name()].Err
+		if !errors.Is(err, ErrRegistryDown) || !strings.Contains(err.Error(), "connection refused; retries stopped at --timeout 2s") {
+			t.Errorf("%s: %v, want the registry given up on, naming --timeout", tg, err)
+		}
+	}
+	if paused > 2*time.Second || paused == 0 {
+		t.Errorf("paused %s between tries: want at least one pause, and none past the 2s budget", paused)
+	}
+	if n := ct.n.Load(); n != 2 {
+		t.Errorf("%d requests reached the network, want 2: a third try would start past the budget", n)
+	}
+	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(logs.String(), "registry="+host) {
+		t.Errorf("a retry of a second or more is not said:\n%s", logs.String())
 	}
 }

@@ -80,7 +80,7 @@ type Options struct {
 	Jobs     int // requests in flight in all; default 64
 	// PerRegistry bounds the requests in flight to one registry; default 16.
 	PerRegistry int
-	Timeout     time.Duration // per request; default 30s
+	Timeout     time.Duration // per reference, retries and their pauses included; default 30s
 	Attempts    int           // per request, first try included; default 4
 	Backoff     time.Duration // before the first retry, doubling after; default 1s
 	MaxWait     time.Duration // the longest pause between tries; default 60s
@@ -126,6 +126,7 @@ type Resolver struct {
 	puller           *remote.Puller
 	ropts            []remote.Option // the puller's, but for its keychain
 	https            *httpsOnly
+	retry            *retryTransport
 	log              *slog.Logger
 	count            counters
 	all              chan struct{}            // a slot per request in flight, in all
@@ -230,7 +231,9 @@ func New(opts Options) (*Resolver, error) {
 		maxWait:  opts.MaxWait,
 		timeout:  opts.Timeout,
 		sleep:    wait.Sleep,
+		log:      r.log,
 	}
+	r.retry = rt
 	ropts := []remote.Option{
 		remote.WithTransport(&pingCache{next: &logTransport{next: &boundTransport{next: rt}, log: r.log}}),
 		// retries are ours (Retry-After, per-attempt timeouts): none on top
@@ -338,7 +341,7 @@ func (r *Resolver) ResolveEach(ctx context.Context, tags <-chan name.Tag, fn fun
 				continue
 			}
 		}
-		g.Go(target.RegistryStr(), func(err error) {
+		g.Go(target.RegistryStr(), func(ctx context.Context, err error) {
 			if err != nil { // not started: the context ended first
 				fn(key, Result{Err: err})
 				return
@@ -430,7 +433,7 @@ func (r *Resolver) Private(ctx context.Context, tags []name.Tag) map[string]bool
 		return out
 	}
 	var mu sync.Mutex
-	r.each(ctx, len(asked), func(i int) string { return r.hostOf(asked[i]) }, func(i int) {
+	r.each(ctx, len(asked), func(i int) string { return r.hostOf(asked[i]) }, func(ctx context.Context, i int) {
 		target, _ := r.Target(asked[i])
 		r.count.tagHeads.Add(1)
 		_, err := anon.Head(ctx, target)

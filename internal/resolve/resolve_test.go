@@ -301,7 +301,7 @@ func TestResolveTimesOutEachRequest(t *testing.T) {
 	r := newResolver(t, Options{Insecure: []string{rg.host}, Timeout: 100 * time.Millisecond, Attempts: 2})
 	tag := mustTag(t, rg.host+"/app:v1")
 	got := r.Resolve(context.Background(), []name.Tag{tag})[tag.Name()]
-	if got.Err == nil || !strings.Contains(got.Err.Error(), "no answer within 100ms") {
+	if got.Err == nil || !strings.Contains(got.Err.Error(), "no answer within --timeout 100ms, retries included") {
 		t.Fatalf("err = %v, want a timeout", got.Err)
 	}
 }

@@ -30,6 +30,8 @@ type retryTransport struct {
 	timeout  time.Duration // per attempt
 	sleep    func(context.Context, time.Duration) error
 	down     sync.Map // host -> the error it was given up on with
+	log      *slog.Logger
+	told     sync.Map // host + attempt -> true: a retry said without -v
 }
 
 // unwrapURL is the cause of a url.Error: what went wrong, without the URL.
@@ -105,7 +107,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 			cancel()
-			return nil, parent.Err()
+			return nil, t.outOfTime(parent, host, err)
 		}
 		again := attempt < t.attempts &&
 			((err != nil && retryableError(err)) || (err == nil && retryableStatus(resp.StatusCode)))
@@ -127,22 +129,59 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		pause := backoff + rand.N(backoff/4+1)
+		why := ""
 		if resp != nil {
 			if d, ok := wait.RetryAfter(resp.Header, time.Now()); ok {
 				pause = d
 			}
+			why = resp.Status
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
+		} else {
+			why = unwrapURL(err).Error()
 		}
 		cancel()
 		if pause > t.maxWait {
 			pause = t.maxWait
 		}
+		if deadline, ok := parent.Deadline(); ok && time.Until(deadline) < pause {
+			// the pause would outlast the reference's time: give up now
+			return nil, t.outOfTime(parent, host, err)
+		}
+		if pause >= time.Second && t.log != nil {
+			if _, said := t.told.LoadOrStore(fmt.Sprintf("%s#%d", host, attempt), true); !said {
+				t.log.Warn("a registry request failed; retrying", "registry", host, "attempt", attempt, "of", t.attempts, "in", pause.Round(100*time.Millisecond), "err", why)
+			}
+		}
 		if err := t.sleep(parent, pause); err != nil {
-			return nil, err
+			return nil, t.outOfTime(parent, host, nil)
 		}
 		backoff *= 2
 	}
+}
+
+// outOfTime is the error of a request whose reference ran out of time
+// (or whose run was stopped), last the error of its last attempt: a
+// registry nothing answered at is given up on for the run.
+func (t *retryTransport) outOfTime(parent context.Context, host string, last error) error {
+	cause := context.Cause(parent)
+	if cause == nil { // the deadline is near, not reached: no pause fits
+		cause = &budgetError{t.timeout}
+	}
+	var be *budgetError
+	if !errors.As(cause, &be) {
+		return parent.Err() // the run was stopped
+	}
+	if last != nil && unreachable(last) && !errors.Is(last, context.Canceled) {
+		why := cause
+		if !errors.Is(last, context.DeadlineExceeded) {
+			// it refused, it did not time out: say so
+			why = fmt.Errorf("%v; retries stopped at --timeout %s", unwrapURL(last), t.timeout)
+		}
+		down, _ := t.down.LoadOrStore(host, why)
+		return &downError{cause: down.(error)}
+	}
+	return cause
 }
 
 // cancelBody ends an attempt's context when its body is closed.
@@ -284,3 +323,14 @@ func (b *boundBody) Read(p []byte) (int, error) {
 	b.left -= int64(n)
 	return n, err
 }
+
+// budgetError is a reference's time running out: every request for it,
+// retries and their pauses included, shares one --timeout.
+type budgetError struct{ d time.Duration }
+
+func (e *budgetError) Error() string {
+	return fmt.Sprintf("no answer within --timeout %s, retries included", e.d)
+}
+
+// Unwrap makes it a deadline: what waits on it stops as at one.
+func (e *budgetError) Unwrap() error { return context.DeadlineExceeded }
