@@ -396,6 +396,7 @@ named as file:line: ref: error).`,
 				// Each file is written as soon as its references settle.
 				s.opts.Sink = func(c pin.Change) error { return s.co.WriteFile(c.Path, c.Old, c.New) }
 			}
+			s.opts.Edits = diff
 			if s.opts.MinAge > 0 && s.cache == nil && !f.offline {
 				g.logger(stderr).Warn("--min-age without --cache: pin remembers no first sightings between runs, so every moved tag is held; give it a --cache file")
 			}
@@ -413,7 +414,7 @@ named as file:line: ref: error).`,
 			report.WriteProblems(stderr, rep)
 			if diff {
 				for _, c := range res.Changes {
-					if err = report.WriteDiff(stdout, c.Path, c.Old, c.New); err != nil {
+					if err = rewrite.WriteDiff(stdout, c.Path, c.Old, c.Edits); err != nil {
 						return err
 					}
 				}

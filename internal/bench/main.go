@@ -1,6 +1,7 @@
 // Command bench measures pinbot against a registry a network delay away:
 //
 //	go run ./internal/bench [-files 2000] [-refs 300] [-delay 50ms] [-registry auto|distribution|inprocess] [-runs 3] [-dir DIR]
+//	go run ./internal/bench -large 450000 [...]   one 32 MiB manifest: pin --diff and pin
 //
 // Each step runs -runs times (pin on a fresh copy of the tree each time) and
 // the median wall time is shown, with pinbot's kernel CPU time: writing a
@@ -42,18 +43,19 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory")
 	runs := flag.Int("runs", 3, "runs of each step; the median wall time is shown")
 	dir := flag.String("dir", "", "where the work directory (the tree, the registry's storage) goes (default: the system's temporary directory)")
+	large := flag.Int("large", 0, "instead: one manifest of this many documents (450000 makes 32 MiB), for pin and pin --diff's peak memory")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*files, *refs, *delay, *which, *dir, *runs, *keep); err != nil {
+	if err := run(*files, *refs, *delay, *which, *dir, *runs, *keep, *large); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, keep bool) error {
+func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, keep bool, large int) error {
 	work, err := os.MkdirTemp(dir, "pinbot-bench")
 	if err != nil {
 		return err
@@ -106,12 +108,20 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 	refs := make([]string, nrefs)
 	for i := range refs {
 		refs[i] = fmt.Sprintf("bench/service-%d:v1.%d", i, i%7)
+		if large > 0 { // short: 450,000 documents fit in 32 MiB
+			refs[i] = fmt.Sprintf("b/s%d:1", i)
+		}
 		if err := push(refs[i]); err != nil {
 			return fmt.Errorf("pushing %s: %w", refs[i], err)
 		}
 	}
 	tree := filepath.Join(work, "tree")
-	size, err := writeTree(tree, nfiles, refs)
+	write := func() (int, error) { return writeTree(tree, nfiles, refs) }
+	if large > 0 {
+		nfiles = 1
+		write = func() (int, error) { return writeLarge(tree, large, refs) }
+	}
+	size, err := write()
 	if err != nil {
 		return err
 	}
@@ -127,15 +137,23 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 	fmt.Printf("pinbot against %s behind a proxy adding %v to every request\n", which, delay)
 	fmt.Printf("tree: %d files, %.1f MB, %d unique references in %d repositories\n\n", nfiles, float64(size)/1e6, nrefs, nrefs)
 	bound := time.Duration(math.Ceil(float64(nrefs)/16))*delay + delay
-	for _, step := range []struct {
+	type step struct {
 		name string
 		args []string
 		want int
-	}{
+	}
+	steps := []step{
 		{"pin", append([]string{"pin"}, flags...), 0},
 		{"pin --check", append([]string{"pin", "--check"}, flags...), 0},
 		{"pin --offline --check", []string{"pin", "--offline", "--check"}, -1},
-	} {
+	}
+	if large > 0 {
+		steps = []step{
+			{"pin --diff", append([]string{"pin", "--diff"}, flags...), 0},
+			{"pin", append([]string{"pin"}, flags...), 0},
+		}
+	}
+	for _, step := range steps {
 		var walls, syss []time.Duration
 		var rss float64
 		var requests string
@@ -144,7 +162,7 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 				if err := os.RemoveAll(tree); err != nil {
 					return err
 				}
-				if _, err := writeTree(tree, nfiles, refs); err != nil {
+				if _, err := write(); err != nil {
 					return err
 				}
 			}
@@ -153,6 +171,9 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 			cmd.Dir, cmd.Env = tree, env
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
+			if strings.HasSuffix(step.name, "--diff") {
+				cmd.Stdout = &counter{} // the diff is counted, not kept
+			}
 			start := time.Now()
 			err := cmd.Run()
 			wall := time.Since(start)
@@ -219,6 +240,24 @@ func writeTree(root string, files int, refs []string) (int, error) {
 	}
 	return total, nil
 }
+
+// writeLarge writes one manifest of docs Pods, naming refs in turn, and
+// returns the bytes written.
+func writeLarge(root string, docs int, refs []string) (int, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return 0, err
+	}
+	var b strings.Builder
+	for d := 0; d < docs; d++ {
+		fmt.Fprintf(&b, "---\nkind: Pod\napiVersion: v1\nspec:\n containers:\n - image: %s\n", refs[d%len(refs)])
+	}
+	return b.Len(), os.WriteFile(filepath.Join(root, "all.yaml"), []byte(b.String()), 0o644)
+}
+
+// counter counts what is written to it, and keeps none of it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // dockerConfig logs in to host in a docker config.json under dir.
 func dockerConfig(dir, host, user, password string) error {

@@ -83,6 +83,8 @@ type Options struct {
 	// Evidence reads, for each moved tag, what its old and new digest
 	// stand for (GETs of manifests and configs, for moved tags alone).
 	Evidence bool
+	// Edits keeps each change's edits (Change.Edits), for a diff.
+	Edits bool
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
 	// change's Err. A run that is stopped hands over nothing.
@@ -94,6 +96,8 @@ type Change struct {
 	Path     string
 	Old, New []byte
 	Mode     fs.FileMode
+	// Edits make New of Old (with Options.Edits): what a diff shows.
+	Edits []rewrite.Edit
 	// Err is why the sink failed to take the change; nil without a sink.
 	Err error
 }
@@ -177,6 +181,7 @@ type run struct {
 	// By file: the bytes after splicing (nil: unchanged or not spliced),
 	// the pull-policy notes, and an error splicing.
 	spliced [][]byte
+	edits   [][]rewrite.Edit // with Options.Edits
 	notes   [][]rewrite.PolicyNote
 	errs    []error
 	charts  []*chartJudge
@@ -494,21 +499,31 @@ func (r *run) spliceAll(only map[int]bool) {
 		r.spliced = make([][]byte, len(r.scans))
 		r.notes = make([][]rewrite.PolicyNote, len(r.scans))
 		r.errs = make([]error, len(r.scans))
+		if r.opts.Edits {
+			r.edits = make([][]rewrite.Edit, len(r.scans))
+		}
 	}
 	parallel(len(r.scans), 0, func(i int) {
 		f := r.scans[i].file
 		if f == nil || (only != nil && !only[i]) {
 			return
 		}
-		out, notes, err := f.RewriteSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
+		edits, notes := f.EditSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
 			if r.plans[i][j].keepAlways {
 				return rewrite.PolicyKeep
 			}
 			return r.opts.PullPolicy
 		})
+		out, err := rewrite.Apply(f.Data, edits)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", f.Path, err)
+		}
 		r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
 		if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
 			r.spliced[i] = out
+			if r.edits != nil {
+				r.edits[i] = edits
+			}
 		}
 	})
 }
@@ -518,7 +533,11 @@ func (r *run) write() []Change {
 	var changes []Change
 	for i, out := range r.spliced {
 		if out != nil && r.errs[i] == nil {
-			changes = append(changes, Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, New: out, Mode: r.scans[i].mode})
+			c := Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, New: out, Mode: r.scans[i].mode}
+			if r.edits != nil {
+				c.Edits = r.edits[i]
+			}
+			changes = append(changes, c)
 		}
 	}
 	if r.opts.Sink == nil || r.ctx.Err() != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	udiff "github.com/aymanbagabas/go-udiff"
 )
 
 // termLoc is "file:line" for the start of a terminal line.
@@ -276,9 +275,3 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(out)
 }
 
-// WriteDiff writes a unified diff of one file, with a/ and b/ paths.
-func WriteDiff(w io.Writer, path string, old, new []byte) error {
-	d := udiff.Unified("a/"+path, "b/"+path, string(old), string(new))
-	_, err := io.WriteString(w, d)
-	return err
-}

@@ -24,8 +24,30 @@ func Apply(data []byte, edits []Edit) ([]byte, error) {
 
 // apply is Apply that may reorder edits.
 func apply(data []byte, es []Edit) ([]byte, error) {
+	uniq, err := normalise(data, es)
+	if err != nil || len(uniq) == 0 {
+		return data, err
+	}
+	size := len(data)
+	for _, e := range uniq {
+		size += len(e.Text) - (e.End - e.Start)
+	}
+	out := make([]byte, 0, size)
+	prev := 0
+	for _, e := range uniq {
+		out = append(out, data[prev:e.Start]...)
+		out = append(out, e.Text...)
+		prev = e.End
+	}
+	return append(out, data[prev:]...), nil
+}
+
+// normalise sorts edits by offset (insertions at one offset in the order
+// given), drops repeats, and checks that none overlaps another or falls
+// outside data. It may reorder es, and returns a prefix of it.
+func normalise(data []byte, es []Edit) ([]Edit, error) {
 	if len(es) == 0 {
-		return data, nil
+		return nil, nil
 	}
 	slices.SortStableFunc(es, func(a, b Edit) int {
 		if a.Start != b.Start {
@@ -63,16 +85,5 @@ func apply(data []byte, es []Edit) ([]byte, error) {
 			return nil, fmt.Errorf("edit %d-%d outside the file (%d bytes)", e.Start, e.End, len(data))
 		}
 	}
-	size := len(data)
-	for _, e := range uniq {
-		size += len(e.Text) - (e.End - e.Start)
-	}
-	out := make([]byte, 0, size)
-	prev := 0
-	for _, e := range uniq {
-		out = append(out, data[prev:e.Start]...)
-		out = append(out, e.Text...)
-		prev = e.End
-	}
-	return append(out, data[prev:]...), nil
+	return uniq, nil
 }

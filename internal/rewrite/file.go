@@ -196,16 +196,23 @@ func (f *File) RewriteEach(digestAt func(i int) string, pol PullPolicy) ([]byte,
 // RewriteSites is RewriteEach with the pull policy of each site by its
 // index.
 func (f *File) RewriteSites(digestAt func(i int) string, policyAt func(i int) PullPolicy) ([]byte, []PolicyNote, error) {
-	edits := make([]Edit, 0, 2*len(f.Sites))
-	notes := make([]PolicyNote, len(f.Sites))
-	for i, s := range f.Sites {
-		edits, notes[i] = s.appendEdits(edits, f, digestAt(i), policyAt(i))
-	}
+	edits, notes := f.EditSites(digestAt, policyAt)
 	out, err := apply(f.Data, edits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return out, notes, nil
+}
+
+// EditSites is the edits RewriteSites splices into the file's bytes, and
+// the policy note of each site, index for index with f.Sites.
+func (f *File) EditSites(digestAt func(i int) string, policyAt func(i int) PullPolicy) ([]Edit, []PolicyNote) {
+	edits := make([]Edit, 0, 2*len(f.Sites))
+	notes := make([]PolicyNote, len(f.Sites))
+	for i, s := range f.Sites {
+		edits, notes[i] = s.appendEdits(edits, f, digestAt(i), policyAt(i))
+	}
+	return edits, notes
 }
 
 // skip marks a site as left alone, for reason.
