@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
 )
 
 // termLoc is "file:line" for the start of a terminal line.
@@ -274,4 +273,3 @@ func WriteJSON(w io.Writer, r *Report) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
-
