@@ -99,9 +99,18 @@ func render(ctx context.Context, ch *chart.Chart, vals map[string]any) (map[stri
 	}
 	caps := common.DefaultCapabilities.Copy()
 	opts := common.ReleaseOptions{Name: ReleaseName, Namespace: Namespace, Revision: 1, IsInstall: true}
-	rv, err := util.ToRenderValuesWithSchemaValidation(ch, vals, opts, caps, false)
+	// Helm's own schema validation fetches what a $ref names: skipped for
+	// pinbot's, which reads the chart's files alone
+	rv, err := util.ToRenderValuesWithSchemaValidation(ch, vals, opts, caps, true)
 	if err != nil {
 		return nil, err
+	}
+	coalesced, err := rv.Table("Values")
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(ch, coalesced); err != nil {
+		return nil, fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%w", err)
 	}
 	var e engine.Engine
 	out, err := e.RenderWithContext(ctx, ch, rv)

@@ -2,11 +2,15 @@ package render
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -101,5 +105,54 @@ func BenchmarkRender(b *testing.B) {
 		if _, err := Render(context.Background(), files, values); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A values.schema.json is checked as helm template checks it, in a sandbox:
+// a $ref to another file of the chart is followed; one to a URL, or to a
+// file elsewhere on the machine, is neither fetched nor read, and the
+// render fails saying so (Helm's own validation GETs any URL a chart
+// names, a cloud metadata address included, and reads any file).
+func TestSchemaRefsStayInTheChart(t *testing.T) {
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write([]byte(`{"type": "object"}`))
+	}))
+	defer srv.Close()
+	outside := filepath.Join(t.TempDir(), "schema.json")
+	os.WriteFile(outside, []byte(`{"type": "object"}`), 0o644)
+	chart := func(schema string) Files {
+		return Files{
+			"Chart.yaml":         []byte("apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+			"values.yaml":        []byte("image: {repository: nginx, tag: \"1.27\"}\n"),
+			"values.schema.json": []byte(schema),
+			"defs/image.json":    []byte(`{"type": "object", "properties": {"tag": {"type": "string", "pattern": "^1\\."}}}`),
+			"templates/pod.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n"),
+		}
+	}
+	for name, ref := range map[string]string{
+		"http":          srv.URL + "/schema.json",
+		"metadata":      "http://169.254.169.254/latest/meta-data/",
+		"file outside":  "file://" + outside,
+		"path outside":  "../../../../../../.." + outside,
+		"urn":           "urn:example:schema",
+		"another chart": "file:///../other/values.schema.json",
+	} {
+		_, err := Render(context.Background(), chart(`{"type": "object", "properties": {"image": {"$ref": "`+ref+`"}}}`), nil)
+		if !errors.Is(err, ErrSchemaOutside) {
+			t.Errorf("%s: err = %v, want the schema refused", name, err)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the schema's URL was fetched %d times", n)
+	}
+	// a $ref inside the chart is followed: it accepts 1.27, refuses 2.0
+	local := chart(`{"type": "object", "properties": {"image": {"$ref": "defs/image.json"}}}`)
+	if _, err := Render(context.Background(), local, nil); err != nil {
+		t.Errorf("a schema whose $ref is in the chart: %v", err)
+	}
+	if _, err := Render(context.Background(), local, []byte("image: {tag: \"2.0\"}\n")); err == nil || !strings.Contains(err.Error(), "schema") {
+		t.Errorf("values the chart's own schema refuses rendered: %v", err)
 	}
 }
