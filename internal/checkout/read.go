@@ -50,8 +50,11 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 		// replaced between the look and the open
 		return nil, 0, fmt.Errorf("%s: %w", rel, ErrChanged)
 	}
-	// One byte over the limit tells a file that grew while it was read.
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	// One byte over the limit tells a file that grew while it was read;
+	// the buffer is the file's size (and the byte that tells it grew), not
+	// the doubling io.ReadAll would grow to.
+	data := make([]byte, 0, min(st.Size(), limit)+1)
+	data, err = readAll(io.LimitReader(f, limit+1), data)
 	if err != nil {
 		return nil, 0, &fs.PathError{Op: "read", Path: rel, Err: err}
 	}
@@ -59,6 +62,23 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 		return nil, 0, &TooLargeError{Size: int64(len(data)), Limit: limit}
 	}
 	return data, st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), nil
+}
+
+// readAll appends what r holds to buf, growing it only when it is full.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // ReadHead reads at most the first n bytes of a regular file under the
