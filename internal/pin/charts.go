@@ -36,6 +36,9 @@ import (
 const (
 	ReasonNotRendered = "not rendered: no template of the chart makes an image of it with its values files"
 	ReasonNoRender    = "the chart does not render"
+	// ReasonInsideString: the value lands in no image field, only inside
+	// a longer string; what reads that string is the chart's business.
+	ReasonInsideString = "renders only inside a command, argument or environment string, not as an image field"
 )
 
 // NoteUnverified marks a Helm image with no chart to render: its pin
@@ -306,6 +309,12 @@ func (r *run) judge(j *chartJudge) {
 			refs[v.Text] = true
 			slots = append(slots, ss)
 		}
+		if len(refs) == 0 && len(rs.slots) > 0 {
+			v := j.sets[rs.slots[0].set].values[rs.slots[0].slot]
+			p.key, p.skip = "", ReasonInsideString+" ("+safetext.Term(v.Slot)+": "+safetext.Term(v.Text)+")"
+			delete(j.sites, id)
+			continue
+		}
 		rs.slots = slots
 		if len(refs) == 0 {
 			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
@@ -333,11 +342,21 @@ func (r *run) judge(j *chartJudge) {
 	}
 }
 
-// isReference tells a string that names an image with a tag or a digest.
+// isReference tells a string that is, whole, a reference to an image with
+// a tag or a digest, in the grammar of distribution's references (a host
+// of letters, digits, dots and dashes; lowercase path components): an
+// argument such as "--reloader=quay.io/x:v1" that holds one is not.
 func isReference(s string) bool {
+	if !referenceRE.MatchString(s) {
+		return false
+	}
 	r, err := imageref.Parse(s)
-	return err == nil && (r.Tag != "" || r.Digest != "") && !strings.ContainsAny(s, " \t")
+	return err == nil && (r.Tag != "" || r.Digest != "")
 }
+
+var referenceRE = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?` +
+	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
+	`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`)
 
 // notRendered says why a value of file p makes no rendered image.
 func (j *chartJudge) notRendered(p string) string {

@@ -190,6 +190,10 @@ func TestHelmChartsRender(t *testing.T) {
 		{chart: "required", values: []string{"ci/redis-values.yaml"}, pinned: []string{"redis:7.2", "busybox:1.36"}},
 		// a chart that drops the tag once a digest is set
 		{chart: "tagless", pinned: []string{"quay.io/prometheus/node-exporter:v1.9.1"}},
+		// an image passed inside an argument is no image field: never
+		// resolved at a "host" named --prometheus-config-reloader=quay.io
+		{chart: "reloader", pinned: []string{"quay.io/prometheus-operator/prometheus-operator:v0.93.1"},
+			left: []string{"--prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"}},
 		// deliberately unprovable: the tag is in a label too
 		{chart: "unprovable", left: []string{"grafana/grafana:11.2.0"}},
 	}
@@ -251,6 +255,12 @@ func TestHelmChartsRender(t *testing.T) {
 	} {
 		if got := reasonOf(file); got != want {
 			t.Errorf("%s: %s, want %s", file, got, want)
+		}
+	}
+	for _, e := range out.Report.Entries {
+		if e.File == "reloader/values.yaml" && strings.Contains(e.Ref, "config-reloader") &&
+			(e.Status != report.Skipped || !strings.Contains(e.Reason, "inside a command, argument or environment string")) {
+			t.Errorf("an image rendered inside an argument: %s %s%s", e.Status, e.Reason, e.Error)
 		}
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
