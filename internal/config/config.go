@@ -393,6 +393,13 @@ func anyMatch(globs []string, s string) bool {
 	return false
 }
 
+// IgnoredChart reports whether a chart's directory (a slash path from the
+// root) is listed under ignore: a chart pinbot cannot judge then does not
+// fail the run.
+func (m *Matcher) IgnoredChart(dir string) bool {
+	return anyMatch(m.ignore, strings.TrimSuffix(dir, "/"))
+}
+
 // Ignored reports whether an image is listed to be left alone. An entry
 // matches the repository in any spelling ("nginx", "docker.io/library/nginx"),
 // with or without the tag written.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/render"
+	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/rewrite"
 	"github.com/pinbot/pinbot/internal/safetext"
 )
@@ -53,6 +54,8 @@ type chartJudge struct {
 	sets    []*valueSet
 	// By judged site: the reference it renders, and where (set, slot).
 	sites map[siteRef]*renderedSite
+	// notJudged says why the chart as a whole was not judged.
+	notJudged string
 }
 
 type siteRef struct{ file, site int }
@@ -165,8 +168,10 @@ func (j *chartJudge) rel(p string) string {
 	return strings.TrimPrefix(p, j.dir+"/")
 }
 
-// skipAll leaves every planned site of the chart alone, for reason.
+// skipAll leaves every planned site of the chart alone, for reason: the
+// chart is not judged.
 func (r *run) skipAll(j *chartJudge, reason string) {
+	j.notJudged = reason
 	for _, i := range j.members {
 		for k := range r.plans[i] {
 			if p := &r.plans[i][k]; p.key != "" {
@@ -340,6 +345,45 @@ func (r *run) judge(j *chartJudge) {
 			p.note = "the chart renders it as " + rs.ref
 		}
 	}
+}
+
+// chartReport says, for each chart holding image values, whether it was
+// judged and what came of its images, from the report's entries.
+func (r *run) chartReport(rep *report.Report) []report.Chart {
+	var out []report.Chart
+	for _, j := range r.charts {
+		c := report.Chart{Dir: j.dir, Judged: j.notJudged == "", Reason: j.notJudged}
+		if !c.Judged && r.opts.Filter != nil && r.opts.Filter.IgnoredChart(j.dir) {
+			c.Ignored = true
+		}
+		for _, vs := range j.sets {
+			if vs.err == nil {
+				name := "values.yaml"
+				if vs.file != "" {
+					name += " + " + vs.file
+				}
+				c.Sets = append(c.Sets, name)
+			}
+		}
+		members := map[string]bool{}
+		for _, i := range j.members {
+			members[r.scans[i].file.Path] = true
+		}
+		for _, e := range rep.Entries {
+			if !members[e.File] || e.Reason == rewrite.ReasonVariable {
+				continue
+			}
+			c.Images++
+			switch e.Status {
+			case report.Pinned, report.Updated, report.Current, report.Vanished, report.Held, report.Unverified:
+				c.Pinned++
+			default:
+				c.Left++
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // isReference tells a string that is, whole, a reference to an image with

@@ -315,6 +315,7 @@ type skipNames []string
 func (s skipNames) File(rel string) bool    { return !slices.Contains(s, path.Base(rel)) }
 func (skipNames) Dir(string) bool           { return true }
 func (skipNames) Ignored(imageref.Ref) bool { return false }
+func (skipNames) IgnoredChart(string) bool  { return false }
 
 // TestValuesFindTheirChart: a values file is read as its chart's, which
 // lives in the directories above it, when the file is named alone (the

@@ -51,6 +51,9 @@ type Resolver interface {
 type Filter interface {
 	checkout.Filter
 	Ignored(r imageref.Ref) bool
+	// IgnoredChart tells a chart (its directory) that the run need not
+	// judge: one it cannot judge does not fail the run.
+	IgnoredChart(dir string) bool
 }
 
 // Options configure a run.
@@ -227,6 +230,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	changes := r.write()
 	rep := r.report(changes)
 	rep.FirstSeen = firstSeen
+	rep.Charts = r.chartReport(rep)
 	return &Result{Report: rep, Changes: changes}, ctx.Err()
 }
 

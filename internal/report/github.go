@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -103,6 +104,11 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 			return err
 		}
 	}
+	for _, c := range r.Unjudged() {
+		if err := annotation(w, "error", path.Join(c.Dir, "Chart.yaml"), 0, 0, "Chart not judged", c.Reason); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -156,6 +162,7 @@ func WriteStepSummary(w io.Writer, r *Report, check bool) error {
 			fmt.Fprintf(&b, "| %s | %s |\n", code(fe.File), cell(fe.Error))
 		}
 	}
+	writeCharts(&b, r, -1)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -172,6 +179,7 @@ func WriteOutputs(w io.Writer, r *Report) error {
 		{"failed", strconv.Itoa(c[Failed])},
 		{"files-changed", strconv.Itoa(len(r.Changed))},
 		{"files-unread", strconv.Itoa(len(r.Unread))},
+		{"charts-not-judged", strconv.Itoa(len(r.Unjudged()))},
 	} {
 		b.WriteString(outputLine(kv[0], kv[1]))
 	}

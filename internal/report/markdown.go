@@ -135,6 +135,37 @@ func (r *Report) evidenceCount() int {
 	return n
 }
 
+// writeCharts is the table of Helm charts: judged by rendering (with which
+// values sets, how many image values pinned), or not, and why; at most
+// maxRows rows (-1: all).
+func writeCharts(b *strings.Builder, r *Report, maxRows int) {
+	if len(r.Charts) == 0 {
+		return
+	}
+	b.WriteString("\n#### Helm charts\n\npinbot judges a chart's image values by rendering it with Helm's engine, with each values set it ships.\n\n| Chart | Judged | Image values pinned | Values sets |\n| --- | --- | --- | --- |\n")
+	for i, c := range r.Charts {
+		if maxRows >= 0 && i >= maxRows {
+			fmt.Fprintf(b, "\n_%d more charts: `pinbot pin --output json` lists them._\n", len(r.Charts)-i)
+			break
+		}
+		judged := "yes"
+		switch {
+		case !c.Judged && c.Ignored:
+			judged = "no (ignored): " + cell(c.Reason)
+		case !c.Judged:
+			judged = "**no**: " + cell(c.Reason)
+		}
+		var sets []string
+		for _, s := range c.Sets {
+			sets = append(sets, code(s))
+		}
+		if len(sets) > 4 {
+			sets = append(sets[:4], fmt.Sprintf("and %d more", len(sets)-4))
+		}
+		fmt.Fprintf(b, "| %s | %s | %d of %d | %s |\n", code(c.Dir), judged, c.Pinned, c.Images, strings.Join(sets, ", "))
+	}
+}
+
 // noteOf is an entry's note for a table cell: " (note)", or "".
 func noteOf(e Entry) string {
 	if e.Note == "" {
@@ -264,6 +295,7 @@ func (r *Report) body(version string, bud budget) string {
 		})
 		b.WriteString("\n</details>\n")
 	}
+	writeCharts(&b, r, bud.rows)
 	if len(r.Unread) > 0 {
 		b.WriteString("\n### Files pinbot could not read\n\nWhat they name is unknown, so this pull request may not pin everything.\n\n")
 		for i, fe := range r.Unread {

@@ -134,6 +134,41 @@ type Report struct {
 	FirstSeen map[string]time.Time `json:"firstSeen,omitempty"`
 	// PullRequest is what "pinbot pr" did.
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+	// Charts are the Helm charts of the checkout that hold image values,
+	// each judged by rendering it, or not judged and why.
+	Charts []Chart `json:"charts,omitempty"`
+}
+
+// Chart is how one Helm chart was judged.
+type Chart struct {
+	Dir string `json:"dir"`
+	// Judged: the chart rendered, and its image values were judged by
+	// what the render shows. Reason says why it was not.
+	Judged bool   `json:"judged"`
+	Reason string `json:"reason,omitempty"`
+	// Sets are the values sets it was rendered with ("values.yaml",
+	// "values.yaml + ci/tls-values.yaml").
+	Sets []string `json:"valueSets,omitempty"`
+	// Images are its image values; Pinned those pinned and proved (or
+	// current), Left those left alone or failed.
+	Images int `json:"images"`
+	Pinned int `json:"pinned"`
+	Left   int `json:"left"`
+	// Ignored: not judged, and the configuration's ignore names it, so
+	// the gate does not fail on it.
+	Ignored bool `json:"ignored,omitempty"`
+}
+
+// Unjudged are the charts not judged that the configuration does not
+// ignore: what pinbot did not look at, which fails a run.
+func (r *Report) Unjudged() []Chart {
+	var out []Chart
+	for _, c := range r.Charts {
+		if !c.Judged && !c.Ignored {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Requests counts the registry requests a run made, by kind.
@@ -164,10 +199,10 @@ func (r *Report) Counts() map[Status]int {
 	return c
 }
 
-// Failed reports whether any reference failed, or any file could not be
-// read or written.
+// Failed reports whether any reference failed, any file could not be
+// read or written, or any chart could not be judged.
 func (r *Report) Failed() bool {
-	return r.Counts()[Failed] > 0 || len(r.Errors) > 0 || len(r.Unread) > 0
+	return r.Counts()[Failed] > 0 || len(r.Errors) > 0 || len(r.Unread) > 0 || len(r.Unjudged()) > 0
 }
 
 // Ununderstood are the files not understood that may name images.
@@ -248,6 +283,20 @@ func (r *Report) Summary() string {
 	}
 	if n := len(r.Unread); n > 0 {
 		s += fmt.Sprintf("; %d %s not read", n, plural(n, "file", "files"))
+	}
+	if len(r.Charts) > 0 {
+		judged, pinned, images := 0, 0, 0
+		for _, c := range r.Charts {
+			if c.Judged {
+				judged++
+				pinned += c.Pinned
+				images += c.Images
+			}
+		}
+		s += fmt.Sprintf("; %d of %d Helm %s judged by rendering (%d of %d image values pinned)", judged, len(r.Charts), plural(len(r.Charts), "chart", "charts"), pinned, images)
+		if n := len(r.Unjudged()); n > 0 {
+			s += fmt.Sprintf(", %d not judged", n)
+		}
 	}
 	cached := 0
 	for _, e := range r.Entries {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 )
 
@@ -19,6 +20,7 @@ const (
 	RuleUnread     = "pinbot/unread-file"
 	RuleVanished   = "pinbot/vanished-digest"
 	RulePlatform   = "pinbot/missing-platform"
+	RuleUnjudged   = "pinbot/chart-not-judged"
 )
 
 type sarifRule struct {
@@ -118,6 +120,16 @@ var sarifRules = []sarifRule{
 		},
 		Default: sarifDefault{"error"},
 	},
+	{
+		ID: RuleUnjudged, Name: "ChartNotJudged",
+		ShortDescription: sarifText{"Helm chart could not be judged"},
+		FullDescription:  sarifText{"pinbot judges a chart's image values by rendering the chart with Helm's engine; this chart did not render (or not with markers on its image values), so its images were not checked or pinned."},
+		Help: sarifHelp{
+			Text:     "Make the chart render with its values files (helm template), or list its directory under ignore: in .pinbot.yaml.",
+			Markdown: "Make the chart render with its values files (`helm template`), or list its directory under `ignore:` in `.pinbot.yaml`.",
+		},
+		Default: sarifDefault{"error"},
+	},
 }
 
 // WriteSARIF writes the run as a SARIF 2.1.0 log.
@@ -190,6 +202,10 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 	}
 	for _, fe := range r.Unread {
 		add(RuleUnread, fmt.Sprintf("%s could not be read: %s", fe.File, fe.Error), fe.File, 1, 0, fe.File+"|unread")
+	}
+	for _, c := range r.Unjudged() {
+		file := path.Join(c.Dir, "Chart.yaml")
+		add(RuleUnjudged, fmt.Sprintf("the chart %s could not be judged: %s", c.Dir, c.Reason), file, 1, 0, file+"|unjudged")
 	}
 	log := map[string]any{
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",

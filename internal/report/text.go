@@ -114,6 +114,10 @@ func WriteProblems(w io.Writer, r *Report) {
 	for _, fe := range r.Unread {
 		fmt.Fprintf(w, "%s: not read: %s\n", TermPath(fe.File), Term(fe.Error))
 	}
+	for _, c := range r.Unjudged() {
+		fmt.Fprintf(w, "%s: chart not judged: %s (%d image %s left as %s; list the chart under ignore: in .pinbot.yaml to accept that)\n",
+			TermPath(c.Dir), Term(c.Reason), c.Images, plural(c.Images, "value", "values"), plural(c.Images, "it is", "they are"))
+	}
 	// a registry given up on is said once, with the references it affects
 	down := map[string][]Entry{}
 	var order []string
@@ -193,7 +197,7 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 	}
 	c := r.Counts()
 	// a file that may name images and was not understood is not vouched for
-	failed := c[Failed] + len(r.Unread) + len(r.Errors) + len(r.Ununderstood())
+	failed := c[Failed] + len(r.Unread) + len(r.Errors) + len(r.Ununderstood()) + len(r.Unjudged())
 	var err error
 	switch {
 	case r.Files == 0 && failed == 0:
@@ -246,6 +250,9 @@ func failures(r *Report) string {
 	}
 	if n := len(r.Errors); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be written", n, plural(n, "file", "files")))
+	}
+	if n := len(r.Unjudged()); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d Helm %s could not be judged", n, plural(n, "chart", "charts")))
 	}
 	return strings.Join(parts, ", ")
 }
