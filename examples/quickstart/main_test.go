@@ -19,7 +19,7 @@ func TestQuickstart(t *testing.T) {
 		regexp.MustCompile(`15 references to pin or update: run pinbot pin to fix\n\(exit status 1\)`),
 		regexp.MustCompile(`\+\s+imagePullPolicy: IfNotPresent`),
 		regexp.MustCompile(`15 pinned, 4 skipped in 10 files scanned; 8 files changed`),
-		regexp.MustCompile(`all image references are pinned and current \(15 current, 4 skipped in 10 files scanned\)`),
+		regexp.MustCompile(`all image references are pinned and current \(15 current, 4 skipped in 10 files scanned; 1 of 1 Helm chart judged by rendering \(2 of 2 image values pinned\)\)`),
 		regexp.MustCompile(`deploy/redis.yaml:16: redis:7.2@sha256:[0-9a-f]{64} -> redis:7.2@sha256:[0-9a-f]{64} \(tag moved\)`),
 		regexp.MustCompile(`3 updated, 12 current, 4 skipped in 10 files scanned; 3 files changed`),
 		regexp.MustCompile(`charts/shop/values.yaml:5: docker.io/nginx:1.27.3 -> docker.io/nginx:1.27.3@sha256:[0-9a-f]{64}; imagePullPolicy Always -> IfNotPresent`),

@@ -169,7 +169,7 @@ func TestStepSummaryAndOutputs(t *testing.T) {
 	}
 	b.Reset()
 	WriteOutputs(&b, r)
-	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\nfiles-unread=0\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
+	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\nfiles-unread=0\ncharts-not-judged=0\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
 		t.Errorf("outputs:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
