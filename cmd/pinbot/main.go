@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/pinbot/pinbot/internal/pin"
+	"github.com/pinbot/pinbot/internal/render"
 )
 
 // Exit codes.
@@ -42,7 +43,10 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
-func main() { os.Exit(mainCode()) }
+func main() {
+	render.RunWorkerIfAsked() // pinbot started again to render charts
+	os.Exit(mainCode())
+}
 
 // mainCode runs pinbot as a process: under a soft memory limit (pin.LimitMemory), SIGINT and
 // SIGTERM ending the run (exit 130 and 143), and the exit code.

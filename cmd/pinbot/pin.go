@@ -14,6 +14,7 @@ import (
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/pin"
 	"github.com/pinbot/pinbot/internal/progress"
+	"github.com/pinbot/pinbot/internal/render"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
@@ -81,7 +82,17 @@ func (s *session) run(cmd *cobra.Command) (*pin.Result, error) {
 	if s.opts.Progress != nil { // set only when drawn on a terminal
 		d = progress.Show(s.opts.Progress, cmd.ErrOrStderr(), 150*time.Millisecond)
 	}
-	res, err := pin.Run(cmd.Context(), s.co, s.resolver, s.opts)
+	// a chart's templates are code: they render in worker processes, each
+	// stopped past its deadline and its memory
+	sb, err := render.NewSandbox(0, 0)
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	defer sb.Close()
+	opts := s.opts
+	opts.Render = sb.Render
+	res, err := pin.Run(cmd.Context(), s.co, s.resolver, opts)
 	d.Stop()
 	return res, err
 }
@@ -419,7 +430,7 @@ named as file:line: ref: error).`,
 					}
 				}
 			} else {
-				err = render(stdout, rep, f.output, f.check, g.verbose)
+				err = writeReport(stdout, rep, f.output, f.check, g.verbose)
 			}
 			if err != nil {
 				return err
@@ -496,11 +507,11 @@ func checkOutput(output string) error {
 	return usageError("--output %q: want %s", output, strings.Join(outputs, ", "))
 }
 
-// render writes the report in the chosen format. "github" is the text
+// writeReport writes the report in the chosen format. "github" is the text
 // report with workflow commands (annotations) after it, and, when the runner
 // names them, the job summary ($GITHUB_STEP_SUMMARY) and step outputs
 // ($GITHUB_OUTPUT).
-func render(w io.Writer, rep *report.Report, output string, check, verbose bool) error {
+func writeReport(w io.Writer, rep *report.Report, output string, check, verbose bool) error {
 	switch output {
 	case "json":
 		return report.WriteJSON(w, rep)

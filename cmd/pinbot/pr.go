@@ -136,7 +136,7 @@ opened, updated or closed.`,
 			}
 			if preview {
 				report.WriteProblems(stderr, rep)
-				if err := render(stdout, rep, "text", false, g.verbose); err != nil {
+				if err := writeReport(stdout, rep, "text", false, g.verbose); err != nil {
 					return err
 				}
 				writePreview(stdout, repo, req)
@@ -149,7 +149,7 @@ opened, updated or closed.`,
 			}
 			report.WriteProblems(stderr, rep) // first: the summary is the last line
 			if o.output == "text" || o.output == "github" {
-				err = render(stdout, rep, "text", false, g.verbose)
+				err = writeReport(stdout, rep, "text", false, g.verbose)
 				if err == nil && result != nil {
 					writeOutcome(stdout, result, req)
 				}
@@ -157,7 +157,7 @@ opened, updated or closed.`,
 					err = githubExtras(stdout, rep, false)
 				}
 			} else {
-				err = render(stdout, rep, o.output, false, g.verbose)
+				err = writeReport(stdout, rep, o.output, false, g.verbose)
 			}
 			if err != nil {
 				return err

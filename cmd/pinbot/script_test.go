@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/pinbot/pinbot/internal/registrytest"
+	"github.com/pinbot/pinbot/internal/render"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var updateScripts = flag.Bool("update", false, "rewrite the files testdata/script/*.txtar compare against")
 
 func TestMain(m *testing.M) {
+	render.RunWorkerIfAsked() // the chart sandbox's workers are this test binary
 	testscript.Main(m, map[string]func(){
 		"pinbot": func() { os.Exit(mainCode()) },
 	})

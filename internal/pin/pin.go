@@ -26,6 +26,7 @@ import (
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/progress"
+	"github.com/pinbot/pinbot/internal/render"
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/resolve"
 	"github.com/pinbot/pinbot/internal/rewrite"
@@ -86,6 +87,10 @@ type Options struct {
 	// Evidence reads, for each moved tag, what its old and new digest
 	// stand for (GETs of manifests and configs, for moved tags alone).
 	Evidence bool
+	// Render renders a chart as "helm template" does (render.Render's
+	// contract); nil: render.Render, in this process. The CLI renders in a
+	// render.Sandbox: a chart's templates are code.
+	Render func(ctx context.Context, files render.Files, values []byte) (map[string]string, error)
 	// Edits keeps each change's edits (Change.Edits), for a diff.
 	Edits bool
 	// Sink, when set, takes each changed file once the run has settled
@@ -196,6 +201,9 @@ type run struct {
 func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options) (*Result, error) {
 	if opts.PullPolicy == "" {
 		opts.PullPolicy = rewrite.PolicyIfNotPresent
+	}
+	if opts.Render == nil {
+		opts.Render = render.Render
 	}
 	r := &run{ctx: ctx, co: co, res: res, opts: opts, refs: map[string]*refInfo{}}
 	candidates, err := r.list()

@@ -1,0 +1,323 @@
+package render
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A chart is code: its templates may loop for as long as they like, and
+// build strings as large as memory allows, and Go's template engine cannot
+// be stopped from outside. So a run renders in worker processes, pinbot
+// itself started again (WorkerEnv set), each under a memory ceiling, with
+// a deadline per render that kills the worker, and a bound on what a
+// render may return. A worker that dies is replaced for the next render.
+
+// Bounds of one render in a worker.
+const (
+	// MaxMemory is the heap a worker may grow to before its runtime stops
+	// it (and the most address space it may map, well above it).
+	MaxMemory = 1 << 30
+	// MaxOutput is the most bytes a render's manifests may add up to.
+	MaxOutput = 64 << 20
+	// maxRequest bounds a request a worker reads (a chart and a values
+	// file, each read with pinbot's limit on a file).
+	maxRequest = 512 << 20
+)
+
+// WorkerEnv is the environment variable that makes pinbot a render
+// worker: a process that reads render requests on standard input and
+// answers each on standard output.
+const WorkerEnv = "PINBOT_RENDER_WORKER"
+
+// ErrKilled is a render a worker did not finish: past its deadline, past
+// its memory, or dead.
+var ErrKilled = errors.New("the render was stopped")
+
+type request struct {
+	Files  Files
+	Values []byte
+}
+
+type answer struct {
+	Out map[string]string
+	Err string
+	// TooLarge: the render was past MaxOutput.
+	TooLarge bool
+}
+
+// RunWorkerIfAsked makes this process a render worker, and exits, when
+// WorkerEnv says so; otherwise it returns at once. Call it first in main
+// (and in a test binary's TestMain, which a test's sandbox starts again).
+func RunWorkerIfAsked() {
+	if os.Getenv(WorkerEnv) != "1" {
+		return
+	}
+	os.Exit(worker(os.Stdin, os.Stdout))
+}
+
+func worker(in io.Reader, out io.Writer) int {
+	debug.SetMemoryLimit(MaxMemory / 2)
+	limitAddressSpace(4 * MaxMemory)
+	r := bufio.NewReader(in)
+	w := bufio.NewWriter(out)
+	for {
+		var req request
+		if err := readFrame(r, maxRequest, &req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, "render worker:", err)
+			return 1
+		}
+		var a answer
+		rendered, err := Render(context.Background(), req.Files, req.Values)
+		total := 0
+		for _, s := range rendered {
+			total += len(s)
+		}
+		switch {
+		case err != nil:
+			a.Err = err.Error()
+		case total > MaxOutput:
+			a.TooLarge = true
+		default:
+			a.Out = rendered
+		}
+		if err := writeFrame(w, a); err != nil {
+			return 1
+		}
+		runtime.GC()
+	}
+}
+
+// readFrame reads a length-prefixed gob value of at most limit bytes.
+func readFrame(r io.Reader, limit int, v any) error {
+	var n uint32
+	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+		return err
+	}
+	if int(n) > limit {
+		return fmt.Errorf("a message of %d bytes, over %d", n, limit)
+	}
+	return gob.NewDecoder(io.LimitReader(r, int64(n))).Decode(v)
+}
+
+type countWriter struct {
+	buf []byte
+}
+
+func (c *countWriter) Write(p []byte) (int, error) { c.buf = append(c.buf, p...); return len(p), nil }
+
+// writeFrame writes v as a length-prefixed gob value, and flushes.
+func writeFrame(w *bufio.Writer, v any) error {
+	var c countWriter
+	if err := gob.NewEncoder(&c).Encode(v); err != nil {
+		return err
+	}
+	if err := binary.Write(w, binary.BigEndian, uint32(len(c.buf))); err != nil {
+		return err
+	}
+	if _, err := w.Write(c.buf); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// Sandbox renders charts in worker processes, as many at once as it has
+// workers. Its zero value is not usable: see NewSandbox.
+type Sandbox struct {
+	exe     string
+	timeout time.Duration
+	idle    chan *proc
+	slots   chan struct{}
+	mu      sync.Mutex
+	all     map[*proc]bool
+	closed  bool
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	in     *bufio.Writer
+	out    *bufio.Reader
+	stderr *tail
+}
+
+// tail keeps the first bytes written to it after each render: a worker's
+// last words (a runtime's fatal error comes first, its stacks after).
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if room := 4096 - len(t.buf); room > 0 {
+		t.buf = append(t.buf, p[:min(len(p), room)]...)
+	}
+	return len(p), nil
+}
+
+// why is what a dead worker said of its end, on one line.
+func (t *tail) why() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, line := range strings.Split(string(t.buf), "\n") {
+		if strings.HasPrefix(line, "fatal error: ") || strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "render worker: ") {
+			return line
+		}
+	}
+	return ""
+}
+
+// NewSandbox is a sandbox of up to n workers (GOMAXPROCS when n <= 0),
+// started as they are needed from this process's own executable, each
+// render given timeout (Timeout when 0).
+func NewSandbox(n int, timeout time.Duration) (*Sandbox, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("rendering charts apart from pinbot: %w", err)
+	}
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if timeout <= 0 {
+		timeout = Timeout
+	}
+	s := &Sandbox{exe: exe, timeout: timeout, idle: make(chan *proc, n), slots: make(chan struct{}, n), all: map[*proc]bool{}}
+	return s, nil
+}
+
+// Render renders as Render does, in a worker.
+func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[string]string, error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.slots }()
+	var p *proc
+	select {
+	case p = <-s.idle:
+	default:
+		var err error
+		if p, err = s.start(); err != nil {
+			return nil, err
+		}
+	}
+	type result struct {
+		a   answer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		if res.err = writeFrame(p.in, request{Files: files, Values: values}); res.err == nil {
+			res.err = readFrame(p.out, MaxOutput*2, &res.a)
+		}
+		done <- res
+	}()
+	timer := time.NewTimer(s.timeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			// the worker died (past its memory) or spoke nonsense
+			s.kill(p)
+			why := p.stderr.why()
+			if why == "" {
+				why = res.err.Error()
+			}
+			return nil, fmt.Errorf("%w: the process rendering the chart ended (%s), as one does past %d MiB of memory", ErrKilled, why, MaxMemory>>20)
+		}
+		s.put(p)
+		if res.a.TooLarge {
+			return nil, fmt.Errorf("%w: the chart renders more than %d MiB of manifests", ErrKilled, MaxOutput>>20)
+		}
+		if res.a.Err != "" {
+			return nil, errors.New(res.a.Err)
+		}
+		return res.a.Out, nil
+	case <-timer.C:
+		s.kill(p)
+		<-done
+		return nil, fmt.Errorf("%w: past %s", ErrKilled, s.timeout)
+	case <-ctx.Done():
+		s.kill(p)
+		<-done
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Sandbox) start() (*proc, error) {
+	cmd := exec.Command(s.exe)
+	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
+	stderr := &tail{}
+	cmd.Stderr = stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting a render worker: %w", err)
+	}
+	p := &proc{cmd: cmd, in: bufio.NewWriter(in), out: bufio.NewReader(out), stderr: stderr}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, errors.New("the sandbox is closed")
+	}
+	s.all[p] = true
+	return p, nil
+}
+
+func (s *Sandbox) put(p *proc) {
+	select {
+	case s.idle <- p:
+	default:
+		s.kill(p)
+	}
+}
+
+func (s *Sandbox) kill(p *proc) {
+	s.mu.Lock()
+	delete(s.all, p)
+	s.mu.Unlock()
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// Close stops every worker.
+func (s *Sandbox) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	procs := make([]*proc, 0, len(s.all))
+	for p := range s.all {
+		procs = append(procs, p)
+	}
+	s.all = map[*proc]bool{}
+	s.mu.Unlock()
+	for _, p := range procs {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	return nil
+}

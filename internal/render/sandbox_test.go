@@ -1,0 +1,75 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	RunWorkerIfAsked() // the sandbox's workers are this test binary
+	os.Exit(m.Run())
+}
+
+func chartWith(template string) Files {
+	return Files{
+		"Chart.yaml":         []byte("apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+		"values.yaml":        []byte("image: {repository: nginx, tag: \"1.27\"}\n"),
+		"templates/pod.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n"),
+		"templates/x.yaml":   []byte(template),
+	}
+}
+
+// A render in the sandbox is the render in-process; one that loops past
+// its deadline, or grows past its memory or its output bound, is stopped
+// (its worker killed, not left running), and the next render still works.
+func TestSandbox(t *testing.T) {
+	s, err := NewSandbox(2, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	plain := chartWith("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+	want, err := Render(ctx, plain, []byte("image: {tag: \"1.28\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Render(ctx, plain, []byte("image: {tag: \"1.28\"}\n"))
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("the sandbox renders %v (%v), want %v", got, err, want)
+	}
+	if _, err := s.Render(ctx, chartWith("{{ required \"x is required\" .Values.x }}"), nil); err == nil || !strings.Contains(err.Error(), "x is required") {
+		t.Errorf("a failing render: %v, want the chart's own message", err)
+	}
+	for name, c := range map[string]struct {
+		template string
+		why      string
+	}{
+		"endless": {"{{ range $i := until 200000000 }}{{ end }}", "past 2s"},
+		"memory":  {"data: {{ repeat 5000000000 \"x\" | len }}", "memory"},
+		"huge":    {"data: {{ repeat 70000000 \"x\" }}", "more than 64 MiB"},
+	} {
+		start := time.Now()
+		_, err := s.Render(ctx, chartWith(c.template), nil)
+		if !errors.Is(err, ErrKilled) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s: %v, want the render stopped (%s)", name, err, c.why)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%s: stopped after %s", name, d)
+		}
+	}
+	if got, err := s.Render(ctx, plain, []byte("image: {tag: \"1.28\"}\n")); err != nil || !maps.Equal(got, want) {
+		t.Errorf("after the kills, the sandbox renders %v (%v)", got, err)
+	}
+	s.mu.Lock()
+	n := len(s.all)
+	s.mu.Unlock()
+	if n > 2 {
+		t.Errorf("%d workers alive, at most 2 asked for", n)
+	}
+}
