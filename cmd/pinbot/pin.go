@@ -91,7 +91,7 @@ func (s *session) run(cmd *cobra.Command) (*pin.Result, error) {
 	}
 	defer sb.Close()
 	opts := s.opts
-	opts.Render = sb.Render
+	opts.Renderer = sb
 	res, err := pin.Run(cmd.Context(), s.co, s.resolver, opts)
 	d.Stop()
 	return res, err

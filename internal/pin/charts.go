@@ -203,7 +203,7 @@ func (r *run) judge(j *chartJudge) {
 	rendered := 0
 	eachSet(len(j.sets), func(n int) {
 		vs := j.sets[n]
-		vs.before, vs.err = r.opts.Render(r.ctx, files, files[vs.file])
+		vs.before, vs.err = r.opts.Renderer.Render(r.ctx, files, files[vs.file])
 		if vs.err == nil {
 			var vals []render.Value
 			vals, vs.err = render.Values(vs.before)
@@ -259,7 +259,7 @@ func (r *run) judge(j *chartJudge) {
 	markedErrs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
 		if vs := j.sets[n]; vs.err == nil {
-			out, err := r.opts.Render(r.ctx, marked, marked[vs.file])
+			out, err := r.opts.Renderer.Render(r.ctx, marked, marked[vs.file])
 			if err == nil {
 				markedVals[n], err = render.Values(out)
 			}
@@ -488,7 +488,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 	errs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
 		if vs := j.sets[n]; vs.err == nil {
-			outs[n], errs[n] = r.opts.Render(r.ctx, after, after[vs.file])
+			outs[n], errs[n] = r.opts.Renderer.Render(r.ctx, after, after[vs.file])
 		}
 	})
 	for n, vs := range j.sets {
@@ -529,7 +529,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 		}
 		vs.againOnce.Do(func() {
 			if differs(vs.before, out) {
-				vs.again, _ = r.opts.Render(r.ctx, j.files, j.files[vs.file])
+				vs.again, _ = r.opts.Renderer.Render(r.ctx, j.files, j.files[vs.file])
 			}
 		})
 		if why := sameBut(vs, out, wants); why != "" {

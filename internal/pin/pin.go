@@ -48,6 +48,11 @@ type Resolver interface {
 	Stats() resolve.Stats
 }
 
+// Renderer renders a chart (see render.Render).
+type Renderer interface {
+	Render(ctx context.Context, files render.Files, values []byte) (map[string]string, error)
+}
+
 // Filter selects files and leaves images alone.
 type Filter interface {
 	checkout.Filter
@@ -87,10 +92,11 @@ type Options struct {
 	// Evidence reads, for each moved tag, what its old and new digest
 	// stand for (GETs of manifests and configs, for moved tags alone).
 	Evidence bool
-	// Render renders a chart as "helm template" does (render.Render's
-	// contract); nil: render.Render, in this process. The CLI renders in a
-	// render.Sandbox: a chart's templates are code.
-	Render func(ctx context.Context, files render.Files, values []byte) (map[string]string, error)
+	// Renderer renders charts as "helm template" does; nil: in this
+	// process. The CLI renders in a render.Sandbox: a chart's templates
+	// are code. One with a Warm method is warmed as soon as the run finds
+	// a chart.
+	Renderer Renderer
 	// Edits keeps each change's edits (Change.Edits), for a diff.
 	Edits bool
 	// Sink, when set, takes each changed file once the run has settled
@@ -202,13 +208,16 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if opts.PullPolicy == "" {
 		opts.PullPolicy = rewrite.PolicyIfNotPresent
 	}
-	if opts.Render == nil {
-		opts.Render = render.Render
+	if opts.Renderer == nil {
+		opts.Renderer = render.InProcess{}
 	}
 	r := &run{ctx: ctx, co: co, res: res, opts: opts, refs: map[string]*refInfo{}}
 	candidates, err := r.list()
 	if err != nil {
 		return nil, err
+	}
+	if w, ok := opts.Renderer.(interface{ Warm() }); ok && len(r.cx.Charts()) > 0 {
+		w.Warm() // its workers start while the files are scanned
 	}
 	if err := scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.scans, opts.Jobs, opts.Progress); err != nil {
 		return nil, err

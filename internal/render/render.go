@@ -83,6 +83,14 @@ func Render(ctx context.Context, files Files, values []byte) (map[string]string,
 	}
 }
 
+// InProcess renders in this process (Render).
+type InProcess struct{}
+
+// Render is Render.
+func (InProcess) Render(ctx context.Context, files Files, values []byte) (map[string]string, error) {
+	return Render(ctx, files, values)
+}
+
 func render(ctx context.Context, ch *chart.Chart, vals map[string]any) (map[string]string, error) {
 	// as helm template does: a dependency Chart.yaml lists must be vendored
 	var missing []string

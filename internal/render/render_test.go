@@ -156,3 +156,31 @@ func TestSchemaRefsStayInTheChart(t *testing.T) {
 		t.Errorf("values the chart's own schema refuses rendered: %v", err)
 	}
 }
+
+// BenchmarkSandboxRender is BenchmarkRender in a worker process: what the
+// sandbox adds to a render.
+func BenchmarkSandboxRender(b *testing.B) {
+	dir := os.Getenv("PINBOT_BENCH_CHART")
+	if dir == "" {
+		dir = "../pin/testdata/charts/vault"
+	}
+	files := readChart(b, dir)
+	var values []byte
+	if v := os.Getenv("PINBOT_BENCH_VALUES"); v != "" {
+		values = files[v]
+	}
+	s, err := NewSandbox(1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Render(context.Background(), files, values); err != nil { // the worker started
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Render(context.Background(), files, values); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

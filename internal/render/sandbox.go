@@ -3,6 +3,7 @@ package render
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // A chart is code: its templates may loop for as long as they like, and
@@ -45,10 +47,22 @@ const WorkerEnv = "PINBOT_RENDER_WORKER"
 // its memory, or dead.
 var ErrKilled = errors.New("the render was stopped")
 
+// request is a render: the chart's files by name, each as the digest of
+// its bytes, with the bytes of those the worker has not been sent yet.
 type request struct {
-	Files  Files
+	Names  map[string]string // file name -> content key
+	Bodies map[string][]byte // content key -> bytes, new to the worker
 	Values []byte
 }
+
+// contentKey names a file's bytes.
+func contentKey(data []byte) string {
+	sum := sha256.Sum256(data)
+	return string(sum[:16])
+}
+
+// maxStore bounds the bytes of file bodies a worker keeps between renders.
+const maxStore = 256 << 20
 
 type answer struct {
 	Out map[string]string
@@ -68,10 +82,15 @@ func RunWorkerIfAsked() {
 }
 
 func worker(in io.Reader, out io.Writer) int {
+	// A worker's heap starts empty and is its renders' alone: collected
+	// less often than the default, it spends its time rendering (the
+	// memory limit still bounds it).
+	debug.SetGCPercent(400)
 	debug.SetMemoryLimit(MaxMemory / 2)
 	limitAddressSpace(4 * MaxMemory)
 	r := bufio.NewReader(in)
 	w := bufio.NewWriter(out)
+	store, stored := map[string][]byte{}, 0
 	for {
 		var req request
 		if err := readFrame(r, maxRequest, &req); err != nil {
@@ -81,8 +100,24 @@ func worker(in io.Reader, out io.Writer) int {
 			fmt.Fprintln(os.Stderr, "render worker:", err)
 			return 1
 		}
+		for k, b := range req.Bodies {
+			store[k] = b
+			stored += len(b)
+		}
+		files := make(Files, len(req.Names))
+		for name, k := range req.Names {
+			b, ok := store[k]
+			if !ok {
+				fmt.Fprintln(os.Stderr, "render worker: a file it was never sent:", name)
+				return 1
+			}
+			files[name] = b
+		}
+		if stored > maxStore { // the parent forgets it all too (see Sandbox.Render)
+			store, stored = map[string][]byte{}, 0
+		}
 		var a answer
-		rendered, err := Render(context.Background(), req.Files, req.Values)
+		rendered, err := Render(context.Background(), files, req.Values)
 		total := 0
 		for _, s := range rendered {
 			total += len(s)
@@ -98,7 +133,6 @@ func worker(in io.Reader, out io.Writer) int {
 		if err := writeFrame(w, a); err != nil {
 			return 1
 		}
-		runtime.GC()
 	}
 }
 
@@ -138,6 +172,7 @@ func writeFrame(w *bufio.Writer, v any) error {
 // Sandbox renders charts in worker processes, as many at once as it has
 // workers. Its zero value is not usable: see NewSandbox.
 type Sandbox struct {
+	keys    sync.Map // file bytes (their first byte's address and length) -> content key
 	exe     string
 	timeout time.Duration
 	idle    chan *proc
@@ -148,7 +183,10 @@ type Sandbox struct {
 }
 
 type proc struct {
+	known  map[string]bool // content keys the worker holds
+	stored int             // and their bytes
 	cmd    *exec.Cmd
+	stdin  io.Closer
 	in     *bufio.Writer
 	out    *bufio.Reader
 	stderr *tail
@@ -217,6 +255,19 @@ func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[s
 			return nil, err
 		}
 	}
+	req := request{Names: make(map[string]string, len(files)), Bodies: map[string][]byte{}, Values: values}
+	for name, data := range files {
+		k := s.key(data)
+		req.Names[name] = k
+		if !p.known[k] {
+			p.known[k] = true
+			p.stored += len(data)
+			req.Bodies[k] = data
+		}
+	}
+	if p.stored > maxStore { // as the worker does after this render
+		p.known, p.stored = map[string]bool{}, 0
+	}
 	type result struct {
 		a   answer
 		err error
@@ -224,7 +275,7 @@ func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[s
 	done := make(chan result, 1)
 	go func() {
 		var res result
-		if res.err = writeFrame(p.in, request{Files: files, Values: values}); res.err == nil {
+		if res.err = writeFrame(p.in, req); res.err == nil {
 			res.err = readFrame(p.out, MaxOutput*2, &res.a)
 		}
 		done <- res
@@ -261,6 +312,40 @@ func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[s
 	}
 }
 
+type keyed struct {
+	data []byte
+	key  string
+}
+
+// Warm starts the sandbox's workers in the background, for renders soon
+// to come.
+func (s *Sandbox) Warm() {
+	for range cap(s.slots) {
+		go func() {
+			if p, err := s.start(); err == nil {
+				s.put(p)
+			}
+		}()
+	}
+}
+
+// key is the content key of data, worked out once for each slice a run
+// hands in (a chart's files are the same slices render after render).
+func (s *Sandbox) key(data []byte) string {
+	if len(data) == 0 {
+		return contentKey(data)
+	}
+	id := [2]uintptr{uintptr(unsafe.Pointer(unsafe.SliceData(data))), uintptr(len(data))}
+	if k, ok := s.keys.Load(id); ok {
+		return k.(keyed).key
+	}
+	// the entry holds the slice, so its address names these bytes alone
+	// for as long as the sandbox lives (files are never changed in place)
+	k := contentKey(data)
+	s.keys.Store(id, keyed{data, k})
+	return k
+}
+
 func (s *Sandbox) start() (*proc, error) {
 	cmd := exec.Command(s.exe)
 	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
@@ -277,7 +362,7 @@ func (s *Sandbox) start() (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting a render worker: %w", err)
 	}
-	p := &proc{cmd: cmd, in: bufio.NewWriter(in), out: bufio.NewReader(out), stderr: stderr}
+	p := &proc{cmd: cmd, stdin: in, in: bufio.NewWriter(in), out: bufio.NewReader(out), stderr: stderr, known: map[string]bool{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -315,9 +400,19 @@ func (s *Sandbox) Close() error {
 	}
 	s.all = map[*proc]bool{}
 	s.mu.Unlock()
+	// an idle worker ends when its input does; one that does not is killed
 	for _, p := range procs {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		p.stdin.Close()
+	}
+	for _, p := range procs {
+		exited := make(chan struct{})
+		go func() { p.cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(time.Second):
+			p.cmd.Process.Kill()
+			<-exited
+		}
 	}
 	return nil
 }
