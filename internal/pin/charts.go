@@ -344,6 +344,22 @@ func (r *run) judge(j *chartJudge) {
 		if rs.ref != site.Written {
 			p.note = "the chart renders it as " + rs.ref
 		}
+		if site.TagSlot() {
+			// the tag the chart renders from appVersion is written with
+			// the digest; a marked tag whose appVersion moved moves too
+			ref, _ := imageref.Parse(rs.ref)
+			if moved := site.MovedTag(); moved != "" {
+				ref.Tag, ref.Digest = moved, ""
+				p.key = ref.String()
+				p.note = "the chart's appVersion moved: its tag follows, to " + moved
+			}
+			if ref.Tag == "" || ref.Digest != "" {
+				p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": no tag of its own to write with the digest"
+				delete(j.sites, id)
+				continue
+			}
+			p.tag = ref.Tag
+		}
 	}
 }
 
@@ -480,7 +496,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 		if ri == nil || ri.digest == "" || p.fail != nil || p.skip != "" {
 			continue
 		}
-		kept, tagless := withDigest(rs.ref, ri.digest)
+		kept, tagless := withDigest(p.key, ri.digest) // the key: a tag appVersion moved
 		wants = append(wants, pinWant{id, rs.ref, kept, tagless})
 	}
 	retry := map[int]bool{}

@@ -173,8 +173,10 @@ func TestHelmChartsRender(t *testing.T) {
 			"docker.io/bitnami/postgresql:17.6.0-debian-12-r4", "docker.io/bitnami/os-shell:12-debian-12-r51",
 			"quay.io/prometheuscommunity/postgres-exporter:v0.17.1", "busybox:1.36", "docker.io/library/alpine:3.20",
 		}},
-		{chart: "metrics", pinned: []string{"registry.k8s.io/autoscaling/addon-resizer:1.8.23"},
-			left: []string{"registry.k8s.io/metrics-server/metrics-server:v0.8.0"}},
+		// a tag left to appVersion (tag: "" and v + appVersion in the
+		// template): the tag the chart renders goes into the map, with
+		// the digest, marked as following appVersion
+		{chart: "metrics", pinned: []string{"registry.k8s.io/autoscaling/addon-resizer:1.8.23", "registry.k8s.io/metrics-server/metrics-server:v0.8.0"}},
 		{chart: "collector", values: []string{"ci/deployment-values.yaml"},
 			pinned: []string{"ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s:0.158.0"}},
 		{chart: "vault", pinned: []string{"hashicorp/vault:2.0.4", "nginx:1.27-alpine", "hashicorp/vault-k8s:1.7.6", "hashicorp/vault:2.0.4"}},
@@ -250,7 +252,7 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 	for file, want := range map[string]string{
 		"umbrella/charts/redis-ha/values.yaml": "skipped: " + ReasonNotRendered,
-		"umbrella/values.yaml":                 "skipped: " + rewrite.ReasonNoTagNoSlot,
+		"umbrella/values.yaml":                 "skipped: " + rewrite.ReasonNoAppVersion,
 		"required/values.yaml":                 "skipped: " + rewrite.ReasonNoRepository,
 	} {
 		if got := reasonOf(file); got != want {
@@ -262,6 +264,9 @@ func TestHelmChartsRender(t *testing.T) {
 			(e.Status != report.Skipped || !strings.Contains(e.Reason, "inside a command, argument or environment string")) {
 			t.Errorf("an image rendered inside an argument: %s %s%s", e.Status, e.Reason, e.Error)
 		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "metrics", "values.yaml")); !regexp.MustCompile(`\n  tag: "v0\.8\.0@sha256:[0-9a-f]{64}" # pinbot:appVersion=0\.8\.0\n`).Match(data) {
+		t.Errorf("the tag appVersion gives is not written with its digest and mark:\n%s", data)
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
 		t.Errorf("the decorated digest key did not get bare hex:\n%s", data)
@@ -300,12 +305,64 @@ func TestHelmChartsRender(t *testing.T) {
 		}
 	}
 	for file, want := range map[string]string{
-		"metrics/values.yaml":   rewrite.ReasonNoTagNoSlot,
 		"collector/values.yaml": rewrite.ReasonNoRepository,
 	} {
 		if !strings.Contains(reasons[file], want) {
 			t.Errorf("%s: skipped for %q, want %q", file, reasons[file], want)
 		}
+	}
+}
+
+// A tag pinned from appVersion moves when appVersion does: the next run
+// writes the tag the new appVersion gives, its digest and the new mark,
+// proved by rendering; until then the run has work to do (a gate fails).
+func TestAppVersionTagsMove(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "testdata/charts/metrics", filepath.Join(root, "metrics"))
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	pinAll := func() *Result {
+		out, err := Run(context.Background(), co, anyResolver{}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range out.Changes {
+			if err := co.WriteFile(ch.Path, ch.Old, ch.New); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	pinAll()
+	chart := filepath.Join(root, "metrics", "Chart.yaml")
+	data, _ := os.ReadFile(chart)
+	os.WriteFile(chart, []byte(strings.Replace(string(data), "appVersion: 0.8.0", "appVersion: 0.8.1", 1)), 0o644)
+	out := pinAll()
+	tag, _ := name.NewTag("registry.k8s.io/metrics-server/metrics-server:v0.8.1")
+	values, _ := os.ReadFile(filepath.Join(root, "metrics", "values.yaml"))
+	if want := "\n  tag: \"v0.8.1@" + digestOf(tag.Name()) + "\" # pinbot:appVersion=0.8.1\n"; !strings.Contains(string(values), want) {
+		t.Errorf("the tag did not move with appVersion: want %q in\n%s", want, values)
+	}
+	moved := false
+	for _, e := range out.Report.Entries {
+		if e.File == "metrics/values.yaml" && strings.Contains(e.Ref, "metrics-server") {
+			moved = e.Status == report.Updated && e.Tag == "v0.8.1" && strings.Contains(e.Note, "appVersion moved")
+			if !moved {
+				t.Errorf("the move: %s %s %s %s%s", e.Status, e.Tag, e.Note, e.Reason, e.Error)
+			}
+		}
+	}
+	if !moved {
+		t.Error("the move is not in the report")
+	}
+	if rendered := helmTemplate(t, filepath.Join(root, "metrics")); !strings.Contains(rendered, "image: registry.k8s.io/metrics-server/metrics-server:v0.8.1@"+digestOf(tag.Name())) {
+		t.Errorf("the chart does not render the moved tag:\n%s", rendered)
+	}
+	if again := pinAll(); len(again.Changes) != 0 {
+		t.Errorf("a third run changes %s", again.Changes[0].Path)
 	}
 }
 

@@ -174,6 +174,9 @@ type sitePlan struct {
 	skip string // why the site is left alone
 	note string // more to say of it in the report
 	bare bool   // its digest key takes bare hex
+	// tag is the tag written with the digest ("tag@digest") where the
+	// site takes its tag from the chart's appVersion
+	tag string
 	// keepAlways: its container pulls Always, and its image is private:
 	// the pull may be the cluster's credential check.
 	keepAlways bool
@@ -509,6 +512,9 @@ func (r *run) digestAt(i, j int) string {
 	}
 	if p.bare {
 		return strings.TrimPrefix(ri.digest, "sha256:")
+	}
+	if p.tag != "" {
+		return p.tag + "@" + ri.digest
 	}
 	return ri.digest
 }

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"path"
 	"regexp"
 	"sort"
@@ -23,12 +24,20 @@ type Chart struct {
 	Dir        string // slash path; "." for the checkout's root
 	Name       string
 	AppVersion string
+	// NoAppVersionTags: Chart.yaml's annotation pinbot/app-version-tags
+	// is "off": a tag left to appVersion is not pinned into the tag.
+	NoAppVersionTags bool
 	// digests are the value paths ("image", "server.image") whose digest
 	// key the chart's templates read: .Values.<path>.digest (or .sha).
 	digests map[string]bool
 	// subcharts are the charts vendored under charts/, by name.
 	subcharts map[string]*Chart
 }
+
+// AnnotationAppVersionTags is the Chart.yaml annotation that, set to
+// "off", keeps pinbot from writing the tag a chart takes from its
+// appVersion into its values.
+const AnnotationAppVersionTags = "pinbot/app-version-tags"
 
 // NewContext learns the checkout from its file list (slash paths relative to
 // the root): the charts (Chart.yaml, the values paths whose digest their
@@ -43,13 +52,15 @@ func NewContext(files []string, read func(string) ([]byte, error)) *Context {
 			ch := &Chart{Dir: dir, Name: path.Base(dir), digests: map[string]bool{}, subcharts: map[string]*Chart{}}
 			if data, err := read(f); err == nil {
 				var meta struct {
-					Name       string `yaml:"name"`
-					AppVersion any    `yaml:"appVersion"`
+					Name        string         `yaml:"name"`
+					AppVersion  any            `yaml:"appVersion"`
+					Annotations map[string]any `yaml:"annotations"`
 				}
 				if yaml.Unmarshal(data, &meta) == nil {
 					if meta.Name != "" {
 						ch.Name = meta.Name
 					}
+					ch.NoAppVersionTags = fmt.Sprint(meta.Annotations[AnnotationAppVersionTags]) == "off"
 					if s, ok := meta.AppVersion.(string); ok {
 						ch.AppVersion = s
 					}

@@ -32,12 +32,19 @@ func fakeResolve(s *Site) string {
 	if s.Ref.Follows() == "" { // pinned by digest alone: it keeps its digest
 		return s.Ref.Digest
 	}
-	c, err := s.Ref.Canonical()
+	ref := s.Ref
+	if moved := s.MovedTag(); moved != "" {
+		ref.Tag, ref.Digest = moved, ""
+	}
+	c, err := ref.Canonical()
 	if err != nil {
 		return ""
 	}
 	if strings.Contains(c.Name(), "unresolvable") { // stands for a registry failure
 		return ""
+	}
+	if s.TagSlot() { // the tag (here appVersion's, as no chart renders it) with the digest
+		return ref.Tag + "@" + fakeDigest(c.Name())
 	}
 	return fakeDigest(c.Name())
 }
@@ -210,7 +217,9 @@ func TestGolden(t *testing.T) {
 
 var (
 	digestRE    = regexp.MustCompile(`@?sha256:[0-9a-f]{64}`)
-	addedLineRE = regexp.MustCompile(`^\s*(imagePullPolicy: (IfNotPresent|Always)|digest: sha256:[0-9a-f]{64})\r?$`)
+	addedLineRE = regexp.MustCompile(`^\s*(imagePullPolicy: (IfNotPresent|Always)|digest: sha256:[0-9a-f]{64}|tag: "[A-Za-z0-9_.-]+@sha256:[0-9a-f]{64}" # pinbot:appVersion=\S+)\r?$`)
+	// a tag pinbot took from appVersion, written with its digest and mark
+	appVersionTagRE = regexp.MustCompile(`(tag:)( ?"[A-Za-z0-9_.-]*")?( # pinbot:appVersion=\S+)?(\r?)$`)
 )
 
 // checkOnlyImageLines: every changed line differs only by a digest (or a
@@ -241,6 +250,7 @@ var flowDigestRE = regexp.MustCompile(`, digest: sha256:[0-9a-f]{64}`)
 func norm(line string) string {
 	line = flowDigestRE.ReplaceAllString(line, "")
 	line = digestRE.ReplaceAllString(line, "")
+	line = appVersionTagRE.ReplaceAllString(line, "$1$4")
 	line = strings.ReplaceAll(line, ", imagePullPolicy: IfNotPresent", "")
 	line = strings.ReplaceAll(line, ", imagePullPolicy: Always", "")
 	line = strings.ReplaceAll(line, `, "imagePullPolicy": "IfNotPresent"`, "")
@@ -275,7 +285,8 @@ func scrub(v any) any {
 	case map[string]any:
 		out := map[string]any{}
 		for k, e := range x {
-			if k == "imagePullPolicy" || k == "digest" || k == "pullPolicy" {
+			// a Helm map's tag may gain the one appVersion gives (or move with it)
+			if k == "imagePullPolicy" || k == "digest" || k == "pullPolicy" || k == "tag" {
 				continue
 			}
 			out[k] = scrub(e)

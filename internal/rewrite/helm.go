@@ -15,10 +15,12 @@ import (
 // Reasons a Helm image is left alone.
 const (
 	ReasonNoRepository = "no repository: the chart's templates supply it"
-	ReasonNoTagNoSlot  = "no tag: the chart takes it from appVersion, and has no digest key to write into"
-	ReasonNoAppVersion = "no tag, and Chart.yaml has no appVersion to take it from"
-	ReasonBareName     = "a name without tag or digest: in values, the templates build the reference around it"
-	ReasonNotString    = "not a string"
+	// ReasonAppVersionTag begins why a tag the chart takes from its
+	// appVersion is not written into its values.
+	ReasonAppVersionTag = "the tag comes from the chart's appVersion, and "
+	ReasonNoAppVersion  = "no tag, and Chart.yaml has no appVersion to take it from"
+	ReasonBareName      = "a name without tag or digest: in values, the templates build the reference around it"
+	ReasonNotString     = "not a string"
 )
 
 var bareHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -174,12 +176,27 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	readsDigest := digK == nil && hv.chart.readsDigest(p)
 	if tag == "" {
 		switch {
-		case !hasDigestKey && !readsDigest:
-			s.skip(ReasonNoTagNoSlot)
-			done()
-			return
 		case hv.chart == nil || hv.chart.AppVersion == "":
 			s.skip(ReasonNoAppVersion)
+			done()
+			return
+		case !hasDigestKey && !readsDigest && hv.chart.NoAppVersionTags:
+			s.skip(ReasonAppVersionTag + AnnotationAppVersionTags + " is off in Chart.yaml")
+			done()
+			return
+		case !hasDigestKey && !readsDigest:
+			// the tag the chart renders from appVersion, with the digest,
+			// goes into the map's tag, marked as following appVersion
+			slot, why := w.appVersionSlot(m, repoK, repoV, tagK, tagV, hv.chart.AppVersion)
+			s.Written += ":" + hv.chart.AppVersion
+			s.parse(w.f)
+			s.AppVersion = true
+			if why != "" {
+				s.skip(ReasonAppVersionTag + why)
+			} else if s.Pinnable() {
+				s.tagSlot = slot
+				w.pullPolicy(m, s)
+			}
 			done()
 			return
 		}
@@ -235,6 +252,15 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		done()
 		return
 	}
+	if t != nil && hv.chart != nil {
+		w.appVersionMark(s, t, hv.chart)
+	}
+	w.pullPolicy(m, s)
+	done()
+}
+
+// pullPolicy notes an image map's pullPolicy, which follows --pull-policy.
+func (w *yamlWalk) pullPolicy(m *yaml.Node, s *Site) {
 	if pk, pv := w.field(m, "pullPolicy"); pk != nil {
 		if t := deref(pv); t != nil && t.Kind == yaml.ScalarNode {
 			s.PullPolicy = strings.Clone(t.Value)
@@ -247,5 +273,88 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 			s.container = ct
 		}
 	}
-	done()
+}
+
+// appVersionMarkRE is the mark pinbot leaves on a tag it took from the
+// chart's appVersion: "# pinbot:appVersion=1.2.3".
+var appVersionMarkRE = regexp.MustCompile(`#\s*pinbot:appVersion=(\S+)`)
+
+// appVersionSlot finds where the tag a chart takes from appVersion goes
+// in image map m: into an empty tag (tag: "" or tag: with nothing), or a
+// new tag line after the repository; "" or why there is no room.
+func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVersion string) (*tagSlot, string) {
+	slot := &tagSlot{appVersion: appVersion}
+	d := w.f.src.data
+	restBlank := func(from int) bool {
+		for i := from; i < len(d) && d[i] != '\n' && d[i] != '\r'; i++ {
+			if d[i] != ' ' && d[i] != '\t' {
+				return false
+			}
+		}
+		return true
+	}
+	switch t := deref(tagV); {
+	case tagK == nil:
+		if m.Style&yaml.FlowStyle != 0 {
+			return nil, "a flow mapping without a tag key"
+		}
+		var ok bool
+		slot.lineEnd, slot.eol, slot.indent, ok = w.blockSlot(repoK, repoV)
+		if !ok {
+			return nil, "no line to add its tag after"
+		}
+		slot.newLine = true
+	case tagV != t:
+		return nil, "its tag is an alias"
+	case t.Tag == "!!null" && t.Value == "":
+		// tag: with nothing after it: the value goes after the colon
+		ko, ok := w.f.src.offset(tagK.Line, tagK.Column)
+		if !ok || tagK.Style != 0 || ko+len(tagK.Value) >= len(d) || d[ko+len(tagK.Value)] != ':' {
+			return nil, "its empty tag cannot be written into"
+		}
+		at := ko + len(tagK.Value) + 1
+		if m.Style&yaml.FlowStyle != 0 || !restBlank(at) {
+			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		}
+		slot.at, slot.end, slot.quote = at, at, true
+	default:
+		sp, after, err := w.f.locate(t)
+		if err != nil || t.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			return nil, "its empty tag cannot be written into"
+		}
+		if m.Style&yaml.FlowStyle != 0 || !restBlank(after) {
+			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		}
+		slot.at, slot.end, slot.markAt = sp.start, sp.end, after
+	}
+	return slot, ""
+}
+
+// appVersionMark reads the mark of a tag pinbot took from appVersion: the
+// tag follows appVersion, and when Chart.yaml's appVersion is no longer
+// the one marked, the tag moves with it (the marked version replaced by
+// the new one in the tag), digest and mark renewed.
+func (w *yamlWalk) appVersionMark(s *Site, t *yaml.Node, ch *Chart) {
+	line := w.f.src.text(t.Line)
+	m := appVersionMarkRE.FindSubmatchIndex(line)
+	if m == nil || !s.Pinnable() {
+		return
+	}
+	s.AppVersion = true
+	marked := string(line[m[2]:m[3]])
+	if ch.AppVersion == "" || ch.AppVersion == marked || s.Ref.Tag == "" {
+		return
+	}
+	if !strings.Contains(s.Ref.Tag, marked) {
+		s.skip("its tag " + s.Ref.Tag + " does not hold the appVersion " + marked + " it was pinned at: write the tag for appVersion " + ch.AppVersion + " by hand")
+		return
+	}
+	start, ok := w.f.src.offset(t.Line, 1)
+	sp, _, err := w.f.locate(t)
+	if !ok || err != nil {
+		s.skip(ReasonUneditable)
+		return
+	}
+	s.tagSlot = &tagSlot{at: sp.start, end: sp.end, appVersion: ch.AppVersion,
+		mark: span{start: start + m[2], end: start + m[3], valid: true}, moveTo: strings.Replace(s.Ref.Tag, marked, ch.AppVersion, 1)}
 }

@@ -73,6 +73,52 @@ type Site struct {
 	bare      bool       // the digest key holds bare hex (see BareDigest)
 	container *container // built-in Kubernetes container: where imagePullPolicy lives
 	kustomize *kustEntry // kustomization images[] entry
+	tagSlot   *tagSlot   // a Helm tag that follows the chart's appVersion
+}
+
+// tagSlot is where an image map that takes its tag from the chart's
+// appVersion gets the tag the chart renders, with its digest, and a mark
+// of the appVersion it follows; or, once marked, where the tag moves when
+// appVersion does.
+type tagSlot struct {
+	appVersion string // Chart.yaml's, now
+	// [at, end): the tag's text (empty for tag: ""), inside any quotes
+	at, end int
+	quote   bool // a value written after "tag:", quoted
+	markAt  int  // where the mark goes, after the value (0: with the value)
+	// newLine: the map has no tag key; a line "tag: ..." goes after the
+	// repository's
+	newLine     bool
+	lineEnd     int
+	eol, indent string
+	mark        span   // a mark already there: its appVersion
+	moveTo      string // the tag appVersion moves it to
+}
+
+// TagSlot tells a Helm image whose tag pinbot writes (the one the chart
+// renders from appVersion), with its digest: Rewrite is given "tag@digest".
+func (s *Site) TagSlot() bool { return s.tagSlot != nil }
+
+// MovedTag is the tag a marked appVersion tag moves to, "" when it stays.
+func (s *Site) MovedTag() string {
+	if s.tagSlot == nil {
+		return ""
+	}
+	return s.tagSlot.moveTo
+}
+
+// edits writes text (tag@digest) into the slot, with the mark.
+func (t *tagSlot) edits(edits []Edit, text string, f *File) []Edit {
+	mark := " # pinbot:appVersion=" + t.appVersion
+	switch {
+	case t.newLine:
+		return append(edits, insertField("tag", `"`+text+`"`+mark, false, 0, t.lineEnd, t.eol, t.indent, f))
+	case t.mark.valid: // a move: the tag, then the mark's version
+		return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.mark.start, End: t.mark.end, Text: t.appVersion})
+	case t.quote:
+		return append(edits, Edit{Start: t.at, End: t.end, Text: ` "` + text + `"` + mark})
+	}
+	return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.markAt, End: t.markAt, Text: mark})
 }
 
 // span is a scalar's content in the file's bytes, inside any quotes.
@@ -147,6 +193,17 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 	if !s.Pinnable() || digest == "" {
 		return edits, PolicyNone
 	}
+	if s.tagSlot != nil {
+		// "tag@digest": the tag the chart renders, written with its
+		// digest; a digest alone has no tag to go with, and is not written
+		if !strings.Contains(digest, "@") {
+			return edits, PolicyNone
+		}
+		if digest != s.Ref.Tag+"@"+s.Ref.Digest {
+			edits = s.tagSlot.edits(edits, digest, f)
+		}
+		return s.policyEdits(edits, f, pol)
+	}
 	written := digest
 	if !strings.HasPrefix(digest, "sha256:") {
 		digest = "sha256:" + digest
@@ -162,6 +219,12 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 			edits = append(edits, Edit{Start: s.ref.end, End: s.ref.end, Text: f.text("@", digest, "", "", "")})
 		}
 	}
+	return s.policyEdits(edits, f, pol)
+}
+
+// policyEdits applies the pull policy to a site whose image carries a
+// digest.
+func (s *Site) policyEdits(edits []Edit, f *File, pol PullPolicy) ([]Edit, PolicyNote) {
 	if s.container == nil || pol == PolicyKeep {
 		return edits, PolicyNone
 	}
