@@ -56,6 +56,8 @@ type chartJudge struct {
 	sites map[siteRef]*renderedSite
 	// notJudged says why the chart as a whole was not judged.
 	notJudged string
+	// switchErr says why the set with switches on did not render.
+	switchErr string
 }
 
 type siteRef struct{ file, site int }
@@ -73,8 +75,12 @@ type setSlot struct {
 // valueSet is one "helm template" of the chart: values.yaml alone, or with
 // one more values file.
 type valueSet struct {
-	file   string            // chart-relative; "" for values.yaml alone
-	before map[string]string // the untouched chart, rendered
+	file string // chart-relative; "" for values.yaml alone
+	// switches, for a set of pinbot's own: values that turn on images no
+	// set the chart ships renders ("metrics.enabled"), as a values file
+	switches []string
+	overlay  []byte
+	before   map[string]string // the untouched chart, rendered
 	// again is the untouched chart rendered once more, made when a proof
 	// first needs it: what differs from before is random.
 	again     map[string]string
@@ -84,10 +90,40 @@ type valueSet struct {
 }
 
 func (vs *valueSet) name() string {
-	if vs.file == "" {
+	switch {
+	case len(vs.switches) > 0:
+		return "values.yaml with " + strings.Join(vs.switches, ", ") + " on"
+	case vs.file == "":
 		return "values.yaml"
 	}
 	return vs.file
+}
+
+// valuesIn is the values file the set renders with on top of values.yaml,
+// from the chart's files as they are (nil: none).
+func (vs *valueSet) valuesIn(files render.Files) []byte {
+	if vs.overlay != nil {
+		return vs.overlay
+	}
+	return files[vs.file]
+}
+
+// isValuesSet tells a chart's file (by its path in the chart) that is a
+// values set the chart ships: values*.yaml beside Chart.yaml (but
+// values.yaml, always rendered), ci/*values.yaml.
+func isValuesSet(rel string) bool {
+	ext := path.Ext(rel)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	base := strings.TrimSuffix(path.Base(rel), ext)
+	switch path.Dir(rel) {
+	case ".":
+		return strings.HasPrefix(base, "values") && base != "values"
+	case "ci":
+		return strings.HasSuffix(base, "values")
+	}
+	return false
 }
 
 // isChartFile tells the files whose sites a chart's render judges.
@@ -191,19 +227,19 @@ func (r *run) judge(j *chartJudge) {
 		return
 	}
 	j.files = files
-	// values.yaml alone, and with each other values file pinbot edits
+	// values.yaml alone, and with each values set the chart ships: every
+	// other values*.yaml beside Chart.yaml, and every ci/*values.yaml
+	// (chart-testing's), whether pinbot edits it or not
 	j.sets = []*valueSet{{}}
-	for _, i := range j.members {
-		f := r.scans[i].file
-		rel := j.rel(f.Path)
-		if f.Format == rewrite.FormatHelmValues && rel != "values.yaml" && (!strings.Contains(rel, "/") || path.Dir(rel) == "ci") {
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
+		if isValuesSet(rel) {
 			j.sets = append(j.sets, &valueSet{file: rel})
 		}
 	}
 	rendered := 0
 	eachSet(len(j.sets), func(n int) {
 		vs := j.sets[n]
-		vs.before, vs.err = r.opts.Renderer.Render(r.ctx, files, files[vs.file])
+		vs.before, vs.err = r.opts.Renderer.Render(r.ctx, files, vs.valuesIn(files))
 		if vs.err == nil {
 			var vals []render.Value
 			vals, vs.err = render.Values(vs.before)
@@ -259,7 +295,7 @@ func (r *run) judge(j *chartJudge) {
 	markedErrs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
 		if vs := j.sets[n]; vs.err == nil {
-			out, err := r.opts.Renderer.Render(r.ctx, marked, marked[vs.file])
+			out, err := r.opts.Renderer.Render(r.ctx, marked, vs.valuesIn(marked))
 			if err == nil {
 				markedVals[n], err = render.Values(out)
 			}
@@ -270,27 +306,16 @@ func (r *run) judge(j *chartJudge) {
 		if vs.err != nil {
 			continue
 		}
-		vals, err := markedVals[n], markedErrs[n]
-		if err != nil {
+		if err := markedErrs[n]; err != nil {
 			// a template that checks its values' form: judged as a whole, or not at all
 			r.skipAll(j, "the chart does not render with markers in place of its image values ("+vs.name()+": "+safetext.Term(firstLine(err.Error()))+")")
 			return
 		}
-		for _, v := range vals {
-			for _, m := range markerRE.FindAllStringSubmatch(v.Text, -1) {
-				k, _ := strconv.Atoi(m[1])
-				if k >= len(ids) {
-					continue
-				}
-				rs := j.sites[ids[k]]
-				if rs == nil {
-					rs = &renderedSite{}
-					j.sites[ids[k]] = rs
-				}
-				rs.slots = append(rs.slots, setSlot{n, v.Slot})
-			}
-		}
+		j.land(n, markedVals[n], ids)
 	}
+	// Images no set the chart ships renders: on with the switches above
+	// them (enabled: false), in one more set of pinbot's own.
+	r.switchOn(j, ids, marked)
 
 	// Each value's rendered reference: one, or it is left alone.
 	for _, id := range ids {
@@ -402,6 +427,25 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 	return out
 }
 
+// land records, for set n's render with markers, where each marker (each
+// value ids names) lands.
+func (j *chartJudge) land(n int, vals []render.Value, ids []siteRef) {
+	for _, v := range vals {
+		for _, m := range markerRE.FindAllStringSubmatch(v.Text, -1) {
+			k, _ := strconv.Atoi(m[1])
+			if k >= len(ids) {
+				continue
+			}
+			rs := j.sites[ids[k]]
+			if rs == nil {
+				rs = &renderedSite{}
+				j.sites[ids[k]] = rs
+			}
+			rs.slots = append(rs.slots, setSlot{n, v.Slot})
+		}
+	}
+}
+
 // isReference tells a string that is, whole, a reference to an image with
 // a tag or a digest, in the grammar of distribution's references (a host
 // of letters, digits, dots and dashes; lowercase path components): an
@@ -422,8 +466,16 @@ var referenceRE = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]
 func (j *chartJudge) notRendered(p string) string {
 	rel := j.rel(p)
 	for _, vs := range j.sets {
-		if vs.file == rel && vs.err != nil {
+		if vs.file == rel && vs.file != "" && vs.err != nil {
 			return ReasonNoRender + " with " + rel + ": " + safetext.Term(firstLine(vs.err.Error()))
+		}
+	}
+	if j.switchErr != "" {
+		return ReasonNotRendered + "; turning on the switches above it, the chart does not render (" + j.switchErr + ")"
+	}
+	for _, vs := range j.sets {
+		if len(vs.switches) > 0 {
+			return ReasonNotRendered + ", nor with " + strings.Join(vs.switches, ", ") + " on"
 		}
 	}
 	return ReasonNotRendered
@@ -504,7 +556,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 	errs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
 		if vs := j.sets[n]; vs.err == nil {
-			outs[n], errs[n] = r.opts.Renderer.Render(r.ctx, after, after[vs.file])
+			outs[n], errs[n] = r.opts.Renderer.Render(r.ctx, after, vs.valuesIn(after))
 		}
 	})
 	for n, vs := range j.sets {
@@ -545,7 +597,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 		}
 		vs.againOnce.Do(func() {
 			if differs(vs.before, out) {
-				vs.again, _ = r.opts.Renderer.Render(r.ctx, j.files, j.files[vs.file])
+				vs.again, _ = r.opts.Renderer.Render(r.ctx, j.files, vs.valuesIn(j.files))
 			}
 		})
 		if why := sameBut(vs, out, wants); why != "" {

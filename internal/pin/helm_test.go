@@ -64,7 +64,7 @@ func copyTree(t testing.TB, src, dst string) {
 }
 
 // helmTemplate renders the chart in dir as "helm template [-f values]"
-// does, in-process with Helm's engine: every template's output, in order of
+// does (values: a file of the chart, or "inline:" and YAML), in-process with Helm's engine: every template's output, in order of
 // name, as one stream.
 func helmTemplate(t *testing.T, dir string, values ...string) string {
 	t.Helper()
@@ -84,6 +84,9 @@ func helmTemplate(t *testing.T, dir string, values ...string) string {
 	var extra []byte
 	if len(values) > 0 {
 		extra = files[values[0]]
+		if v, ok := strings.CutPrefix(values[0], "inline:"); ok {
+			extra = []byte(v)
+		}
 	}
 	out, err := render.Render(context.Background(), files, extra)
 	if err != nil {
@@ -192,6 +195,9 @@ func TestHelmChartsRender(t *testing.T) {
 		{chart: "required", values: []string{"ci/redis-values.yaml"}, pinned: []string{"redis:7.2", "busybox:1.36"}},
 		// a chart that drops the tag once a digest is set
 		{chart: "tagless", pinned: []string{"quay.io/prometheus/node-exporter:v1.9.1"}},
+		// an image only a values set the chart ships turns on (one that
+		// names no image itself) is pinned and proved with it
+		{chart: "switched", values: []string{"ci/metrics-values.yaml"}, pinned: []string{"nginx:1.27", "quay.io/prometheus/node-exporter:v1.9.1"}},
 		// an image passed inside an argument is no image field: never
 		// resolved at a "host" named --prometheus-config-reloader=quay.io
 		{chart: "reloader", pinned: []string{"quay.io/prometheus-operator/prometheus-operator:v0.93.1"},

@@ -78,6 +78,7 @@ func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
 			if t := deref(v); t != nil && t.Kind == yaml.ScalarNode {
 				if t.Tag == "!!str" && t.Value != "" && w.once(t) {
 					s := w.site(v, KindHelmValue)
+					s.ValuePath = append(append([]string(nil), p...), "image")
 					if s.Pinnable() && s.Ref.Tag == "" && s.Ref.Digest == "" {
 						s.skip(ReasonBareName)
 					}
@@ -126,7 +127,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	if t := deref(tagV); t != nil && t.Kind == yaml.ScalarNode && t.Line > 0 {
 		anchor = t
 	}
-	s := &Site{Kind: KindHelmImage, Line: anchor.Line, Column: anchor.Column}
+	s := &Site{Kind: KindHelmImage, Line: anchor.Line, Column: anchor.Column, ValuePath: append([]string(nil), p...)}
 	done := func() {
 		if w.f.src.ignored(s.Line) || w.f.src.ignored(repoK.Line) {
 			s.skip(ReasonIgnored)

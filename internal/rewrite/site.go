@@ -67,6 +67,9 @@ type Site struct {
 	// AppVersion is set when the tag is not written in the file but taken
 	// from the chart's appVersion (the tag the chart renders by default).
 	AppVersion bool
+	// ValuePath is where a Helm value sits in its values: the keys down
+	// to it ("[]" for a list's item).
+	ValuePath []string
 
 	ref       span       // the reference's characters in the file
 	mark      span       // an image map's repository value (see Mark)
