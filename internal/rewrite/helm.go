@@ -107,6 +107,10 @@ func (w *yamlWalk) isImageMap(m *yaml.Node, p []string) bool {
 		return named || has("tag") || has("digest") || has("sha")
 	case scalar("image") && has("registry"):
 		return true
+	case named && scalar("name") && (has("tag") || has("version")):
+		// {name, tag} (JupyterHub), {name, version}: under a key naming
+		// an image; whether it makes one, the render decides
+		return true
 	}
 	return false
 }
@@ -117,7 +121,13 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	if repoK == nil {
 		repoK, repoV = w.field(m, "image")
 	}
+	if repoK == nil {
+		repoK, repoV = w.field(m, "name")
+	}
 	tagK, tagV := w.field(m, "tag")
+	if tagK == nil {
+		tagK, tagV = w.field(m, "version")
+	}
 	digK, digV := w.field(m, "digest")
 	if digK == nil {
 		digK, digV = w.field(m, "sha")
