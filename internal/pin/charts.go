@@ -58,6 +58,9 @@ type chartJudge struct {
 	notJudged string
 	// switchErr says why the set with switches on did not render.
 	switchErr string
+	// cluster are the image fields (by set and slot) the chart renders
+	// otherwise for another Kubernetes version: what they render there.
+	cluster map[setSlot]string
 }
 
 type siteRef struct{ file, site int }
@@ -258,6 +261,7 @@ func (r *run) judge(j *chartJudge) {
 		r.skipAll(j, ReasonNoRender+" with "+j.sets[0].name()+": "+safetext.Term(firstLine(j.sets[0].err.Error())))
 		return
 	}
+	r.probeCluster(j)
 
 	// A marker over each value that names an image, all in one copy. Its
 	// NOTES.txt are left out: they are no manifests, and charts check
@@ -360,6 +364,11 @@ func (r *run) judge(j *chartJudge) {
 		for ref := range refs {
 			rs.ref = ref
 		}
+		if why := j.followsCluster(rs); why != "" {
+			p.key, p.skip = "", why
+			delete(j.sites, id)
+			continue
+		}
 		if _, err := imageref.Parse(rs.ref); err != nil {
 			p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": "+err.Error()
 			delete(j.sites, id)
@@ -425,6 +434,49 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 		out = append(out, c)
 	}
 	return out
+}
+
+// probeCluster renders chart j with its first values set that renders as
+// if the cluster ran another Kubernetes version, and notes each image field
+// that renders otherwise there: a reference that follows the cluster
+// (a kubectl whose tag is .Capabilities.KubeVersion) is right on no real
+// cluster when pinned at Helm's default. A chart that does not render at
+// the other version (its kubeVersion asks for a newer one) is not probed.
+func (r *run) probeCluster(j *chartJudge) {
+	for n, vs := range j.sets {
+		if vs.err != nil {
+			continue
+		}
+		out, err := r.opts.Renderer.RenderAt(r.ctx, j.files, vs.valuesIn(j.files), render.OtherKubeVersion())
+		if err != nil {
+			return
+		}
+		vals, err := render.Values(out)
+		if err != nil {
+			return
+		}
+		for _, v := range vals {
+			if was, ok := vs.values[v.Slot]; ok && was.Image && was.Text != v.Text {
+				if j.cluster == nil {
+					j.cluster = map[setSlot]string{}
+				}
+				j.cluster[setSlot{n, v.Slot}] = v.Text
+			}
+		}
+		return
+	}
+}
+
+// followsCluster says why a rendered image is left alone when it renders
+// otherwise for another Kubernetes version; "" when it does not.
+func (j *chartJudge) followsCluster(rs *renderedSite) string {
+	for _, ss := range rs.slots {
+		if other, ok := j.cluster[ss]; ok {
+			return fmt.Sprintf("follows the cluster: the chart renders %s for Kubernetes %s and %s for %s; pinned at one, it would be wrong on others",
+				safetext.Term(rs.ref), render.DefaultKubeVersion(), safetext.Term(other), render.OtherKubeVersion())
+		}
+	}
+	return ""
 }
 
 // land records, for set n's render with markers, where each marker (each

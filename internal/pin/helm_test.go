@@ -198,6 +198,9 @@ func TestHelmChartsRender(t *testing.T) {
 		// an image only a values set the chart ships turns on (one that
 		// names no image itself) is pinned and proved with it
 		{chart: "switched", values: []string{"ci/metrics-values.yaml"}, pinned: []string{"nginx:1.27", "quay.io/prometheus/node-exporter:v1.9.1"}},
+		// a tag that follows the cluster's Kubernetes version is refused,
+		// not pinned at Helm's default version
+		{chart: "kubectl", pinned: []string{"nginx:1.27"}},
 		// an image passed inside an argument is no image field: never
 		// resolved at a "host" named --prometheus-config-reloader=quay.io
 		{chart: "reloader", pinned: []string{"quay.io/prometheus-operator/prometheus-operator:v0.93.1"},
@@ -263,6 +266,12 @@ func TestHelmChartsRender(t *testing.T) {
 	} {
 		if got := reasonOf(file); got != want {
 			t.Errorf("%s: %s, want %s", file, got, want)
+		}
+	}
+	for _, e := range out.Report.Entries {
+		if e.File == "kubectl/values.yaml" && strings.Contains(e.Ref, "kubectl") &&
+			(e.Status != report.Skipped || !strings.Contains(e.Reason, "follows the cluster: the chart renders bitnami/kubectl:")) {
+			t.Errorf("a reference that follows the cluster: %s %s%s", e.Status, e.Reason, e.Error)
 		}
 	}
 	for _, e := range out.Report.Entries {

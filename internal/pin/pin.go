@@ -51,6 +51,8 @@ type Resolver interface {
 // Renderer renders a chart (see render.Render).
 type Renderer interface {
 	Render(ctx context.Context, files render.Files, values []byte) (map[string]string, error)
+	// RenderAt renders as if the cluster ran Kubernetes kube.
+	RenderAt(ctx context.Context, files render.Files, values []byte, kube string) (map[string]string, error)
 }
 
 // Filter selects files and leaves images alone.

@@ -49,6 +49,28 @@ const (
 // Helm's default capabilities. The answer is each template's output by its
 // name ("mychart/templates/deployment.yaml"); NOTES.txt is left out.
 func Render(ctx context.Context, files Files, values []byte) (map[string]string, error) {
+	return RenderAt(ctx, files, values, "")
+}
+
+// DefaultKubeVersion is the Kubernetes version Helm renders for when no
+// cluster is asked (and helm template without --kube-version).
+func DefaultKubeVersion() string { return common.DefaultCapabilities.KubeVersion.Version }
+
+// OtherKubeVersion is a Kubernetes version three minor releases before
+// Helm's default: rendered at both, a chart shows what follows the
+// cluster it is deployed to.
+func OtherKubeVersion() string {
+	kv := common.DefaultCapabilities.KubeVersion
+	minor, err := strconv.Atoi(kv.Minor)
+	if err != nil || minor < 4 {
+		return "v1.28.0"
+	}
+	return fmt.Sprintf("v%s.%d.0", kv.Major, minor-3)
+}
+
+// RenderAt is Render as if the cluster ran Kubernetes kube ("v1.31.0";
+// "" for Helm's default).
+func RenderAt(ctx context.Context, files Files, values []byte, kube string) (map[string]string, error) {
 	ch, err := Load(files)
 	if err != nil {
 		return nil, err
@@ -72,7 +94,7 @@ func Render(ctx context.Context, files Files, values []byte) (map[string]string,
 				done <- answer{err: fmt.Errorf("the chart's templates panicked: %v", r)}
 			}
 		}()
-		out, err := render(ctx, ch, vals)
+		out, err := render(ctx, ch, vals, kube)
 		done <- answer{out, err}
 	}()
 	select {
@@ -91,7 +113,12 @@ func (InProcess) Render(ctx context.Context, files Files, values []byte) (map[st
 	return Render(ctx, files, values)
 }
 
-func render(ctx context.Context, ch *chart.Chart, vals map[string]any) (map[string]string, error) {
+// RenderAt is RenderAt.
+func (InProcess) RenderAt(ctx context.Context, files Files, values []byte, kube string) (map[string]string, error) {
+	return RenderAt(ctx, files, values, kube)
+}
+
+func render(ctx context.Context, ch *chart.Chart, vals map[string]any, kube string) (map[string]string, error) {
 	// as helm template does: a dependency Chart.yaml lists must be vendored
 	var missing []string
 	for _, dep := range ch.Metadata.Dependencies {
@@ -106,6 +133,13 @@ func render(ctx context.Context, ch *chart.Chart, vals map[string]any) (map[stri
 		return nil, fmt.Errorf("the chart's dependencies: %w", err)
 	}
 	caps := common.DefaultCapabilities.Copy()
+	if kube != "" {
+		kv, err := common.ParseKubeVersion(kube)
+		if err != nil {
+			return nil, fmt.Errorf("Kubernetes version %q: %w", kube, err)
+		}
+		caps.KubeVersion = *kv
+	}
 	opts := common.ReleaseOptions{Name: ReleaseName, Namespace: Namespace, Revision: 1, IsInstall: true}
 	// Helm's own schema validation fetches what a $ref names: skipped for
 	// pinbot's, which reads the chart's files alone

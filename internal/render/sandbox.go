@@ -53,6 +53,7 @@ type request struct {
 	Names  map[string]string // file name -> content key
 	Bodies map[string][]byte // content key -> bytes, new to the worker
 	Values []byte
+	Kube   string // the Kubernetes version; "": Helm's default
 }
 
 // contentKey names a file's bytes.
@@ -117,7 +118,7 @@ func worker(in io.Reader, out io.Writer) int {
 			store, stored = map[string][]byte{}, 0
 		}
 		var a answer
-		rendered, err := Render(context.Background(), files, req.Values)
+		rendered, err := RenderAt(context.Background(), files, req.Values, req.Kube)
 		total := 0
 		for _, s := range rendered {
 			total += len(s)
@@ -240,6 +241,11 @@ func NewSandbox(n int, timeout time.Duration) (*Sandbox, error) {
 
 // Render renders as Render does, in a worker.
 func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[string]string, error) {
+	return s.RenderAt(ctx, files, values, "")
+}
+
+// RenderAt renders as RenderAt does, in a worker.
+func (s *Sandbox) RenderAt(ctx context.Context, files Files, values []byte, kube string) (map[string]string, error) {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -255,7 +261,7 @@ func (s *Sandbox) Render(ctx context.Context, files Files, values []byte) (map[s
 			return nil, err
 		}
 	}
-	req := request{Names: make(map[string]string, len(files)), Bodies: map[string][]byte{}, Values: values}
+	req := request{Names: make(map[string]string, len(files)), Bodies: map[string][]byte{}, Values: values, Kube: kube}
 	for name, data := range files {
 		k := s.key(data)
 		req.Names[name] = k
