@@ -659,6 +659,14 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 	return "", nil
 }
 
+// isChecksum tells a rendered line that holds a checksum: a key naming one
+// (checksum/config, checksum_hook-image-puller), whose value changes with
+// the values it sums.
+func isChecksum(line string) bool {
+	k, _, ok := strings.Cut(strings.TrimSpace(line), ":")
+	return ok && strings.Contains(strings.ToLower(k), "checksum")
+}
+
 // differs tells two renders apart.
 func differs(a, b map[string]string) bool { return !maps.Equal(a, b) }
 
@@ -693,7 +701,8 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) string {
 			if a[i] == b[i] || b[i] != c[i] {
 				continue
 			}
-			if strings.Contains(a[i], "ullPolicy") && strings.Contains(b[i], "ullPolicy") || strings.Contains(a[i], "checksum/") && strings.Contains(b[i], "checksum/") {
+			// a pull policy, or a checksum (checksum/config, checksum_hook-image-puller) of values that changed
+			if strings.Contains(a[i], "ullPolicy") && strings.Contains(b[i], "ullPolicy") || isChecksum(a[i]) && isChecksum(b[i]) {
 				continue
 			}
 			for _, w := range wants {
