@@ -99,11 +99,15 @@ type Options struct {
 	// are code. One with a Warm method is warmed as soon as the run finds
 	// a chart.
 	Renderer Renderer
-	// Edits keeps each change's edits (Change.Edits), for a diff.
+	// Edits: each change carries its edits (Change.Edits), for a diff,
+	// and not its new bytes (New is nil).
 	Edits bool
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
-	// change's Err. A run that is stopped hands over nothing.
+	// change's Err. A change's new bytes are made for the sink and dropped
+	// once it has taken them (Change.New is nil after), so a run holds
+	// only the files being written. A run that is stopped hands over
+	// nothing.
 	Sink func(Change) error
 }
 
@@ -197,10 +201,12 @@ type run struct {
 	scans []scanned
 	plans [][]sitePlan        // by file, by site
 	refs  map[string]*refInfo // by plan key
-	// By file: the bytes after splicing (nil: unchanged or not spliced),
-	// the pull-policy notes, and an error splicing.
+	// By file: the bytes after splicing, kept for the files of a chart,
+	// which its render proves (nil: unchanged, not spliced, or made when
+	// written); the edits, for a file they change; the pull-policy notes;
+	// and an error splicing.
 	spliced [][]byte
-	edits   [][]rewrite.Edit // with Options.Edits
+	edits   [][]rewrite.Edit
 	notes   [][]rewrite.PolicyNote
 	errs    []error
 	charts  []*chartJudge
@@ -528,8 +534,12 @@ func (r *run) spliceAll(only map[int]bool) {
 		r.spliced = make([][]byte, len(r.scans))
 		r.notes = make([][]rewrite.PolicyNote, len(r.scans))
 		r.errs = make([]error, len(r.scans))
-		if r.opts.Edits {
-			r.edits = make([][]rewrite.Edit, len(r.scans))
+		r.edits = make([][]rewrite.Edit, len(r.scans))
+	}
+	inChart := map[int]bool{} // their bytes are rendered to prove them
+	for _, j := range r.charts {
+		for _, i := range j.members {
+			inChart[i] = true
 		}
 	}
 	parallel(len(r.scans), 0, func(i int) {
@@ -543,16 +553,18 @@ func (r *run) spliceAll(only map[int]bool) {
 			}
 			return r.opts.PullPolicy
 		})
-		out, err := rewrite.Apply(f.Data, edits)
+		r.spliced[i], r.edits[i], r.notes[i] = nil, nil, notes
+		var out []byte
+		changes, err := rewrite.Changes(f.Data, edits)
+		if err == nil && changes && inChart[i] {
+			out, err = rewrite.Apply(f.Data, edits)
+		}
 		if err != nil {
 			err = fmt.Errorf("%s: %w", f.Path, err)
 		}
-		r.spliced[i], r.notes[i], r.errs[i] = nil, notes, err
-		if err == nil && !r.opts.Offline && string(out) != string(f.Data) {
-			r.spliced[i] = out
-			if r.edits != nil {
-				r.edits[i] = edits
-			}
+		r.errs[i] = err
+		if err == nil && !r.opts.Offline && changes {
+			r.spliced[i], r.edits[i] = out, edits
 		}
 	})
 }
@@ -560,16 +572,30 @@ func (r *run) spliceAll(only map[int]bool) {
 // write hands each change to the sink, a few at once, and returns them.
 func (r *run) write() []Change {
 	var changes []Change
-	for i, out := range r.spliced {
-		if out != nil && r.errs[i] == nil {
-			c := Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, New: out, Mode: r.scans[i].mode}
-			if r.edits != nil {
-				c.Edits = r.edits[i]
+	var at []int // the file of each change
+	for i, edits := range r.edits {
+		if edits != nil && r.errs[i] == nil {
+			c := Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, Mode: r.scans[i].mode}
+			if r.opts.Edits {
+				c.Edits = edits
 			}
-			changes = append(changes, c)
+			changes, at = append(changes, c), append(at, i)
 		}
 	}
+	// the new bytes: kept for a chart's files, made for the others
+	newBytes := func(k int) []byte {
+		if out := r.spliced[at[k]]; out != nil {
+			return out
+		}
+		out, _ := rewrite.Apply(changes[k].Old, r.edits[at[k]]) // checked when spliced
+		return out
+	}
 	if r.opts.Sink == nil || r.ctx.Err() != nil {
+		if !r.opts.Edits {
+			for k := range changes {
+				changes[k].New = newBytes(k)
+			}
+		}
 		return changes
 	}
 	sem := make(chan struct{}, sinkJobs)
@@ -580,7 +606,9 @@ func (r *run) write() []Change {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			if r.ctx.Err() == nil {
-				changes[k].Err = r.opts.Sink(changes[k])
+				c := changes[k]
+				c.New = newBytes(k)
+				changes[k].Err = r.opts.Sink(c) // and its bytes are dropped
 			}
 		}()
 	}
@@ -604,6 +632,13 @@ func (r *run) report(changes []Change) *report.Report {
 	for k := range changes {
 		changed[changes[k].Path] = &changes[k]
 	}
+	sites := 0
+	for i := range r.scans {
+		if f := r.scans[i].file; f != nil {
+			sites += len(f.Sites)
+		}
+	}
+	rep.Entries = make([]report.Entry, 0, sites) // one a site at most: never grown by copying
 	for i := range r.scans {
 		s := &r.scans[i]
 		switch {
@@ -627,7 +662,7 @@ func (r *run) report(changes []Change) *report.Report {
 				rep.Changed = append(rep.Changed, c.Path)
 			}
 		}
-		var entries []report.Entry
+		first := len(rep.Entries) // the file's entries start here
 		for j, site := range f.Sites {
 			var note rewrite.PolicyNote
 			if r.notes[i] != nil && r.errs[i] == nil {
@@ -635,15 +670,18 @@ func (r *run) report(changes []Change) *report.Report {
 			}
 			p := &r.plans[i][j]
 			e := entry(f.Path, site, p, r.refs[p.key], note, r.opts)
-			if k := sameSite(entries, e); k >= 0 {
-				if p := &entries[k].PullPolicy; *p == "" {
+			if k := sameSite(rep.Entries[first:], e); k >= 0 {
+				if p := &rep.Entries[first+k].PullPolicy; *p == "" {
 					*p = e.PullPolicy
 				}
 			} else {
-				entries = append(entries, e)
+				rep.Entries = append(rep.Entries, e)
 			}
 		}
-		rep.Entries = append(rep.Entries, entries...)
+		// the file's sites and plans are in its entries now: let them go,
+		// so the report of a file naming an image 450,000 times does not
+		// hold both
+		f.Sites, r.plans[i], r.notes[i] = nil, nil, nil
 	}
 	rep.Sort()
 	return rep

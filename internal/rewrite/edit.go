@@ -22,6 +22,21 @@ func Apply(data []byte, edits []Edit) ([]byte, error) {
 	return apply(data, append([]Edit(nil), edits...))
 }
 
+// Changes tells whether edits change data: an edit whose text is not the
+// bytes it replaces. Overlapping edits are an error, as for Apply.
+func Changes(data []byte, edits []Edit) (bool, error) {
+	es, err := normalise(data, append([]Edit(nil), edits...))
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if e.Text != string(data[e.Start:e.End]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // apply is Apply that may reorder edits.
 func apply(data []byte, es []Edit) ([]byte, error) {
 	uniq, err := normalise(data, es)
