@@ -556,20 +556,38 @@ type pinWant struct {
 	id        siteRef
 	ref       string
 	kept, bar string
+	digest    string // the digest the value was given
 }
 
 // proveCharts renders every chart whose files changed, and keeps the
 // changes only where the render shows them as meant. A digest key whose
 // template writes "@sha256:" itself is given bare hex, and proved again.
+//
+// A failure the proof can pin on values (an image that renders otherwise
+// than meant; a line that changed and holds the digest a value was given)
+// refuses those values alone: the chart is proved again without them, and
+// its other values keep their pins when that render proves them.
 func (r *run) proveCharts() {
 	for _, j := range r.charts {
-		for attempt := 0; ; attempt++ {
-			failure, retry := r.prove(j)
+		bare := false
+		for attempt := 0; attempt <= len(j.sites)+1; attempt++ {
+			failure, retry, culprits := r.prove(j)
 			if failure == "" {
 				break
 			}
-			if len(retry) > 0 && attempt == 0 {
+			if len(retry) > 0 && !bare {
+				bare = true
 				r.spliceAll(retry)
+				continue
+			}
+			if len(culprits) > 0 && len(retry) == 0 {
+				err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", failure)
+				files := map[int]bool{}
+				for _, id := range culprits {
+					r.plans[id.file][id.site].fail = err
+					files[id.file] = true
+				}
+				r.spliceAll(files)
 				continue
 			}
 			r.refuse(j, failure)
@@ -579,9 +597,10 @@ func (r *run) proveCharts() {
 }
 
 // prove renders chart j with its files as spliced; it returns why the
-// render does not prove the edits (""), and the files to splice again
-// when a digest key wants bare hex.
-func (r *run) prove(j *chartJudge) (string, map[int]bool) {
+// render does not prove the edits (""), the files to splice again when a
+// digest key wants bare hex, and the values the failure is theirs, when
+// it can tell.
+func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 	after := maps.Clone(j.files)
 	changed := false
 	for _, i := range j.members {
@@ -591,7 +610,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 		}
 	}
 	if !changed || j.files == nil {
-		return "", nil
+		return "", nil, nil
 	}
 	var wants []pinWant
 	for id, rs := range j.sites {
@@ -601,7 +620,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 			continue
 		}
 		kept, tagless := withDigest(p.key, ri.digest) // the key: a tag appVersion moved
-		wants = append(wants, pinWant{id, rs.ref, kept, tagless})
+		wants = append(wants, pinWant{id, rs.ref, kept, tagless, ri.digest})
 	}
 	retry := map[int]bool{}
 	outs := make([]map[string]string, len(j.sets))
@@ -617,11 +636,11 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 		}
 		out, err := outs[n], errs[n]
 		if err != nil {
-			return fmt.Sprintf("the chart no longer renders with %s: %s", vs.name(), firstLine(err.Error())), nil
+			return fmt.Sprintf("the chart no longer renders with %s: %s", vs.name(), firstLine(err.Error())), nil, nil
 		}
 		vals, err := render.Values(out)
 		if err != nil {
-			return fmt.Sprintf("the chart no longer renders YAML with %s: %s", vs.name(), firstLine(err.Error())), nil
+			return fmt.Sprintf("the chart no longer renders YAML with %s: %s", vs.name(), firstLine(err.Error())), nil, nil
 		}
 		got := map[string]string{}
 		for _, v := range vals {
@@ -640,23 +659,23 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool) {
 						continue
 					}
 					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", r.scans[w.id.file].file.Path, site.Line,
-						site.Written, w.ref, g, vs.name(), w.kept), nil
+						site.Written, w.ref, g, vs.name(), w.kept), nil, []siteRef{w.id}
 				}
 			}
 		}
 		if len(retry) > 0 {
-			return "a digest key wants bare hex", retry
+			return "a digest key wants bare hex", retry, nil
 		}
 		vs.againOnce.Do(func() {
 			if differs(vs.before, out) {
 				vs.again, _ = r.opts.Renderer.Render(r.ctx, j.files, vs.valuesIn(j.files))
 			}
 		})
-		if why := sameBut(vs, out, wants); why != "" {
-			return why + " (with " + vs.name() + ")", nil
+		if why, culprits := sameBut(vs, out, wants); why != "" {
+			return why + " (with " + vs.name() + ")", nil, culprits
 		}
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // isChecksum tells a rendered line that holds a checksum: a key naming one
@@ -676,11 +695,11 @@ func eachSet(n int, f func(int)) { parallel(n, 0, f) }
 // sameBut tells how render out differs from the untouched chart's beyond
 // the pinned images, pull policies, checksums and what differs between two
 // untouched renders; "" when it does not.
-func sameBut(vs *valueSet, out map[string]string, wants []pinWant) string {
+func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []siteRef) {
 	for _, name := range slices.Sorted(maps.Keys(out)) {
 		before, ok := vs.before[name]
 		if !ok {
-			return "the edits make the chart render " + name + ", which it did not"
+			return "the edits make the chart render " + name + ", which it did not", nil
 		}
 		if out[name] == before {
 			continue
@@ -694,7 +713,7 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) string {
 			continue // renders differently each time
 		}
 		if len(a) != len(b) {
-			return fmt.Sprintf("the edits change %s by %d lines", name, len(a)-len(b))
+			return fmt.Sprintf("the edits change %s by %d lines", name, len(a)-len(b)), nil
 		}
 	lines:
 		for i := range a {
@@ -710,15 +729,22 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) string {
 					continue lines
 				}
 			}
-			return fmt.Sprintf("the edits change more than images: %s renders %q where it rendered %q", name, safetext.Term(a[i]), safetext.Term(b[i]))
+			// the values whose digest the line now holds are the cause
+			var culprits []siteRef
+			for _, w := range wants {
+				if hex := strings.TrimPrefix(w.digest, "sha256:"); hex != "" && strings.Contains(a[i], hex) {
+					culprits = append(culprits, w.id)
+				}
+			}
+			return fmt.Sprintf("the edits change more than images: %s renders %q where it rendered %q", name, safetext.Term(a[i]), safetext.Term(b[i])), culprits
 		}
 	}
 	for name := range vs.before {
 		if _, ok := out[name]; !ok {
-			return "the edits make the chart stop rendering " + name
+			return "the edits make the chart stop rendering " + name, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // refuse leaves every file of chart j as it was: each site whose change
