@@ -61,6 +61,10 @@ type chartJudge struct {
 	// cluster are the image fields (by set and slot) the chart renders
 	// otherwise for another Kubernetes version: what they render there.
 	cluster map[setSlot]string
+	// unowned are the images the chart renders that no value of the
+	// checkout makes (a packaged subchart's, a template's own), each with
+	// where it comes from: left as they are, and said.
+	unowned map[string]string
 }
 
 type siteRef struct{ file, site int }
@@ -320,6 +324,7 @@ func (r *run) judge(j *chartJudge) {
 	// Images no set the chart ships renders: on with the switches above
 	// them (enabled: false), in one more set of pinbot's own.
 	r.switchOn(j, ids, marked)
+	j.findUnowned()
 
 	// Each value's rendered reference: one, or it is left alone.
 	for _, id := range ids {
@@ -403,6 +408,10 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 	var out []report.Chart
 	for _, j := range r.charts {
 		c := report.Chart{Dir: j.dir, Judged: j.notJudged == "", Reason: j.notJudged}
+		for _, ref := range slices.Sorted(maps.Keys(j.unowned)) {
+			c.Unowned = append(c.Unowned, report.Unowned{Ref: ref, Reason: j.unowned[ref]})
+		}
+		c.Images, c.Left = len(c.Unowned), len(c.Unowned)
 		if !c.Judged && r.opts.Filter != nil && r.opts.Filter.IgnoredChart(j.dir) {
 			c.Ignored = true
 		}
@@ -434,6 +443,50 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 		out = append(out, c)
 	}
 	return out
+}
+
+// findUnowned notes the images chart j renders (an image field holding a
+// reference, in any set) that no value's marker reached: a packaged
+// subchart's (charts/*.tgz, whose values pinbot does not write into), or
+// one a template builds from no value.
+func (j *chartJudge) findUnowned() {
+	owned := map[setSlot]bool{}
+	for _, rs := range j.sites {
+		for _, ss := range rs.slots {
+			owned[ss] = true
+		}
+	}
+	for n, vs := range j.sets {
+		if vs.err != nil {
+			continue
+		}
+		for slot, v := range vs.values {
+			if !v.Image || owned[setSlot{n, slot}] || !isReference(v.Text) {
+				continue
+			}
+			if j.unowned == nil {
+				j.unowned = map[string]string{}
+			}
+			if _, ok := j.unowned[v.Text]; !ok {
+				j.unowned[v.Text] = j.origin(slot)
+			}
+		}
+	}
+}
+
+// origin says where a rendered image no value makes comes from, by the
+// template that renders it (slot: "chart/charts/sub/templates/x.yaml#0...").
+func (j *chartJudge) origin(slot string) string {
+	tmpl, _, _ := strings.Cut(slot, "#")
+	parts := strings.Split(tmpl, "/")
+	if len(parts) > 3 && parts[1] == "charts" {
+		for name := range j.files {
+			if dir, file := path.Split(name); dir == "charts/" && strings.HasSuffix(file, ".tgz") && strings.HasPrefix(file, parts[2]) {
+				return "from the packaged subchart " + name + ": pinbot does not write into an archive"
+			}
+		}
+	}
+	return "from " + tmpl + ", which renders it from no value pinbot can edit"
 }
 
 // probeCluster renders chart j with its first values set that renders as

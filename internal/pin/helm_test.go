@@ -1,6 +1,9 @@
 package pin
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -429,5 +432,54 @@ func TestValuesFindTheirChart(t *testing.T) {
 		if want := "\n  digest: " + digestOf(tag.Name()) + "\n"; !strings.Contains(string(changed.New), want) {
 			t.Errorf("%v: the digest key the templates read was not added with the appVersion's digest:\n%s", opts.Paths, changed.New)
 		}
+	}
+}
+
+// An image a chart renders from no value pinbot can edit (a packaged
+// subchart's charts/*.tgz) is never silently dropped: the chart's report
+// names it, left as it is, and why.
+func TestUnownedImagesAreNamed(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, data string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 1.0.0\n")
+	write("app/values.yaml", "image:\n  repository: nginx\n  tag: \"1.27\"\n")
+	write("app/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n")
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, data := range map[string]string{
+		"sub/Chart.yaml":         "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+		"sub/values.yaml":        "image:\n  repository: quay.io/acme/sub\n  tag: v2\n",
+		"sub/templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  containers:\n  - name: s\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n",
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(data))
+	}
+	tw.Close()
+	gz.Close()
+	write("app/charts/sub-1.0.0.tgz", buf.String())
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Report.Charts) != 1 {
+		t.Fatalf("charts: %+v", out.Report.Charts)
+	}
+	c := out.Report.Charts[0]
+	if len(c.Unowned) != 1 || c.Unowned[0].Ref != "quay.io/acme/sub:v2" || !strings.Contains(c.Unowned[0].Reason, "packaged subchart charts/sub-1.0.0.tgz") {
+		t.Errorf("the packaged subchart's image: %+v", c.Unowned)
+	}
+	if c.Images != 2 || c.Pinned != 1 || c.Left != 1 {
+		t.Errorf("counts: %d images, %d pinned, %d left; want 2, 1, 1", c.Images, c.Pinned, c.Left)
 	}
 }

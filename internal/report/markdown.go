@@ -162,7 +162,11 @@ func writeCharts(b *strings.Builder, r *Report, maxRows int) {
 		if len(sets) > 4 {
 			sets = append(sets[:4], fmt.Sprintf("and %d more", len(sets)-4))
 		}
-		fmt.Fprintf(b, "| %s | %s | %d of %d | %s |\n", code(c.Dir), judged, c.Pinned, c.Images, strings.Join(sets, ", "))
+		pinned := fmt.Sprintf("%d of %d", c.Pinned, c.Images)
+		if n := len(c.Unowned); n > 0 {
+			pinned += fmt.Sprintf(" (%d rendered from no value pinbot can edit, such as %s)", n, code(c.Unowned[0].Ref))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", code(c.Dir), judged, pinned, strings.Join(sets, ", "))
 	}
 }
 

@@ -149,14 +149,25 @@ type Chart struct {
 	// Sets are the values sets it was rendered with ("values.yaml",
 	// "values.yaml + ci/tls-values.yaml").
 	Sets []string `json:"valueSets,omitempty"`
-	// Images are its image values; Pinned those pinned and proved (or
-	// current), Left those left alone or failed.
+	// Images are its image values, and the images it renders from none;
+	// Pinned those pinned and proved (or current), Left those left alone
+	// or failed.
 	Images int `json:"images"`
 	Pinned int `json:"pinned"`
 	Left   int `json:"left"`
 	// Ignored: not judged, and the configuration's ignore names it, so
 	// the gate does not fail on it.
 	Ignored bool `json:"ignored,omitempty"`
+	// Unowned are images the chart renders that no value of the checkout
+	// makes (counted in Images and Left): a packaged subchart's, or one a
+	// template builds from no value. They are left as they are.
+	Unowned []Unowned `json:"unownedImages,omitempty"`
+}
+
+// Unowned is an image a chart renders from no value pinbot can edit.
+type Unowned struct {
+	Ref    string `json:"ref"`
+	Reason string `json:"reason"`
 }
 
 // Unjudged are the charts not judged that the configuration does not

@@ -61,11 +61,29 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			return err
 		}
 	}
+	if verbose {
+		if err := writeUnowned(w, r); err != nil {
+			return err
+		}
+	}
 	if _, err := fmt.Fprintln(w, r.Summary()); err != nil {
 		return err
 	}
 	if !verbose {
 		return writeSkipped(w, r)
+	}
+	return nil
+}
+
+// writeUnowned lists the images each chart renders from no value pinbot
+// can edit: left as they are, and why.
+func writeUnowned(w io.Writer, r *Report) error {
+	for _, c := range r.Charts {
+		for _, u := range c.Unowned {
+			if _, err := fmt.Fprintf(w, "%s: renders %s: left as it is: %s\n", TermPath(c.Dir), Term(u.Ref), Term(u.Reason)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -192,6 +210,11 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 			_, err = fmt.Fprintf(w, "%s: %s: skipped: %s\n", loc, Term(e.Ref), Term(e.Reason))
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if verbose {
+		if err := writeUnowned(w, r); err != nil {
 			return err
 		}
 	}
