@@ -15,6 +15,7 @@ import (
 	"github.com/pinbot/pinbot/internal/report"
 	"github.com/pinbot/pinbot/internal/rewrite"
 	"github.com/pinbot/pinbot/internal/safetext"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Helm charts are judged by Helm itself. A chart's values are only data
@@ -86,8 +87,11 @@ type valueSet struct {
 	// switches, for a set of pinbot's own: values that turn on images no
 	// set the chart ships renders ("metrics.enabled"), as a values file
 	switches []string
-	overlay  []byte
-	before   map[string]string // the untouched chart, rendered
+	// deployedBy, for a set a GitOps resource of the checkout deploys the
+	// chart with: which ("Application deploy/app.yaml:1")
+	deployedBy string
+	overlay    []byte
+	before     map[string]string // the untouched chart, rendered
 	// again is the untouched chart rendered once more, made when a proof
 	// first needs it: what differs from before is random.
 	again     map[string]string
@@ -100,6 +104,8 @@ func (vs *valueSet) name() string {
 	switch {
 	case len(vs.switches) > 0:
 		return "values.yaml with " + strings.Join(vs.switches, ", ") + " on"
+	case vs.deployedBy != "":
+		return "values.yaml with the values of " + vs.deployedBy
 	case vs.file == "":
 		return "values.yaml"
 	}
@@ -241,6 +247,15 @@ func (r *run) judge(j *chartJudge) {
 	for _, rel := range slices.Sorted(maps.Keys(files)) {
 		if isValuesSet(rel) {
 			j.sets = append(j.sets, &valueSet{file: rel})
+		}
+	}
+	// and with the values each GitOps resource of the checkout deploys it with
+	for _, d := range r.deployments(j.dir, files) {
+		if len(d.values) == 0 {
+			continue
+		}
+		if data, err := yaml.Marshal(d.values); err == nil {
+			j.sets = append(j.sets, &valueSet{deployedBy: d.name, overlay: data})
 		}
 	}
 	rendered := 0
@@ -418,8 +433,11 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 		for _, vs := range j.sets {
 			if vs.err == nil {
 				name := "values.yaml"
-				if vs.file != "" {
+				switch {
+				case vs.file != "":
 					name += " + " + vs.file
+				case vs.overlay != nil:
+					name = vs.name()
 				}
 				c.Sets = append(c.Sets, name)
 			}

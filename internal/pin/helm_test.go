@@ -483,3 +483,42 @@ func TestUnownedImagesAreNamed(t *testing.T) {
 		t.Errorf("counts: %d images, %d pinned, %d left; want 2, 1, 1", c.Images, c.Pinned, c.Left)
 	}
 }
+
+// A chart is judged under the configuration that deploys it: an Argo CD
+// Application (its valueFiles and parameters) and a Flux HelmRelease (its
+// values) of the checkout whose source is the chart's directory each make
+// one more values set, and the images only they turn on are pinned and
+// proved with them.
+func TestChartsAreJudgedAsDeployed(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "testdata/deployed", root)
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]report.Status{}
+	for _, e := range out.Report.Entries {
+		if e.File == "charts/deployed/values.yaml" {
+			status[e.Image] = e.Status
+		}
+	}
+	for _, image := range []string{"nginx", "quay.io/prometheus/node-exporter", "redis"} {
+		if status[image] != report.Pinned {
+			t.Errorf("%s: %q, want pinned (%v)", image, status[image], out.Report.Entries)
+		}
+	}
+	if len(out.Report.Charts) != 1 {
+		t.Fatalf("charts: %+v", out.Report.Charts)
+	}
+	sets := strings.Join(out.Report.Charts[0].Sets, "; ")
+	for _, want := range []string{"values.yaml with the values of Application deploy/apps.yaml:1", "values.yaml with the values of HelmRelease deploy/apps.yaml:15"} {
+		if !strings.Contains(sets, want) {
+			t.Errorf("sets %q lack %q", sets, want)
+		}
+	}
+}
