@@ -35,9 +35,8 @@ type refInfo struct {
 	evidence            *report.Evidence // a moved tag's old and new image
 	moved               string
 	firstSeen, eligible time.Time
-	// answered: the tag's answer is in res (or none will come); settled:
-	// digest is final (see splicer).
-	answered, settled bool
+	// answered: the tag's answer is in res (or none will come).
+	answered bool
 	// err is why the reference failed; missing are the platforms its
 	// digest does not cover.
 	err     error

@@ -35,7 +35,11 @@ func StartProxy(upstream string, tr http.RoundTripper, delay time.Duration) (*Pr
 		return nil, err
 	}
 	p := &Proxy{delay: delay, counts: map[string]int64{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Host = u.Host
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"] // as the Director did: none added
+	}}
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	if tr == nil {
 		tr = http.DefaultTransport
@@ -46,11 +50,6 @@ func StartProxy(upstream string, tr http.RoundTripper, delay time.Duration) (*Pr
 		tr = t
 	}
 	rp.Transport = tr
-	director := rp.Director
-	rp.Director = func(req *http.Request) {
-		director(req)
-		req.Host = u.Host
-	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p.mu.Lock()
 		p.counts[kindOf(req)]++

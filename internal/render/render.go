@@ -136,7 +136,7 @@ func render(ctx context.Context, ch *chart.Chart, vals map[string]any, kube stri
 	if kube != "" {
 		kv, err := common.ParseKubeVersion(kube)
 		if err != nil {
-			return nil, fmt.Errorf("Kubernetes version %q: %w", kube, err)
+			return nil, fmt.Errorf("the Kubernetes version %q: %w", kube, err)
 		}
 		caps.KubeVersion = *kv
 	}
