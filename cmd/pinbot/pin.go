@@ -51,7 +51,7 @@ type pinFlags struct {
 func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.configFile, "config", "", "the configuration `FILE` (default: "+config.DefaultFile+" at the root, when present)")
 	fs.StringVar(&f.pullPolicy, "pull-policy", string(rewrite.PolicyIfNotPresent), "the imagePullPolicy `POLICY` for pinned Kubernetes containers: IfNotPresent, Always or keep")
-	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve the references of registry SRC (or SRC/prefix) through DST: `SRC=DST`, as in docker.io=harbor.example.com/dockerhub (repeatable)")
+	fs.StringArrayVar(&f.mirrors, "mirror", nil, "resolve the references of registry SRC (or SRC/prefix) through DST: `SRC=DST`, as in docker.io=mirror.example.com/hub (repeatable)")
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 64, "`N` registry requests in flight at once, in all (each registry gets at most 16)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "the `DURATION` allowed for resolving each reference, retries and their pauses included")
@@ -379,9 +379,9 @@ Exit status: 0 done; 1 --check found references to pin or update; 2 usage or
 configuration error; 3 some references could not be resolved or some files
 could not be written (everything else was still pinned, and each failure is
 named as file:line: ref: error).`,
-		Example: `  pinbot pin                          # pin everything under the current directory
-  pinbot pin --check                  # CI gate: exit 1 if anything is unpinned or stale
-  pinbot pin --diff deploy/           # show what would change
+		Example: `  pinbot pin                 # pin everything under the current directory
+  pinbot pin --check         # CI gate: exit 1 if anything is unpinned or stale
+  pinbot pin --diff deploy/  # show what would change
   pinbot pin --output json > pins.json
   pinbot pin --mirror docker.io=harbor.example.com/dockerhub-proxy`,
 		RunE: func(cmd *cobra.Command, args []string) error {

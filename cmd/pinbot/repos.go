@@ -86,7 +86,8 @@ for fromJSON(), {"include": [{"batch": 1, "repositories": "acme/api acme/web"},
 matrix): with more repositories than that, each job takes several.
 
 Archived repositories and forks are left out unless asked for.`,
-		Example: `  pinbot repos --app-id 12345 --app-private-key app.pem --owner acme --match 'acme/svc-*'
+		Example: `  pinbot repos --app-id 12345 --app-private-key app.pem --owner acme \
+    --match 'acme/svc-*'
   pinbot repos --list          # one JSON object per repository`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

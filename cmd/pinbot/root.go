@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,6 +41,13 @@ back into the files, changing nothing else. "pinbot pr" does the same and opens
 	}
 	root.Version = buildVersion().Version
 	root.SetVersionTemplate("pinbot {{.Version}}\n")
+	// --version alone: -v is pin's and pr's --verbose
+	root.Flags().Bool("version", false, "print pinbot's version")
+	// flags wrapped to 80 columns, as a terminal shows them
+	root.SetUsageTemplate(strings.NewReplacer(
+		"{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}", "{{.LocalFlags.FlagUsagesWrapped 80 | trimTrailingWhitespaces}}",
+		"{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}", "{{.InheritedFlags.FlagUsagesWrapped 80 | trimTrailingWhitespaces}}",
+	).Replace(root.UsageTemplate()))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: suggestFlag(cmd, err)}
 	})
