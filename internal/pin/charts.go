@@ -225,6 +225,7 @@ func (r *run) skipAll(j *chartJudge, reason string) {
 		for k := range r.plans[i] {
 			if p := &r.plans[i][k]; p.key != "" {
 				p.key, p.skip = "", reason
+				p.hidden = r.scans[i].file.Sites[k].Loose // no render said it is an image
 			}
 		}
 	}
@@ -285,56 +286,21 @@ func (r *run) judge(j *chartJudge) {
 	// A marker over each value that names an image, all in one copy. Its
 	// NOTES.txt are left out: they are no manifests, and charts check
 	// their values there (a repository they do not know is an error).
-	marked := maps.Clone(files)
-	for name := range marked {
-		if path.Base(name) == "NOTES.txt" {
-			delete(marked, name)
-		}
+	// Values found by their form alone are marked too, unless the chart
+	// does not render with them marked: then they are let go (they were
+	// never known to be images) and the chart is marked without them.
+	marked, ids, markedVals, why := r.mark(j, files, true)
+	if why != "" && ids != nil {
+		marked, ids, markedVals, why = r.mark(j, files, false)
 	}
-	var ids []siteRef
-	for _, i := range j.members {
-		f := r.scans[i].file
-		var edits []rewrite.Edit
-		for k, site := range f.Sites {
-			if r.plans[i][k].key == "" {
-				continue
-			}
-			start, end, ok := site.Mark()
-			if !ok {
-				r.plans[i][k].key, r.plans[i][k].skip = "", rewrite.ReasonUneditable+": pinbot cannot tell which rendered image it makes"
-				continue
-			}
-			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: "pinbotmark" + strconv.Itoa(len(ids)) + "z"})
-			ids = append(ids, siteRef{i, k})
-		}
-		out, err := rewrite.Apply(f.Data, edits)
-		if err != nil {
-			r.skipAll(j, "pinbot cannot mark the chart's values: "+err.Error())
-			return
-		}
-		marked[j.rel(f.Path)] = out
+	if why != "" {
+		r.skipAll(j, why)
+		return
 	}
-	markedVals := make([][]render.Value, len(j.sets))
-	markedErrs := make([]error, len(j.sets))
-	eachSet(len(j.sets), func(n int) {
-		if vs := j.sets[n]; vs.err == nil {
-			out, err := r.opts.Renderer.Render(r.ctx, marked, vs.valuesIn(marked))
-			if err == nil {
-				markedVals[n], err = render.Values(out)
-			}
-			markedErrs[n] = err
+	for n, vals := range markedVals {
+		if vals != nil {
+			j.land(n, vals, ids)
 		}
-	})
-	for n, vs := range j.sets {
-		if vs.err != nil {
-			continue
-		}
-		if err := markedErrs[n]; err != nil {
-			// a template that checks its values' form: judged as a whole, or not at all
-			r.skipAll(j, "the chart does not render with markers in place of its image values ("+vs.name()+": "+safetext.Term(firstLine(err.Error()))+")")
-			return
-		}
-		j.land(n, markedVals[n], ids)
 	}
 	// Images no set the chart ships renders: on with the switches above
 	// them (enabled: false), in one more set of pinbot's own.
@@ -346,6 +312,24 @@ func (r *run) judge(j *chartJudge) {
 		p := &r.plans[id.file][id.site]
 		site := r.scans[id.file].file.Sites[id.site]
 		rs := j.sites[id]
+		if site.Loose && rs != nil {
+			// found by its form alone: an image only where it lands in an
+			// image field
+			var slots []setSlot
+			for _, ss := range rs.slots {
+				if v, ok := j.sets[ss.set].values[ss.slot]; ok && v.Image {
+					slots = append(slots, ss)
+				}
+			}
+			if rs.slots = slots; len(slots) == 0 {
+				rs = nil
+				delete(j.sites, id)
+			}
+		}
+		if rs == nil && site.Loose {
+			p.key, p.hidden = "", true
+			continue
+		}
 		if rs == nil {
 			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
 			continue
@@ -548,6 +532,73 @@ func (j *chartJudge) followsCluster(rs *renderedSite) string {
 		}
 	}
 	return ""
+}
+
+// mark writes a marker over each value of chart j that names an image
+// (with loose: those found by their form alone too), renders every set
+// with them, and returns the marked files, which value each marker stands
+// for, and each set's rendered values; or why the chart cannot be judged
+// so (ids nil when no loose value was marked, so trying without them
+// would change nothing).
+func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files, []siteRef, [][]render.Value, string) {
+	// NOTES.txt are left out: they are no manifests, and charts check
+	// their values there (a repository they do not know is an error).
+	marked := maps.Clone(files)
+	for name := range marked {
+		if path.Base(name) == "NOTES.txt" {
+			delete(marked, name)
+		}
+	}
+	var ids []siteRef
+	anyLoose := false
+	for _, i := range j.members {
+		f := r.scans[i].file
+		var edits []rewrite.Edit
+		for k, site := range f.Sites {
+			p := &r.plans[i][k]
+			if p.key == "" {
+				continue
+			}
+			if site.Loose && !loose {
+				p.key, p.hidden = "", true
+				continue
+			}
+			start, end, ok := site.Mark()
+			if !ok {
+				p.key, p.skip = "", rewrite.ReasonUneditable+": pinbot cannot tell which rendered image it makes"
+				continue
+			}
+			anyLoose = anyLoose || site.Loose
+			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: "pinbotmark" + strconv.Itoa(len(ids)) + "z"})
+			ids = append(ids, siteRef{i, k})
+		}
+		out, err := rewrite.Apply(f.Data, edits)
+		if err != nil {
+			return nil, nil, nil, "pinbot cannot mark the chart's values: " + err.Error()
+		}
+		marked[j.rel(f.Path)] = out
+	}
+	markedVals := make([][]render.Value, len(j.sets))
+	markedErrs := make([]error, len(j.sets))
+	eachSet(len(j.sets), func(n int) {
+		if vs := j.sets[n]; vs.err == nil {
+			out, err := r.opts.Renderer.Render(r.ctx, marked, vs.valuesIn(marked))
+			if err == nil {
+				markedVals[n], err = render.Values(out)
+			}
+			markedErrs[n] = err
+		}
+	})
+	for n, vs := range j.sets {
+		if err := markedErrs[n]; vs.err == nil && err != nil {
+			// a template that checks its values' form: judged as a whole, or not at all
+			if !anyLoose {
+				ids = nil
+			}
+			return nil, ids, nil, "the chart does not render with markers in place of its image values (" + vs.name() + ": " + safetext.Term(firstLine(err.Error())) + ")"
+		}
+	}
+	return marked, ids, markedVals, ""
 }
 
 // land records, for set n's render with markers, where each marker (each

@@ -204,6 +204,14 @@ func TestHelmChartsRender(t *testing.T) {
 		// a tag that follows the cluster's Kubernetes version is refused,
 		// not pinned at Helm's default version
 		{chart: "kubectl", pinned: []string{"nginx:1.27"}},
+		// an image under a key no rule knows is found by its form, and
+		// pinned where it renders as one; what only reads like an image
+		// (data in a ConfigMap) is not, and is not reported
+		{chart: "loose", pinned: []string{"hashicorp/consul-k8s:1.5.0"}},
+		// a value that reads like an image, which the template takes
+		// apart: with it marked the chart fails, so it is let go, and the
+		// chart is judged without it
+		{chart: "fussy", pinned: []string{"nginx:1.27"}},
 		// an image passed inside an argument is no image field: never
 		// resolved at a "host" named --prometheus-config-reloader=quay.io
 		{chart: "reloader", pinned: []string{"quay.io/prometheus-operator/prometheus-operator:v0.93.1"},
@@ -272,6 +280,11 @@ func TestHelmChartsRender(t *testing.T) {
 	} {
 		if got := reasonOf(file); got != want {
 			t.Errorf("%s: %s, want %s", file, got, want)
+		}
+	}
+	for _, e := range out.Report.Entries {
+		if strings.Contains(e.Ref, "acme/docs") || strings.Contains(e.Ref, "acme/parser") {
+			t.Errorf("a value that only reads like an image is reported: %s %s %s", e.Ref, e.Status, e.Reason)
 		}
 	}
 	for _, e := range out.Report.Entries {

@@ -183,6 +183,9 @@ type sitePlan struct {
 	// tag is the tag written with the digest ("tag@digest") where the
 	// site takes its tag from the chart's appVersion
 	tag string
+	// hidden: a value found by its form alone that no render shows as an
+	// image; it was never an image, and is not reported
+	hidden bool
 	// keepAlways: its container pulls Always, and its image is private:
 	// the pull may be the cluster's credential check.
 	keepAlways bool
@@ -669,6 +672,9 @@ func (r *run) report(changes []Change) *report.Report {
 				note = r.notes[i][j]
 			}
 			p := &r.plans[i][j]
+			if p.hidden {
+				continue
+			}
 			e := entry(f.Path, site, p, r.refs[p.key], note, r.opts)
 			if k := sameSite(rep.Entries[first:], e); k >= 0 {
 				if p := &rep.Entries[first+k].PullPolicy; *p == "" {

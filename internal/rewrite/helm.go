@@ -87,9 +87,30 @@ func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
 				continue
 			}
 		}
+		if t := deref(v); t != nil && t.Kind == yaml.ScalarNode && t.Tag == "!!str" && v == t && w.f.Format == FormatHelmValues &&
+			LooksLikeImage(t.Value) && w.once(t) {
+			// a reference under a key no rule knows (global.imageK8S): a
+			// candidate; whether it makes an image, the chart's render says
+			s := w.site(v, KindHelmValue)
+			s.ValuePath = append(append([]string(nil), p...), k.Value)
+			s.Loose = true
+			w.add(s)
+			continue
+		}
 		w.valueNode(v, append(p[:len(p):len(p)], k.Value), hv)
 	}
 }
+
+// looseRE is a reference with a repository path and a tag or a digest, in
+// distribution's grammar: a string under any key of a chart's values that
+// reads so may name an image.
+var looseRE = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?` +
+	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+` +
+	`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$`)
+
+// LooksLikeImage tells a string that reads as an image reference with a
+// repository path ("org/name", "host/org/name") and a tag or a digest.
+func LooksLikeImage(s string) bool { return looseRE.MatchString(s) }
 
 // isImageMap tells a mapping that spells an image in parts: repository
 // (with tag, digest or sha, or under a key naming an image), or

@@ -70,6 +70,9 @@ type Site struct {
 	// ValuePath is where a Helm value sits in its values: the keys down
 	// to it ("[]" for a list's item).
 	ValuePath []string
+	// Loose: a Helm value found by its form alone, under a key no rule
+	// knows; it is an image only where a render shows it as one.
+	Loose bool
 
 	ref       span       // the reference's characters in the file
 	mark      span       // an image map's repository value (see Mark)
