@@ -888,6 +888,9 @@ func sameValues(b, a any, digests map[string]bool, key string) bool {
 	return (key == "digest" || key == "sha") && digests[as] // a digest key filled or renewed
 }
 
+// isComment tells a rendered line that is a YAML comment alone.
+func isComment(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "#") }
+
 // isChecksum tells a rendered line that holds a checksum: a key naming one
 // (checksum/config, checksum_hook-image-puller), whose value changes with
 // the values it sums.
@@ -938,6 +941,9 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 				if strings.Contains(b[i], w.ref) && (strings.ReplaceAll(b[i], w.ref, w.kept) == a[i] || strings.ReplaceAll(b[i], w.ref, w.bar) == a[i]) {
 					continue lines
 				}
+			}
+			if isComment(a[i]) && isComment(b[i]) {
+				continue // a comment deploys nothing (JupyterHub's hash of its images)
 			}
 			if valuesDump(b[i], a[i], wants) {
 				continue // the chart's values, dumped (a Secret of them): changed by the pins alone
