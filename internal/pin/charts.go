@@ -1,7 +1,6 @@
 package pin
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"path"
@@ -801,103 +800,12 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 	return "", nil, nil
 }
 
-// valuesDump tells a rendered line that holds the chart's values as
-// base64-encoded YAML (a Secret an application reads its configuration
-// from: JupyterHub's hub), before and after the edits, and whose values
-// differ only as the pins made them: a tag that gained the digest a value
-// was given, an empty tag or digest key that took one, a pull policy.
-func valuesDump(before, after string, wants []pinWant) bool {
-	payload := func(line string) (map[string]any, bool) {
-		_, v, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, false
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"'`)
-		if len(v) < 16 {
-			return nil, false
-		}
-		data, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return nil, false
-		}
-		var m map[string]any
-		if yaml.Unmarshal(data, &m) != nil || m == nil {
-			return nil, false
-		}
-		return m, true
-	}
-	b, ok1 := payload(before)
-	a, ok2 := payload(after)
-	if !ok1 || !ok2 {
-		return false
-	}
-	digests := map[string]bool{}
-	for _, w := range wants {
-		digests[w.digest] = true
-		digests[strings.TrimPrefix(w.digest, "sha256:")] = true
-	}
-	return sameValues(b, a, digests, "")
-}
-
-// sameValues compares two trees of values: equal but for scalars the
-// pins changed (see valuesDump).
-func sameValues(b, a any, digests map[string]bool, key string) bool {
-	switch bv := b.(type) {
-	case map[string]any:
-		av, ok := a.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k := range av {
-			if _, ok := bv[k]; !ok && !(k == "digest" || k == "tag") {
-				return false
-			}
-		}
-		for k, x := range bv {
-			if !sameValues(x, av[k], digests, k) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		av, ok := a.([]any)
-		if !ok || len(av) != len(bv) {
-			return false
-		}
-		for i := range bv {
-			if !sameValues(bv[i], av[i], digests, key) {
-				return false
-			}
-		}
-		return true
-	}
-	if fmt.Sprint(b) == fmt.Sprint(a) {
-		return true
-	}
-	as, _ := a.(string)
-	if strings.EqualFold(key, "pullPolicy") || strings.EqualFold(key, "imagePullPolicy") {
-		return true
-	}
-	before := ""
-	if b != nil {
-		before = fmt.Sprint(b)
-	}
-	if tag, d, ok := strings.Cut(as, "@"); ok && digests[d] && (tag == before || before == "") {
-		return true // a tag that gained its digest, or an empty tag filled
-	}
-	return (key == "digest" || key == "sha") && digests[as] // a digest key filled or renewed
-}
-
 // isComment tells a rendered line that is a YAML comment alone.
 func isComment(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "#") }
 
-// isChecksum tells a rendered line that holds a checksum: a key naming one
-// (checksum/config, checksum_hook-image-puller), whose value changes with
-// the values it sums.
-func isChecksum(line string) bool {
-	k, _, ok := strings.Cut(strings.TrimSpace(line), ":")
-	return ok && strings.Contains(strings.ToLower(k), "checksum")
-}
+// isChecksum tells a rendered line that holds a checksum annotation
+// (checksum/config), whose value changes with the values it sums.
+func isChecksum(line string) bool { return strings.Contains(line, "checksum/") }
 
 // differs tells two renders apart.
 func differs(a, b map[string]string) bool { return !maps.Equal(a, b) }
@@ -933,7 +841,7 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 			if a[i] == b[i] || b[i] != c[i] {
 				continue
 			}
-			// a pull policy, or a checksum (checksum/config, checksum_hook-image-puller) of values that changed
+			// a pull policy, or a checksum annotation (checksum/config) of values that changed
 			if strings.Contains(a[i], "ullPolicy") && strings.Contains(b[i], "ullPolicy") || isChecksum(a[i]) && isChecksum(b[i]) {
 				continue
 			}
@@ -944,9 +852,6 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 			}
 			if isComment(a[i]) && isComment(b[i]) {
 				continue // a comment deploys nothing (JupyterHub's hash of its images)
-			}
-			if valuesDump(b[i], a[i], wants) {
-				continue // the chart's values, dumped (a Secret of them): changed by the pins alone
 			}
 			// the values whose digest the line now holds are the cause
 			var culprits []siteRef
