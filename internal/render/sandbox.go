@@ -352,9 +352,14 @@ func (s *Sandbox) key(data []byte) string {
 	return k
 }
 
+// workerEnv is a worker's whole environment: the variable that makes it
+// one, and nothing of pinbot's own (no token, no registry credentials
+// reach the process that runs a chart's templates).
+func workerEnv() []string { return []string{WorkerEnv + "=1"} }
+
 func (s *Sandbox) start() (*proc, error) {
 	cmd := exec.Command(s.exe)
-	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
+	cmd.Env = workerEnv()
 	stderr := &tail{}
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()

@@ -79,3 +79,22 @@ func TestSandbox(t *testing.T) {
 		t.Errorf("%d workers alive, at most 2 asked for", n)
 	}
 }
+
+// A worker runs a chart's templates: it gets none of pinbot's environment
+// (GITHUB_TOKEN, registry credentials), only what makes it a worker.
+func TestWorkerEnvHoldsNoSecret(t *testing.T) {
+	t.Setenv("GITHUB_TOKEN", "ghs_secret")
+	env := workerEnv()
+	if len(env) != 1 || env[0] != WorkerEnv+"=1" {
+		t.Errorf("a worker's environment: %q", env)
+	}
+	// and with it, a worker still renders
+	s, err := NewSandbox(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Render(context.Background(), chartWith("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+}
