@@ -184,3 +184,21 @@ func BenchmarkSandboxRender(b *testing.B) {
 		}
 	}
 }
+
+// A schema compiled once is used again, and still refuses what it refuses.
+func TestSchemaCompiledOnce(t *testing.T) {
+	files := Files{
+		"Chart.yaml":         []byte("apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+		"values.yaml":        []byte("replicas: 1\n"),
+		"values.schema.json": []byte(`{"type": "object", "properties": {"replicas": {"type": "integer", "maximum": 3}}}`),
+		"templates/cm.yaml":  []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {n: \"{{ .Values.replicas }}\"}\n"),
+	}
+	for range 2 {
+		if _, err := Render(context.Background(), files, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Render(context.Background(), files, []byte("replicas: 9\n")); err == nil || !strings.Contains(err.Error(), "schema") {
+			t.Fatalf("values the schema refuses rendered: %v", err)
+		}
+	}
+}

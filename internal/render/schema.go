@@ -2,11 +2,14 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -57,10 +60,15 @@ func validate(ch *chart.Chart, values map[string]any) error {
 	return nil
 }
 
-// chartLoader serves a schema's $refs from the chart's files alone.
-type chartLoader struct{ files map[string][]byte }
+// chartLoader serves a schema's $refs from the chart's files alone; used
+// tells one that served any.
+type chartLoader struct {
+	files map[string][]byte
+	used  bool
+}
 
-func (l chartLoader) Load(u string) (any, error) {
+func (l *chartLoader) Load(u string) (any, error) {
+	l.used = true
 	p, err := url.Parse(u)
 	if err != nil || p.Scheme != "file" || p.Host != "" {
 		return nil, fmt.Errorf("%s: %w", u, ErrSchemaOutside)
@@ -79,6 +87,10 @@ func validateOne(ch *chart.Chart, values map[string]any) (err error) {
 			err = fmt.Errorf("unable to validate schema: %v", r)
 		}
 	}()
+	key := sha256.Sum256(ch.Schema)
+	if v, ok := compiled.Load(key); ok {
+		return v.(*jsonschema.Schema).Validate(common.Values(values).AsMap())
+	}
 	schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(ch.Schema))
 	if err != nil {
 		return err
@@ -88,7 +100,8 @@ func validateOne(ch *chart.Chart, values map[string]any) (err error) {
 		files[f.Name] = f.Data
 	}
 	c := jsonschema.NewCompiler()
-	c.UseLoader(chartLoader{files: files})
+	loader := &chartLoader{files: files}
+	c.UseLoader(loader)
 	if err := c.AddResource("file:///values.schema.json", schema); err != nil {
 		return err
 	}
@@ -100,5 +113,20 @@ func validateOne(ch *chart.Chart, values map[string]any) (err error) {
 		}
 		return err
 	}
+	if !loader.used && compiledCount.Add(1) <= maxCompiled {
+		// a schema whole in itself is the same schema wherever it is
+		compiled.Store(key, v)
+	}
 	return v.Validate(common.Values(values).AsMap())
 }
+
+// compiled are the schemas compiled so far that refer to no other file,
+// by their bytes' digest: a chart rendered once per values set (and
+// again with markers, and with the edits) compiles its schema once.
+var (
+	compiled      sync.Map // [32]byte -> *jsonschema.Schema
+	compiledCount atomic.Int64
+)
+
+// maxCompiled bounds the schemas kept.
+const maxCompiled = 256
