@@ -541,3 +541,42 @@ func TestChartsAreJudgedAsDeployed(t *testing.T) {
 		}
 	}
 }
+
+// A subchart its parent turns off, by the condition or the tags Chart.yaml
+// gives it, is judged with them on: its image is pinned and proved.
+func TestSubchartSwitchesFromChartYAML(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, data string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"+
+		"- {name: cache, version: 1.0.0, condition: cache.deploy}\n- {name: queue, version: 1.0.0, tags: [messaging]}\n")
+	write("app/values.yaml", "image: {repository: nginx, tag: \"1.27\"}\ncache: {deploy: false}\ntags: {messaging: false}\n")
+	write("app/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n")
+	for _, sub := range []string{"cache", "queue"} {
+		image := map[string]string{"cache": "redis", "queue": "nats"}[sub]
+		write("app/charts/"+sub+"/Chart.yaml", "apiVersion: v2\nname: "+sub+"\nversion: 1.0.0\n")
+		write("app/charts/"+sub+"/values.yaml", "image: {repository: "+image+", tag: \"2\"}\n")
+		write("app/charts/"+sub+"/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: "+sub+"}\nspec:\n  containers:\n  - name: s\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n")
+	}
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	out, err := Run(context.Background(), co, anyResolver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out.Report.Entries {
+		if strings.HasSuffix(e.File, "/values.yaml") && e.Status != report.Pinned {
+			t.Errorf("%s: %s %s%s", e.Ref, e.Status, e.Reason, e.Error)
+		}
+	}
+	if len(out.Report.Charts) != 1 || !strings.Contains(strings.Join(out.Report.Charts[0].Sets, ";"), "cache.deploy, tags.messaging on") {
+		t.Errorf("sets: %+v", out.Report.Charts)
+	}
+}

@@ -40,6 +40,7 @@ func (r *run) switchOn(j *chartJudge, ids []siteRef, marked render.Files) {
 			for _, sw := range switchesAbove(loadValues(j.files[own]), site.ValuePath) {
 				found = append(found, append([]string{prefix}, sw...))
 			}
+			found = append(found, dependencySwitches(j.files["Chart.yaml"], defaults, prefix)...)
 		}
 		for _, sw := range found {
 			on[strings.Join(sw, ".")] = sw
@@ -114,6 +115,52 @@ func subchartOf(rel string) (key, values string) {
 		return "", ""
 	}
 	return parts[1], path.Join("charts", parts[1], "values.yaml")
+}
+
+// dependencySwitches are the values that enable the subchart key in the
+// parent's Chart.yaml and are off in its values: its condition's paths,
+// and tags.<tag> for each of its tags.
+func dependencySwitches(chartYAML []byte, values map[string]any, key string) [][]string {
+	var meta struct {
+		Dependencies []struct {
+			Name      string   `yaml:"name"`
+			Alias     string   `yaml:"alias"`
+			Condition string   `yaml:"condition"`
+			Tags      []string `yaml:"tags"`
+		} `yaml:"dependencies"`
+	}
+	if yaml.Unmarshal(chartYAML, &meta) != nil {
+		return nil
+	}
+	var out [][]string
+	off := func(p []string) bool {
+		var v any = values
+		for _, k := range p {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return false
+			}
+			v = m[k]
+		}
+		b, ok := v.(bool)
+		return ok && !b
+	}
+	for _, d := range meta.Dependencies {
+		if d.Name != key && d.Alias != key {
+			continue
+		}
+		for _, c := range strings.Split(d.Condition, ",") {
+			if p := strings.Split(strings.TrimSpace(c), "."); c != "" && off(p) {
+				out = append(out, p)
+			}
+		}
+		for _, t := range d.Tags {
+			if p := []string{"tags", t}; off(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // switchesAbove are the "enabled: false" values in the maps on the way
