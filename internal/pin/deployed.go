@@ -50,14 +50,12 @@ func (r *run) deployments(dir string, files map[string][]byte) []deployment {
 			if len(doc.Content) > 0 {
 				line = doc.Content[0].Line
 			}
-			at := f.Path + ":" + itoa(line)
+			at := f.Path + ":" + strconv.Itoa(line)
 			out = append(out, deploymentsOf(obj, dir, files, at)...)
 		}
 	}
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // deploymentsOf are the values sets one object deploys chart dir with.
 func deploymentsOf(obj map[string]any, dir string, files map[string][]byte, at string) []deployment {

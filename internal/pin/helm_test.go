@@ -459,12 +459,7 @@ func TestValuesFindTheirChart(t *testing.T) {
 // names it, left as it is, and why.
 func TestUnownedImagesAreNamed(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, data string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
-		if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, data string) { writeFile(t, root, p, data) }
 	write("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 1.0.0\n")
 	write("app/values.yaml", "image:\n  repository: nginx\n  tag: \"1.27\"\n")
 	write("app/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n")
@@ -482,15 +477,7 @@ func TestUnownedImagesAreNamed(t *testing.T) {
 	tw.Close()
 	gz.Close()
 	write("app/charts/sub-1.0.0.tgz", buf.String())
-	co, err := checkout.Open(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer co.Close()
-	out, err := Run(context.Background(), co, anyResolver{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runAll(t, root)
 	if len(out.Report.Charts) != 1 {
 		t.Fatalf("charts: %+v", out.Report.Charts)
 	}
@@ -511,15 +498,7 @@ func TestUnownedImagesAreNamed(t *testing.T) {
 func TestChartsAreJudgedAsDeployed(t *testing.T) {
 	root := t.TempDir()
 	copyTree(t, "testdata/deployed", root)
-	co, err := checkout.Open(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer co.Close()
-	out, err := Run(context.Background(), co, anyResolver{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runAll(t, root)
 	status := map[string]report.Status{}
 	for _, e := range out.Report.Entries {
 		if e.File == "charts/deployed/values.yaml" {
@@ -546,12 +525,7 @@ func TestChartsAreJudgedAsDeployed(t *testing.T) {
 // gives it, is judged with them on: its image is pinned and proved.
 func TestSubchartSwitchesFromChartYAML(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, data string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
-		if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, data string) { writeFile(t, root, p, data) }
 	write("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"+
 		"- {name: cache, version: 1.0.0, condition: cache.deploy}\n- {name: queue, version: 1.0.0, tags: [messaging]}\n")
 	write("app/values.yaml", "image: {repository: nginx, tag: \"1.27\"}\ncache: {deploy: false}\ntags: {messaging: false}\n")
@@ -562,6 +536,29 @@ func TestSubchartSwitchesFromChartYAML(t *testing.T) {
 		write("app/charts/"+sub+"/values.yaml", "image: {repository: "+image+", tag: \"2\"}\n")
 		write("app/charts/"+sub+"/templates/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: "+sub+"}\nspec:\n  containers:\n  - name: s\n    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n")
 	}
+	out := runAll(t, root)
+	for _, e := range out.Report.Entries {
+		if strings.HasSuffix(e.File, "/values.yaml") && e.Status != report.Pinned {
+			t.Errorf("%s: %s %s%s", e.Ref, e.Status, e.Reason, e.Error)
+		}
+	}
+	if len(out.Report.Charts) != 1 || !strings.Contains(strings.Join(out.Report.Charts[0].Sets, ";"), "cache.deploy, tags.messaging on") {
+		t.Errorf("sets: %+v", out.Report.Charts)
+	}
+}
+
+// writeFile writes data to p under root, making its directories.
+func writeFile(t *testing.T, root, p, data string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+	if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runAll runs the pipeline over the checkout at root, every tag answered.
+func runAll(t *testing.T, root string) *Result {
+	t.Helper()
 	co, err := checkout.Open(root, false)
 	if err != nil {
 		t.Fatal(err)
@@ -571,12 +568,5 @@ func TestSubchartSwitchesFromChartYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range out.Report.Entries {
-		if strings.HasSuffix(e.File, "/values.yaml") && e.Status != report.Pinned {
-			t.Errorf("%s: %s %s%s", e.Ref, e.Status, e.Reason, e.Error)
-		}
-	}
-	if len(out.Report.Charts) != 1 || !strings.Contains(strings.Join(out.Report.Charts[0].Sets, ";"), "cache.deploy, tags.messaging on") {
-		t.Errorf("sets: %+v", out.Report.Charts)
-	}
+	return out
 }

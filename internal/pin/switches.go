@@ -51,16 +51,7 @@ func (r *run) switchOn(j *chartJudge, ids []siteRef, marked render.Files) {
 	}
 	overlay := map[string]any{}
 	for _, sw := range on {
-		m := overlay
-		for _, k := range sw[:len(sw)-1] {
-			next, ok := m[k].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				m[k] = next
-			}
-			m = next
-		}
-		m[sw[len(sw)-1]] = true
+		set(overlay, sw, true)
 	}
 	data, err := yaml.Marshal(overlay)
 	if err != nil {

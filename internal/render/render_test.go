@@ -91,15 +91,7 @@ func TestRenderAsHelmTemplate(t *testing.T) {
 // BenchmarkRender renders the chart in $PINBOT_BENCH_CHART (or a small
 // one of the tests), with values.yaml alone.
 func BenchmarkRender(b *testing.B) {
-	dir := os.Getenv("PINBOT_BENCH_CHART")
-	if dir == "" {
-		dir = "../pin/testdata/charts/vault"
-	}
-	files := readChart(b, dir)
-	var values []byte
-	if v := os.Getenv("PINBOT_BENCH_VALUES"); v != "" {
-		values = files[v]
-	}
+	files, values := benchChart(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := Render(context.Background(), files, values); err != nil {
@@ -160,15 +152,7 @@ func TestSchemaRefsStayInTheChart(t *testing.T) {
 // BenchmarkSandboxRender is BenchmarkRender in a worker process: what the
 // sandbox adds to a render.
 func BenchmarkSandboxRender(b *testing.B) {
-	dir := os.Getenv("PINBOT_BENCH_CHART")
-	if dir == "" {
-		dir = "../pin/testdata/charts/vault"
-	}
-	files := readChart(b, dir)
-	var values []byte
-	if v := os.Getenv("PINBOT_BENCH_VALUES"); v != "" {
-		values = files[v]
-	}
+	files, values := benchChart(b)
 	s, err := NewSandbox(1, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -201,4 +185,19 @@ func TestSchemaCompiledOnce(t *testing.T) {
 			t.Fatalf("values the schema refuses rendered: %v", err)
 		}
 	}
+}
+
+// benchChart is the chart the render benchmarks render: PINBOT_BENCH_CHART
+// (default the test vault chart), with PINBOT_BENCH_VALUES on top.
+func benchChart(b *testing.B) (Files, []byte) {
+	dir := os.Getenv("PINBOT_BENCH_CHART")
+	if dir == "" {
+		dir = "../pin/testdata/charts/vault"
+	}
+	files := readChart(b, dir)
+	var values []byte
+	if v := os.Getenv("PINBOT_BENCH_VALUES"); v != "" {
+		values = files[v]
+	}
+	return files, values
 }

@@ -146,11 +146,10 @@ func (r *Resolver) exists(ctx context.Context, d name.Digest) error {
 	start := time.Now()
 	_, err = r.puller.Head(ctx, target)
 	r.log.Debug("asked whether a digest exists", "ref", target.String(), "err", err, "took", time.Since(start).Round(time.Millisecond))
-	var te *transport.Error
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+	case isNotFound(err):
 		return ErrVanished
 	}
 	return quoted(explainDigest(err, target))
