@@ -41,6 +41,7 @@ type Checkout struct {
 	MaxFileSize int64
 	root        *os.Root
 	stale       []string // temporary files of killed runs that Files came across
+	dirs        dirRoots // the directories files are read and written in
 }
 
 // Stale lists the temporary files of killed runs that Files came across
@@ -187,6 +188,7 @@ func Open(root string, git bool) (*Checkout, error) {
 
 // Close releases the root.
 func (c *Checkout) Close() error {
+	c.dirs.close()
 	return c.root.Close()
 }
 
@@ -225,6 +227,7 @@ type Listing struct {
 // Walk is Files with what else the walk saw: the directories it read, and
 // the files named as one of also in them, whether listed or not.
 func (c *Checkout) Walk(paths []string, filter Filter, also ...string) (*Listing, error) {
+	c.dirs.forget()
 
 	w := &walker{c: c, fsys: walkFS{c.root.FS(), c.root}, filter: filter, git: c.Git, sem: make(chan struct{}, walkJobs),
 		dirs: map[string]bool{}, also: also}
@@ -430,7 +433,7 @@ func (c *Checkout) WriteFile(rel string, old, data []byte) error {
 		return err
 	}
 	if err = c.replace(rel, tmp, old); err != nil {
-		c.root.Remove(tmp)
+		c.remove(tmp)
 	}
 	return err
 }
@@ -438,7 +441,7 @@ func (c *Checkout) WriteFile(rel string, old, data []byte) error {
 // writeTemp writes data to a new temporary file beside rel, with rel's
 // mode, and syncs it.
 func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
-	fi, err := c.root.Lstat(rel)
+	fi, err := c.lstat(rel)
 	if err != nil {
 		return "", err
 	}
@@ -453,7 +456,9 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 	// The whole mode is kept: permissions, and the setuid, setgid and
 	// sticky bits that a mode's Perm() leaves out.
 	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	d, base, done := c.at(tmp)
+	defer done()
+	f, err := d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
 		return "", fmt.Errorf("writing %s: %w", rel, err)
 	}
@@ -465,10 +470,10 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = c.root.Chmod(tmp, mode) // the umask may have narrowed it; open never sets the special bits
+		werr = d.Chmod(base, mode) // the umask may have narrowed it; open never sets the special bits
 	}
 	if werr != nil {
-		c.root.Remove(tmp)
+		d.Remove(base)
 		return "", fmt.Errorf("writing %s: %w", rel, werr)
 	}
 	return tmp, nil
@@ -476,7 +481,7 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 
 // replace renames tmp over rel, if rel still holds old.
 func (c *Checkout) replace(rel, tmp string, old []byte) error {
-	fi, err := c.root.Lstat(rel)
+	fi, err := c.lstat(rel)
 	if err != nil {
 		return err
 	}
@@ -491,7 +496,9 @@ func (c *Checkout) replace(rel, tmp string, old []byte) error {
 	if !bytes.Equal(now, old) {
 		return fmt.Errorf("%s: %w", rel, ErrChanged)
 	}
-	if err := c.root.Rename(tmp, rel); err != nil {
+	d, base, done := c.at(rel)
+	defer done()
+	if err := d.Rename(path.Base(tmp), base); err != nil {
 		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	return nil

@@ -23,7 +23,9 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	if base := path.Base(rel); base == ".." || base == "." || base == "/" {
 		return nil, 0, &fs.PathError{Op: "open", Path: rel, Err: fs.ErrInvalid}
 	}
-	fi, err := c.root.Lstat(rel)
+	d, base, done := c.at(rel)
+	defer done()
+	fi, err := d.Lstat(base)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -37,7 +39,7 @@ func (c *Checkout) ReadFile(rel string) ([]byte, fs.FileMode, error) {
 	if fi.Size() > limit {
 		return nil, 0, &TooLargeError{Size: fi.Size(), Limit: limit}
 	}
-	f, err := c.root.OpenFile(rel, os.O_RDONLY|openFlags, 0)
+	f, err := d.OpenFile(base, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -192,8 +192,8 @@ func (r *run) judgeCharts() {
 		for k, site := range s.file.Sites {
 			switch site.Kind {
 			case rewrite.KindHelmImage, rewrite.KindHelmValue, rewrite.KindHelmTemplate:
-				if p := &r.plans[i][k]; p.key != "" && p.note == "" {
-					p.note = NoteUnverified
+				if p := &r.plans[i][k]; p.key != "" && p.noted() == "" {
+					p.more().note = NoteUnverified
 				}
 			}
 		}
@@ -380,7 +380,7 @@ func (r *run) judge(j *chartJudge) {
 		}
 		p.key = rs.ref
 		if rs.ref != site.Written {
-			p.note = "the chart renders it as " + rs.ref
+			p.more().note = "the chart renders it as " + rs.ref
 		}
 		if site.TagSlot() {
 			// the tag the chart renders from appVersion is written with
@@ -389,14 +389,14 @@ func (r *run) judge(j *chartJudge) {
 			if moved := site.MovedTag(); moved != "" {
 				ref.Tag, ref.Digest = moved, ""
 				p.key = ref.String()
-				p.note = "the chart's appVersion moved: its tag follows, to " + moved
+				p.more().note = "the chart's appVersion moved: its tag follows, to " + moved
 			}
 			if ref.Tag == "" || ref.Digest != "" {
 				p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": no tag of its own to write with the digest"
 				delete(j.sites, id)
 				continue
 			}
-			p.tag = ref.Tag
+			p.more().tag = ref.Tag
 		}
 	}
 }
@@ -706,7 +706,7 @@ func (r *run) proveCharts() {
 				err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", failure)
 				files := map[int]bool{}
 				for _, id := range culprits {
-					r.plans[id.file][id.site].fail = err
+					r.plans[id.file][id.site].more().fail = err
 					files[id.file] = true
 				}
 				r.spliceAll(files)
@@ -738,7 +738,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 	for id, rs := range j.sites {
 		p := &r.plans[id.file][id.site]
 		ri := r.refs[p.key]
-		if ri == nil || ri.digest == "" || p.fail != nil || p.skip != "" {
+		if ri == nil || ri.digest == "" || p.failed() != nil || p.skip != "" {
 			continue
 		}
 		kept, tagless := withDigest(p.key, ri.digest) // the key: a tag appVersion moved
@@ -883,12 +883,12 @@ func (r *run) refuse(j *chartJudge, why string) {
 		files[i] = true
 		for k := range r.plans[i] {
 			p := &r.plans[i][k]
-			if p.key == "" || p.skip != "" || p.fail != nil {
+			if p.key == "" || p.skip != "" || p.failed() != nil {
 				continue
 			}
 			ri := r.refs[p.key]
 			if ri != nil && ri.digest != "" && ri.digest != r.scans[i].file.Sites[k].Ref.Digest || r.notes[i] != nil && r.notes[i][k] != rewrite.PolicyNone {
-				p.fail = err
+				p.more().fail = err
 			}
 		}
 	}

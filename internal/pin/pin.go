@@ -178,20 +178,51 @@ const sinkJobs = 16
 type sitePlan struct {
 	key  string // the reference to resolve, as written or as rendered; "" when not pinned
 	skip string // why the site is left alone
-	note string // more to say of it in the report
 	bare bool   // its digest key takes bare hex
-	// tag is the tag written with the digest ("tag@digest") where the
-	// site takes its tag from the chart's appVersion
-	tag string
 	// hidden: a value found by its form alone that no render shows as an
 	// image; it was never an image, and is not reported
 	hidden bool
 	// keepAlways: its container pulls Always, and its image is private:
 	// the pull may be the cluster's credential check.
 	keepAlways bool
+	// more is what only a chart's sites have: a file naming an image
+	// 450,000 times has as many plans, each kept small
+	*planMore
+}
+
+// planMore is the part of a site's plan that charts decide.
+type planMore struct {
+	note string // more to say of it in the report
+	// tag is the tag written with the digest ("tag@digest") where the
+	// site takes its tag from the chart's appVersion
+	tag string
 	// fail is why the run refused to write the site's change after all
 	// (a chart whose render did not prove it).
 	fail error
+}
+
+// more gives the plan's chart part, made when first asked.
+func (p *sitePlan) more() *planMore {
+	if p.planMore == nil {
+		p.planMore = &planMore{}
+	}
+	return p.planMore
+}
+
+// failed is why the run refused the site's change after all; nil if it did not.
+func (p *sitePlan) failed() error {
+	if p.planMore == nil {
+		return nil
+	}
+	return p.fail
+}
+
+// noted is more to say of the site in the report.
+func (p *sitePlan) noted() string {
+	if p.planMore == nil {
+		return ""
+	}
+	return p.note
 }
 
 // run is one pass of the pipeline.
@@ -233,12 +264,18 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if w, ok := opts.Renderer.(interface{ Warm() }); ok && len(r.cx.Charts()) > 0 {
 		w.Warm() // its workers start while the files are scanned
 	}
-	if err := scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.scans, opts.Jobs, opts.Progress); err != nil {
+	early := r.startResolving()
+	r.plans = make([][]sitePlan, len(r.scans))
+	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.scans, opts.Jobs, opts.Progress, func(i int) {
+		r.plan(i)
+		early.ask(r, i)
+	})
+	if err != nil {
+		early.stop()
 		return nil, err
 	}
-	r.plan()
 	r.judgeCharts()
-	r.resolve()
+	r.resolve(early)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -320,38 +357,37 @@ func (r *run) list() (*candidates, error) {
 	return c, nil
 }
 
-// plan decides, site by site, the reference it follows, or why it is left
-// alone (its own reason, or the configuration's ignore list).
-func (r *run) plan() {
-	r.plans = make([][]sitePlan, len(r.scans))
-	for i, s := range r.scans {
-		if s.file == nil {
-			continue
-		}
-		plans := make([]sitePlan, len(s.file.Sites))
-		for j, site := range s.file.Sites {
-			p := &plans[j]
-			where, builtHere := r.built.Builds(s.file.Path, site.Written, site.Ref)
-			switch {
-			case !site.Pinnable():
-				p.skip = site.Skip
-			case r.opts.Filter != nil && r.opts.Filter.Ignored(site.Ref):
-				p.skip = ReasonConfigIgnored
-			case site.PullPolicy == "Never":
-				p.skip = ReasonNeverPull
-			case builtHere:
-				p.skip = built.Reason(where)
-			default:
-				p.key, p.bare = site.Written, site.BareDigest()
-			}
-		}
-		r.plans[i] = plans
+// plan decides, site by site, the reference each site of file i follows,
+// or why it is left alone (its own reason, or the configuration's ignore
+// list).
+func (r *run) plan(i int) {
+	s := r.scans[i]
+	if s.file == nil {
+		return
 	}
+	plans := make([]sitePlan, len(s.file.Sites))
+	for j, site := range s.file.Sites {
+		p := &plans[j]
+		where, builtHere := r.built.Builds(s.file.Path, site.Written, site.Ref)
+		switch {
+		case !site.Pinnable():
+			p.skip = site.Skip
+		case r.opts.Filter != nil && r.opts.Filter.Ignored(site.Ref):
+			p.skip = ReasonConfigIgnored
+		case site.PullPolicy == "Never":
+			p.skip = ReasonNeverPull
+		case builtHere:
+			p.skip = built.Reason(where)
+		default:
+			p.key, p.bare = site.Written, site.BareDigest()
+		}
+	}
+	r.plans[i] = plans
 }
 
-// resolve asks each unique tag once, and settles every reference on the
-// digest its sites are to carry.
-func (r *run) resolve() {
+// resolve asks each unique tag once (those the scan asked already, not
+// again), and settles every reference on the digest its sites are to carry.
+func (r *run) resolve(early *early) {
 	var tags []name.Tag
 	asked := map[string]bool{}
 	for i, plans := range r.plans {
@@ -371,7 +407,7 @@ func (r *run) resolve() {
 			ri := &refInfo{image: ref.Familiar(), ref: ref}
 			if t, err := ref.Canonical(); err == nil && !r.opts.Offline {
 				ri.canon = t.Name()
-				if !asked[ri.canon] {
+				if !asked[ri.canon] && !early.asked(ri.canon) {
 					asked[ri.canon] = true
 					tags = append(tags, t)
 				}
@@ -379,8 +415,8 @@ func (r *run) resolve() {
 			r.refs[p.key] = ri
 		}
 	}
-	var answers map[string]resolve.Result
-	if len(tags) > 0 {
+	answers := early.finish(tags)
+	if answers == nil && len(tags) > 0 {
 		answers = r.res.Resolve(r.ctx, tags)
 	}
 	for _, ri := range r.refs {
@@ -514,7 +550,7 @@ const NoteKeptAlways = "kept Always (a private image: the pull checks credential
 // it is), in the form its place takes.
 func (r *run) digestAt(i, j int) string {
 	p := &r.plans[i][j]
-	if p.skip != "" || p.fail != nil || p.key == "" {
+	if p.skip != "" || p.failed() != nil || p.key == "" {
 		return ""
 	}
 	ri := r.refs[p.key]
@@ -524,7 +560,7 @@ func (r *run) digestAt(i, j int) string {
 	if p.bare {
 		return strings.TrimPrefix(ri.digest, "sha256:")
 	}
-	if p.tag != "" {
+	if p.planMore != nil && p.tag != "" {
 		return p.tag + "@" + ri.digest
 	}
 	return ri.digest
@@ -558,7 +594,7 @@ func (r *run) spliceAll(only map[int]bool) {
 		})
 		r.spliced[i], r.edits[i], r.notes[i] = nil, nil, notes
 		var out []byte
-		changes, err := rewrite.Changes(f.Data, edits)
+		changes, edits, err := rewrite.Changes(f.Data, edits)
 		if err == nil && changes && inChart[i] {
 			out, err = rewrite.Apply(f.Data, edits)
 		}
@@ -568,6 +604,9 @@ func (r *run) spliceAll(only map[int]bool) {
 		r.errs[i] = err
 		if err == nil && !r.opts.Offline && changes {
 			r.spliced[i], r.edits[i] = out, edits
+		}
+		if !inChart[i] {
+			f.Settle() // a chart's files are spliced again when its render refuses a value
 		}
 	})
 }
@@ -667,6 +706,7 @@ func (r *run) report(changes []Change) *report.Report {
 		}
 		first := len(rep.Entries) // the file's entries start here
 		for j, site := range f.Sites {
+			f.Sites[j] = nil // its entry takes its place: the sites go as the entries grow
 			var note rewrite.PolicyNote
 			if r.notes[i] != nil && r.errs[i] == nil {
 				note = r.notes[i][j]

@@ -146,7 +146,7 @@ func check(ctx context.Context, c Resolver, refs map[string]*refInfo, opts Optio
 
 // entry reports one site, given what the run knows of its reference.
 func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.PolicyNote, opts Options) report.Entry {
-	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written, Note: p.note}
+	e := report.Entry{File: file, Line: s.Line, Column: s.Column, Kind: string(s.Kind), Ref: s.Written, Note: p.noted()}
 	if s.AppVersion && e.Note == "" {
 		e.Note = NoteAppVersion
 	}
@@ -154,9 +154,9 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 	case p.skip != "" || ri == nil:
 		e.Status, e.Reason = report.Skipped, p.skip
 		return e
-	case p.fail != nil:
+	case p.failed() != nil:
 		e.Image, e.Tag, e.OldDigest = ri.image, ri.ref.Follows(), s.Ref.Digest
-		e.Status, e.Error = report.Failed, p.fail.Error()
+		e.Status, e.Error = report.Failed, p.failed().Error()
 		return e
 	}
 	r := ri.res

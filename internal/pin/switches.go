@@ -34,10 +34,10 @@ func (r *run) switchOn(j *chartJudge, ids []siteRef, marked render.Files) {
 		prefix, own := subchartOf(j.rel(r.scans[id.file].file.Path))
 		var found [][]string
 		if prefix == "" {
-			found = switchesAbove(defaults, site.ValuePath)
+			found = switchesAbove(defaults, site.ValuePath())
 		} else {
-			found = switchesAbove(defaults, append([]string{prefix}, site.ValuePath...))
-			for _, sw := range switchesAbove(loadValues(j.files[own]), site.ValuePath) {
+			found = switchesAbove(defaults, append([]string{prefix}, site.ValuePath()...))
+			for _, sw := range switchesAbove(loadValues(j.files[own]), site.ValuePath()) {
 				found = append(found, append([]string{prefix}, sw...))
 			}
 			found = append(found, dependencySwitches(j.files["Chart.yaml"], defaults, prefix)...)

@@ -12,17 +12,18 @@ const diffContext = 3
 
 // WriteDiff writes a unified diff (a/ and b/ paths, three lines of
 // context) of what edits make of old, hunk by hunk as it goes: the edits
-// say which lines change, so no line is compared with another, and the
-// diff of a file of half a million changed lines takes no more memory than
-// a hunk. Edits that overlap, or fall outside old, are an error and write
-// nothing.
+// say which lines change, so no line is compared with another. A change's
+// new text is made when it is written, and dropped: the diff of a file of
+// half a million changed lines holds, beyond old, one small record a
+// change. Edits that overlap, or fall outside old, are an error and write
+// nothing. Edits may be reordered (see Changes).
 func WriteDiff(w io.Writer, path string, old []byte, edits []Edit) error {
-	es, err := normalise(old, append([]Edit(nil), edits...))
+	es, err := normalise(old, edits)
 	if err != nil || len(es) == 0 {
 		return err
 	}
-	starts := diffLines(old)
-	changes := changesOf(old, starts, es)
+	d := &differ{old: old, starts: diffLines(old), es: es}
+	changes := d.changes()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(bw, "--- a/%s\n+++ b/%s\n", path, path)
 	delta := 0 // lines the changes so far add
@@ -32,17 +33,29 @@ func WriteDiff(w io.Writer, path string, old []byte, edits []Edit) error {
 		for j < len(changes) && changes[j].from-changes[j-1].to <= 2*diffContext {
 			j++
 		}
-		delta = writeHunk(bw, old, starts, changes[i:j], delta)
+		delta = d.writeHunk(bw, changes[i:j], delta)
 		i = j
 	}
 	return bw.Flush()
 }
 
+// differ is what a diff reads: the old bytes, where their lines start, and
+// the sorted edits.
+type differ struct {
+	old    []byte
+	starts []int
+	es     []Edit
+	buf    []byte // a change's text, made again for each
+}
+
 // change is the old lines [from, to) (0-based; from == to for lines only
-// inserted before from) and the text that replaces them.
+// inserted before from), replaced by the text edits [k0, k1) make of them
+// (lines long).
 type change struct {
 	from, to int
-	text     []byte
+	k0, k1   int
+	insert   bool // lines only inserted: the text is the edits' texts
+	lines    int
 }
 
 // diffLines is the offset each line of data starts at, and len(data) at
@@ -79,8 +92,9 @@ func lineEnd(data []byte, starts []int, n int) int {
 	return len(data)
 }
 
-// changesOf groups sorted edits into changes of whole lines.
-func changesOf(old []byte, starts []int, es []Edit) []change {
+// changes groups the edits into changes of whole lines.
+func (d *differ) changes() []change {
+	old, starts, es := d.old, d.starts, d.es
 	var out []change
 	for k := 0; k < len(es); {
 		e := es[k]
@@ -88,10 +102,11 @@ func changesOf(old []byte, starts []int, es []Edit) []change {
 		if e.Start == e.End && e.Start == starts[from] && len(e.Text) > 0 && e.Text[len(e.Text)-1] == '\n' &&
 			(e.Start < len(old) || len(old) == 0 || old[len(old)-1] == '\n') {
 			// whole lines inserted before line from
-			c := change{from: from, to: from, text: []byte(e.Text)}
+			c := change{from: from, to: from, k0: k, insert: true}
 			for k++; k < len(es) && es[k].Start == e.Start && es[k].End == e.End && es[k].Text != "" && es[k].Text[len(es[k].Text)-1] == '\n'; k++ {
-				c.text = append(c.text, es[k].Text...)
 			}
+			c.k1 = k
+			c.lines = countLines(d.text(c))
 			out = append(out, c)
 			continue
 		}
@@ -108,23 +123,39 @@ func changesOf(old []byte, starts []int, es []Edit) []change {
 			}
 			k++
 		}
-		lo, hi := starts[from], lineEnd(old, starts, to-1)
-		var text []byte
-		prev := lo
-		for _, x := range es[k0:k] {
-			text = append(text, old[prev:x.Start]...)
-			text = append(text, x.Text...)
-			prev = x.End
-		}
-		text = append(text, old[prev:hi]...)
-		out = append(out, change{from: from, to: to, text: text})
+		c := change{from: from, to: to, k0: k0, k1: k}
+		c.lines = countLines(d.text(c))
+		out = append(out, c)
 	}
 	return out
 }
 
+// text is the new text of change c, in d's buffer: valid until the next call.
+func (d *differ) text(c change) []byte {
+	text := d.buf[:0]
+	if c.insert {
+		for _, x := range d.es[c.k0:c.k1] {
+			text = append(text, x.Text...)
+		}
+		d.buf = text
+		return text
+	}
+	lo, hi := d.starts[c.from], lineEnd(d.old, d.starts, c.to-1)
+	prev := lo
+	for _, x := range d.es[c.k0:c.k1] {
+		text = append(text, d.old[prev:x.Start]...)
+		text = append(text, x.Text...)
+		prev = x.End
+	}
+	text = append(text, d.old[prev:hi]...)
+	d.buf = text
+	return text
+}
+
 // writeHunk writes one hunk of changes (delta: the lines earlier changes
 // added) and returns delta after it.
-func writeHunk(w *bufio.Writer, old []byte, starts []int, cs []change, delta int) int {
+func (d *differ) writeHunk(w *bufio.Writer, cs []change, delta int) int {
+	old, starts := d.old, d.starts
 	nLines := len(starts)
 	if len(old) == 0 || old[len(old)-1] == '\n' {
 		nLines-- // starts ends with the offset past the last newline
@@ -133,7 +164,7 @@ func writeHunk(w *bufio.Writer, old []byte, starts []int, cs []change, delta int
 	last := min(cs[len(cs)-1].to+diffContext, nLines)
 	oldCount, newCount := last-first, last-first
 	for _, c := range cs {
-		newCount += countLines(c.text) - (c.to - c.from)
+		newCount += c.lines - (c.to - c.from)
 	}
 	newFirst := first + delta
 	fmt.Fprintf(w, "@@ -%s +%s @@\n", hunkRange(first, oldCount), hunkRange(newFirst, newCount))
@@ -155,7 +186,7 @@ func writeHunk(w *bufio.Writer, old []byte, starts []int, cs []change, delta int
 		for n := c.from; n < c.to; n++ {
 			line('-', old[starts[n]:lineEnd(old, starts, n)])
 		}
-		for rest := c.text; len(rest) > 0; {
+		for rest := d.text(c); len(rest) > 0; {
 			n := bytes.IndexByte(rest, '\n') + 1
 			if n == 0 {
 				n = len(rest)
@@ -163,7 +194,7 @@ func writeHunk(w *bufio.Writer, old []byte, starts []int, cs []change, delta int
 			line('+', rest[:n])
 			rest = rest[n:]
 		}
-		delta += countLines(c.text) - (c.to - c.from)
+		delta += c.lines - (c.to - c.from)
 		at = c.to
 	}
 	context(at, last)

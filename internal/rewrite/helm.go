@@ -78,7 +78,7 @@ func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
 			if t := deref(v); t != nil && t.Kind == yaml.ScalarNode {
 				if t.Tag == "!!str" && t.Value != "" && w.once(t) {
 					s := w.site(v, KindHelmValue)
-					s.ValuePath = append(append([]string(nil), p...), "image")
+					s.helmOf().path = append(append([]string(nil), p...), "image")
 					if s.Pinnable() && s.Ref.Tag == "" && s.Ref.Digest == "" {
 						s.skip(ReasonBareName)
 					}
@@ -92,7 +92,7 @@ func (w *yamlWalk) valueNode(n *yaml.Node, p []string, hv *helmVals) {
 			// a reference under a key no rule knows (global.imageK8S): a
 			// candidate; whether it makes an image, the chart's render says
 			s := w.site(v, KindHelmValue)
-			s.ValuePath = append(append([]string(nil), p...), k.Value)
+			s.helmOf().path = append(append([]string(nil), p...), k.Value)
 			s.Loose = true
 			w.add(s)
 			continue
@@ -158,7 +158,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	if t := deref(tagV); t != nil && t.Kind == yaml.ScalarNode && t.Line > 0 {
 		anchor = t
 	}
-	s := &Site{Kind: KindHelmImage, Line: anchor.Line, Column: anchor.Column, ValuePath: append([]string(nil), p...)}
+	s := &Site{Kind: KindHelmImage, Line: anchor.Line, Column: anchor.Column, helm: &helmPart{path: append([]string(nil), p...)}}
 	done := func() {
 		if w.f.src.ignored(s.Line) || w.f.src.ignored(repoK.Line) {
 			s.skip(ReasonIgnored)
@@ -180,7 +180,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	s.Written = full
 	if repoV.Kind == yaml.ScalarNode {
 		if sp, _, err := w.f.locate(repo); err == nil {
-			s.mark = sp
+			s.helmOf().mark = sp
 		}
 	}
 
@@ -226,7 +226,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 			if why != "" {
 				s.skip(ReasonAppVersionTag + why)
 			} else if s.Pinnable() {
-				s.tagSlot = slot
+				s.helmOf().slot = slot
 				w.pullPolicy(m, s)
 			}
 			done()
@@ -387,6 +387,6 @@ func (w *yamlWalk) appVersionMark(s *Site, t *yaml.Node, ch *Chart) {
 		s.skip(ReasonUneditable)
 		return
 	}
-	s.tagSlot = &tagSlot{at: sp.start, end: sp.end, appVersion: ch.AppVersion,
+	s.helmOf().slot = &tagSlot{at: sp.start, end: sp.end, appVersion: ch.AppVersion,
 		mark: span{start: start + m[2], end: start + m[3], valid: true}, moveTo: strings.Replace(s.Ref.Tag, marked, ch.AppVersion, 1)}
 }

@@ -67,19 +67,49 @@ type Site struct {
 	// AppVersion is set when the tag is not written in the file but taken
 	// from the chart's appVersion (the tag the chart renders by default).
 	AppVersion bool
-	// ValuePath is where a Helm value sits in its values: the keys down
-	// to it ("[]" for a list's item).
-	ValuePath []string
 	// Loose: a Helm value found by its form alone, under a key no rule
 	// knows; it is an image only where a render shows it as one.
 	Loose bool
+	bare  bool // the digest key holds bare hex (see BareDigest)
 
 	ref       span       // the reference's characters in the file
-	mark      span       // an image map's repository value (see Mark)
-	bare      bool       // the digest key holds bare hex (see BareDigest)
 	container *container // built-in Kubernetes container: where imagePullPolicy lives
 	kustomize *kustEntry // kustomization images[] entry
-	tagSlot   *tagSlot   // a Helm tag that follows the chart's appVersion
+	// helm is what only a Helm value has: a file naming an image 450,000
+	// times has as many sites, each kept small
+	helm *helmPart
+}
+
+// helmPart is the part of a site only Helm values have.
+type helmPart struct {
+	path []string // see ValuePath
+	mark span     // an image map's repository value (see Mark)
+	slot *tagSlot // a Helm tag that follows the chart's appVersion
+}
+
+// ValuePath is where a Helm value sits in its values: the keys down to it
+// ("[]" for a list's item); nil for a site of another kind.
+func (s *Site) ValuePath() []string {
+	if s.helm == nil {
+		return nil
+	}
+	return s.helm.path
+}
+
+// helmOf gives the site's Helm part, made when first asked.
+func (s *Site) helmOf() *helmPart {
+	if s.helm == nil {
+		s.helm = &helmPart{}
+	}
+	return s.helm
+}
+
+// tagSlot is the site's appVersion tag slot; nil when it has none.
+func (s *Site) tagSlot() *tagSlot {
+	if s.helm == nil {
+		return nil
+	}
+	return s.helm.slot
 }
 
 // tagSlot is where an image map that takes its tag from the chart's
@@ -103,14 +133,14 @@ type tagSlot struct {
 
 // TagSlot tells a Helm image whose tag pinbot writes (the one the chart
 // renders from appVersion), with its digest: Rewrite is given "tag@digest".
-func (s *Site) TagSlot() bool { return s.tagSlot != nil }
+func (s *Site) TagSlot() bool { return s.tagSlot() != nil }
 
 // MovedTag is the tag a marked appVersion tag moves to, "" when it stays.
 func (s *Site) MovedTag() string {
-	if s.tagSlot == nil {
+	if s.tagSlot() == nil {
 		return ""
 	}
-	return s.tagSlot.moveTo
+	return s.tagSlot().moveTo
 }
 
 // edits writes text (tag@digest) into the slot, with the mark.
@@ -160,8 +190,8 @@ type kustEntry struct {
 // are told which rendered image a value makes by writing a marker there.
 func (s *Site) Mark() (start, end int, ok bool) {
 	switch {
-	case s.mark.valid:
-		return s.mark.start, s.mark.end, true
+	case s.helm != nil && s.helm.mark.valid:
+		return s.helm.mark.start, s.helm.mark.end, true
 	case s.ref.valid:
 		return s.ref.start, s.ref.end, true
 	}
@@ -199,14 +229,14 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 	if !s.Pinnable() || digest == "" {
 		return edits, PolicyNone
 	}
-	if s.tagSlot != nil {
+	if slot := s.tagSlot(); slot != nil {
 		// "tag@digest": the tag the chart renders, written with its
 		// digest; a digest alone has no tag to go with, and is not written
 		if !strings.Contains(digest, "@") {
 			return edits, PolicyNone
 		}
 		if digest != s.Ref.Tag+"@"+s.Ref.Digest {
-			edits = s.tagSlot.edits(edits, digest, f)
+			edits = slot.edits(edits, digest, f)
 		}
 		return s.policyEdits(edits, f, pol)
 	}
