@@ -456,7 +456,7 @@ func (c *Checkout) writeTemp(rel string, data []byte) (string, error) {
 	// The whole mode is kept: permissions, and the setuid, setgid and
 	// sticky bits that a mode's Perm() leaves out.
 	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	d, base, done := c.at(tmp)
+	d, base, done := c.atForWrite(tmp)
 	defer done()
 	f, err := d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
@@ -496,9 +496,13 @@ func (c *Checkout) replace(rel, tmp string, old []byte) error {
 	if !bytes.Equal(now, old) {
 		return fmt.Errorf("%s: %w", rel, ErrChanged)
 	}
-	d, base, done := c.at(rel)
+	d, base, done := c.atForWrite(rel)
 	defer done()
-	if err := d.Rename(path.Base(tmp), base); err != nil {
+	from := tmp // beside rel: in d, its name alone
+	if d != c.root {
+		from = path.Base(tmp)
+	}
+	if err := d.Rename(from, base); err != nil {
 		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	return nil

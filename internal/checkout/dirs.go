@@ -67,6 +67,23 @@ func (c *Checkout) at(rel string) (r *os.Root, name string, done func()) {
 	return r, path.Base(rel), done
 }
 
+// atForWrite is at for a write: a directory open since before is used only
+// while it is still the one at its path in the checkout. One moved away
+// during the run (out of the checkout, say) is not written through; the
+// path is then reached from the checkout's root, which stays inside it.
+func (c *Checkout) atForWrite(rel string) (r *os.Root, name string, done func()) {
+	r, name, done = c.at(rel)
+	if r == c.root {
+		return r, name, done
+	}
+	here, err1 := r.Stat(".")
+	there, err2 := c.root.Lstat(path.Dir(rel))
+	if err1 != nil || err2 != nil || !os.SameFile(here, there) {
+		return c.root, rel, done
+	}
+	return r, name, done
+}
+
 func (c *Checkout) lstat(rel string) (fs.FileInfo, error) {
 	d, base, done := c.at(rel)
 	defer done()

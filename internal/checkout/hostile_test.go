@@ -310,3 +310,62 @@ func TestReadFileAfterTheTreeChanged(t *testing.T) {
 		t.Errorf("after the directory was made again: %q %v", data, err)
 	}
 }
+
+// TestWriteAfterTheDirectoryMovedOut: a directory read from, then moved
+// out of the checkout during the run (and another made in its place), is
+// never written through: the write lands in the checkout, or nowhere.
+func TestWriteAfterTheDirectoryMovedOut(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	write(t, root, "deploy/app.yaml", "old")
+	co, err := Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if data, _, err := co.ReadFile("deploy/app.yaml"); err != nil || string(data) != "old" {
+		t.Fatalf("read: %q %v", data, err)
+	}
+	if err := os.Rename(filepath.Join(root, "deploy"), filepath.Join(outside, "deploy")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "deploy/app.yaml", "old")
+	if err := co.WriteFile("deploy/app.yaml", []byte("old"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(outside, "deploy/app.yaml")); string(got) != "old" {
+		t.Errorf("the directory moved out was written: %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "deploy/app.yaml")); string(got) != "new" {
+		t.Errorf("the checkout's file holds %q", got)
+	}
+	if left, _ := os.ReadDir(filepath.Join(outside, "deploy")); len(left) != 1 {
+		t.Errorf("outside holds %d files", len(left))
+	}
+}
+
+// TestWriteInMoreDirectoriesThanKeptOpen: past the directories kept open,
+// files are read and written from the checkout's root, as well.
+func TestWriteInMoreDirectoriesThanKeptOpen(t *testing.T) {
+	root := t.TempDir()
+	n := maxDirRoots + 5
+	for i := 0; i < n; i++ {
+		write(t, root, fmt.Sprintf("d%03d/sub/app.yaml", i), "old")
+	}
+	co, err := Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("d%03d/sub/app.yaml", i)
+		if data, _, err := co.ReadFile(p); err != nil || string(data) != "old" {
+			t.Fatalf("%s: %q %v", p, data, err)
+		}
+		if err := co.WriteFile(p, []byte("old"), []byte("new")); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(root, p)); string(got) != "new" {
+			t.Fatalf("%s holds %q", p, got)
+		}
+	}
+}
