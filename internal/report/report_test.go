@@ -260,16 +260,16 @@ func TestBodyListsVanishedFirst(t *testing.T) {
 	}
 }
 
-// TestREADMENamesEverySARIFRule: the README's code scanning section lists
+// TestDocsNameEverySARIFRule: the Action page's code scanning section lists
 // every rule pinbot reports under.
-func TestREADMENamesEverySARIFRule(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+func TestDocsNameEverySARIFRule(t *testing.T) {
+	data, err := os.ReadFile("../../docs/action.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range sarifRules {
 		if !strings.Contains(string(data), "`"+r.ID+"`") {
-			t.Errorf("the README does not name the SARIF rule %s", r.ID)
+			t.Errorf("docs/action.md does not name the SARIF rule %s", r.ID)
 		}
 	}
 }

@@ -18,10 +18,10 @@ func markdownTable() string {
 	return b.String()
 }
 
-// TestREADMETable: the README's "Where images are found" is the table of
+// TestREADMETable: the formats page's "Where images are found" is the table of
 // formats (go test -run TestREADMETable -update rewrites it).
 func TestREADMETable(t *testing.T) {
-	const path = "../../README.md"
+	const path = "../../docs/formats.md"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestREADMETable(t *testing.T) {
 	readme := string(data)
 	start := strings.Index(readme, readmeHead)
 	if start < 0 {
-		t.Fatal("the README has no table of where images are found")
+		t.Fatal("docs/formats.md has no table of where images are found")
 	}
 	end := start + strings.Index(readme[start:], "\n\n") + 1
 	want := markdownTable()
@@ -40,6 +40,6 @@ func TestREADMETable(t *testing.T) {
 			}
 			return
 		}
-		t.Errorf("the README's table differs from the table of formats; run go test ./internal/rewrite -run TestREADMETable -update\ngot:\n%s\nwant:\n%s", got, want)
+		t.Errorf("docs/formats.md's table differs from the table of formats; run go test ./internal/rewrite -run TestREADMETable -update\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
