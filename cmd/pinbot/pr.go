@@ -88,20 +88,22 @@ opened, updated or closed.`,
 			// A dry run that knows its base needs no GitHub at all: it shows
 			// what would be sent, and says what it did not check.
 			preview := o.dryRun && o.base != ""
-			var gh *forge.GitHub
+			var fg forge.Forge // nil for a preview
 			if !preview {
 				hc, err := o.httpClient(cmd, repo, apiURL)
 				if err != nil {
 					return err
 				}
-				if gh, err = forge.NewGitHub(forge.GitHubOptions{HTTPClient: hc, APIURL: apiURL, Logger: g.logger(cmd.ErrOrStderr())}); err != nil {
+				gh, err := forge.NewGitHub(forge.GitHubOptions{HTTPClient: hc, APIURL: apiURL, Logger: g.logger(cmd.ErrOrStderr())})
+				if err != nil {
 					return usageError("%v", err)
 				}
+				fg = gh
 			}
 
-			if s.opts.MinAge > 0 && gh != nil {
+			if s.opts.MinAge > 0 && fg != nil {
 				// the first sightings the pull request keeps
-				body, opened, err := gh.OpenBody(ctx, repo, o.branch)
+				body, opened, err := fg.OpenBody(ctx, repo, o.branch)
 				if err != nil {
 					return &exitError{code: exitForge, err: err}
 				}
@@ -142,7 +144,7 @@ opened, updated or closed.`,
 				writePreview(stdout, repo, req)
 				return outcome(rep, false)
 			}
-			result, perr := gh.Publish(ctx, req)
+			result, perr := fg.Publish(ctx, req)
 			if result != nil {
 				rep.PullRequest = &report.PullRequest{Action: string(result.Action), Number: result.Number, URL: result.URL,
 					Branch: result.Branch, Base: result.Base, DryRun: result.DryRun}

@@ -14,9 +14,15 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Repo is a repository on the forge.
+//
+// Owner is the namespace the repository sits in: a GitHub user or
+// organisation; on a forge with nested groups (GitLab), the whole group
+// path, slashes and all ("group/subgroup"). Name is the repository's own
+// name, never holding a slash; String is the path a forge names it by.
 type Repo struct {
 	Owner, Name string
 }
@@ -126,10 +132,20 @@ var ErrForeignCommits = errors.New("the branch holds commits pinbot did not make
 // base branch's: committing would undo someone's change.
 var ErrStaleCheckout = errors.New("the checkout is not at the base branch's head")
 
-// Forge publishes a change as one pull request, kept current.
+// Forge is what "pinbot pr" asks of a forge: GitHub (GitHub) is one; a
+// forge of another kind is one more implementation of these two methods,
+// and nothing else changes.
 type Forge interface {
+	// Publish makes the change one pull request from req.Branch, kept
+	// current: opened, updated, left unchanged or closed.
 	Publish(ctx context.Context, req Request) (*Result, error)
+	// OpenBody is the body of the open pull request from branch, and
+	// when it was opened (the first sightings it keeps are never older);
+	// "" and the zero time when none is open.
+	OpenBody(ctx context.Context, repo Repo, branch string) (body string, opened time.Time, err error)
 }
+
+var _ Forge = (*GitHub)(nil)
 
 // BlobSHA is git's object id for a file's bytes.
 func BlobSHA(data []byte) string {

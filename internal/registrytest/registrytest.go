@@ -248,12 +248,6 @@ func mirrorTarget(registry, ref string, opts ...name.Option) (name.Tag, error) {
 	return name.NewTag(fmt.Sprintf("%s/%s/%s/%s:%s", registry, Prefix, host(t), t.RepositoryStr(), t.TagStr()), opts...)
 }
 
-// Image is a small image whose digest depends only on ref and generation:
-// generation 0 is the image a tag first points at, 1 the one it moves to.
-func Image(ref string, generation int) (v1.Image, error) {
-	return imageFor(ref, generation, v1.Platform{OS: "linux", Architecture: "amd64"}, Build{})
-}
-
 // Build is what an image pushed by PushBuild carries beyond its name and
 // generation: labels, a creation time, a layer of Size bytes.
 type Build struct {
@@ -295,17 +289,6 @@ func (r *Registry) PushBuild(ref string, generation int, b Build) (string, error
 		r.note(ref)
 	}
 	return d, err
-}
-
-// Index is a two-platform index (linux/amd64, linux/arm64) whose digest
-// depends only on ref and generation.
-func Index(ref string, generation int) (v1.ImageIndex, error) {
-	return IndexOf(ref, generation, "linux/amd64", "linux/arm64")
-}
-
-// IndexOf is an index of exactly the given platforms ("linux/arm64/v8").
-func IndexOf(ref string, generation int, platforms ...string) (v1.ImageIndex, error) {
-	return indexOf(ref, generation, Build{Platforms: platforms})
 }
 
 func indexOf(ref string, generation int, b Build) (v1.ImageIndex, error) {

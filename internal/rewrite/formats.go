@@ -128,13 +128,6 @@ func finderOf(f Format) *finder {
 	return nil
 }
 
-func (f Format) String() string {
-	if fd := finderOf(f); fd != nil {
-		return fd.name
-	}
-	return "none"
-}
-
 // Kind names the language of the format's files: "YAML", "Dockerfile"...
 func (f Format) Kind() string {
 	if fd := finderOf(f); fd != nil {
@@ -165,9 +158,6 @@ func Table() []Row {
 	}
 	return out
 }
-
-// Detect tells a file's format from its slash-separated path alone.
-func Detect(p string) Format { return (*Context)(nil).Detect(p) }
 
 // Detect tells a file's format from its slash-separated path and what the
 // context knows of the checkout.
