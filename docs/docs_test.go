@@ -250,4 +250,3 @@ func TestLinks(t *testing.T) {
 		}
 	}
 }
-

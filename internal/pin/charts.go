@@ -51,7 +51,7 @@ const NoteUnverified = "not verified by rendering: no chart here to render"
 type chartJudge struct {
 	dir     string
 	files   render.Files // as the checkout holds them
-	members []int        // the scans of its files with sites
+	members []*fileRun   // its files with sites
 	sets    []*valueSet
 	// By judged site: the reference it renders, and where (set, slot).
 	sites map[siteRef]*renderedSite
@@ -68,7 +68,11 @@ type chartJudge struct {
 	unowned map[string]string
 }
 
-type siteRef struct{ file, site int }
+// siteRef is a site of a file of the run.
+type siteRef struct {
+	f    *fileRun
+	site int
+}
 
 type renderedSite struct {
 	ref   string
@@ -165,34 +169,34 @@ func (r *run) judgeCharts() {
 	for _, ch := range r.cx.Charts() {
 		all[ch.Dir] = true
 	}
-	judged := map[int]bool{}
+	judged := map[*fileRun]bool{}
 	for _, ch := range r.cx.Charts() {
 		if vendored(ch.Dir, all) {
 			continue
 		}
 		j := &chartJudge{dir: ch.Dir, sites: map[siteRef]*renderedSite{}}
-		for i, s := range r.scans {
-			if s.file != nil && isChartFile(s.file) && within(s.file.Path, ch.Dir) && !judged[i] && r.anyPlanned(i) {
-				j.members = append(j.members, i)
+		for _, fr := range r.files {
+			if fr.file != nil && isChartFile(fr.file) && within(fr.file.Path, ch.Dir) && !judged[fr] && fr.anyPlanned() {
+				j.members = append(j.members, fr)
 			}
 		}
 		if len(j.members) == 0 {
 			continue
 		}
-		for _, i := range j.members {
-			judged[i] = true
+		for _, fr := range j.members {
+			judged[fr], fr.inChart = true, true
 		}
 		r.judge(j)
 		r.charts = append(r.charts, j)
 	}
-	for i, s := range r.scans {
-		if s.file == nil || judged[i] {
+	for _, fr := range r.files {
+		if fr.file == nil || judged[fr] {
 			continue
 		}
-		for k, site := range s.file.Sites {
+		for k, site := range fr.file.Sites {
 			switch site.Kind {
 			case rewrite.KindHelmImage, rewrite.KindHelmValue, rewrite.KindHelmTemplate:
-				if p := &r.plans[i][k]; p.key != "" && p.noted() == "" {
+				if p := &fr.plans[k]; p.key != "" && p.noted() == "" {
 					p.more().note = NoteUnverified
 				}
 			}
@@ -200,8 +204,8 @@ func (r *run) judgeCharts() {
 	}
 }
 
-func (r *run) anyPlanned(i int) bool {
-	for _, p := range r.plans[i] {
+func (fr *fileRun) anyPlanned() bool {
+	for _, p := range fr.plans {
 		if p.key != "" {
 			return true
 		}
@@ -221,11 +225,11 @@ func (j *chartJudge) rel(p string) string {
 // chart is not judged.
 func (r *run) skipAll(j *chartJudge, reason string) {
 	j.notJudged = reason
-	for _, i := range j.members {
-		for k := range r.plans[i] {
-			if p := &r.plans[i][k]; p.key != "" {
+	for _, fr := range j.members {
+		for k := range fr.plans {
+			if p := &fr.plans[k]; p.key != "" {
 				p.key, p.skip = "", reason
-				p.hidden = r.scans[i].file.Sites[k].Loose // no render said it is an image
+				p.hidden = fr.file.Sites[k].Loose // no render said it is an image
 			}
 		}
 	}
@@ -309,8 +313,8 @@ func (r *run) judge(j *chartJudge) {
 
 	// Each value's rendered reference: one, or it is left alone.
 	for _, id := range ids {
-		p := &r.plans[id.file][id.site]
-		site := r.scans[id.file].file.Sites[id.site]
+		p := &id.f.plans[id.site]
+		site := id.f.file.Sites[id.site]
 		rs := j.sites[id]
 		if site.Loose && rs != nil {
 			// found by its form alone: an image only where it lands in an
@@ -331,7 +335,7 @@ func (r *run) judge(j *chartJudge) {
 			continue
 		}
 		if rs == nil {
-			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
+			p.key, p.skip = "", j.notRendered(id.f.file.Path)
 			continue
 		}
 		// Its images: the image fields it lands in, and any other string
@@ -355,7 +359,7 @@ func (r *run) judge(j *chartJudge) {
 		}
 		rs.slots = slots
 		if len(refs) == 0 {
-			p.key, p.skip = "", j.notRendered(r.scans[id.file].file.Path)
+			p.key, p.skip = "", j.notRendered(id.f.file.Path)
 			delete(j.sites, id)
 			continue
 		}
@@ -427,8 +431,8 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 			}
 		}
 		members := map[string]bool{}
-		for _, i := range j.members {
-			members[r.scans[i].file.Path] = true
+		for _, fr := range j.members {
+			members[fr.file.Path] = true
 		}
 		for _, e := range rep.Entries {
 			if !members[e.File] || e.Reason == rewrite.ReasonVariable {
@@ -551,11 +555,11 @@ func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files,
 	}
 	var ids []siteRef
 	anyLoose := false
-	for _, i := range j.members {
-		f := r.scans[i].file
+	for _, fr := range j.members {
+		f := fr.file
 		var edits []rewrite.Edit
 		for k, site := range f.Sites {
-			p := &r.plans[i][k]
+			p := &fr.plans[k]
 			if p.key == "" {
 				continue
 			}
@@ -570,7 +574,7 @@ func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files,
 			}
 			anyLoose = anyLoose || site.Loose
 			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: "pinbotmark" + strconv.Itoa(len(ids)) + "z"})
-			ids = append(ids, siteRef{i, k})
+			ids = append(ids, siteRef{fr, k})
 		}
 		out, err := rewrite.Apply(f.Data, edits)
 		if err != nil {
@@ -704,10 +708,10 @@ func (r *run) proveCharts() {
 			}
 			if len(culprits) > 0 && len(retry) == 0 {
 				err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", failure)
-				files := map[int]bool{}
+				files := map[*fileRun]bool{}
 				for _, id := range culprits {
-					r.plans[id.file][id.site].more().fail = err
-					files[id.file] = true
+					id.f.plans[id.site].more().fail = err
+					files[id.f] = true
 				}
 				r.spliceAll(files)
 				continue
@@ -722,12 +726,12 @@ func (r *run) proveCharts() {
 // render does not prove the edits (""), the files to splice again when a
 // digest key wants bare hex, and the values the failure is theirs, when
 // it can tell.
-func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
+func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 	after := maps.Clone(j.files)
 	changed := false
-	for _, i := range j.members {
-		if out := r.spliced[i]; out != nil {
-			after[j.rel(r.scans[i].file.Path)] = out
+	for _, fr := range j.members {
+		if out := fr.spliced; out != nil {
+			after[j.rel(fr.file.Path)] = out
 			changed = true
 		}
 	}
@@ -736,7 +740,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 	}
 	var wants []pinWant
 	for id, rs := range j.sites {
-		p := &r.plans[id.file][id.site]
+		p := &id.f.plans[id.site]
 		ri := r.refs[p.key]
 		if ri == nil || ri.digest == "" || p.failed() != nil || p.skip != "" {
 			continue
@@ -744,7 +748,7 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 		kept, tagless := withDigest(p.key, ri.digest) // the key: a tag appVersion moved
 		wants = append(wants, pinWant{id, rs.ref, kept, tagless, ri.digest})
 	}
-	retry := map[int]bool{}
+	retry := map[*fileRun]bool{}
 	outs := make([]map[string]string, len(j.sets))
 	errs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
@@ -774,13 +778,13 @@ func (r *run) prove(j *chartJudge) (string, map[int]bool, []siteRef) {
 					continue
 				}
 				if g := got[ss.slot]; g != w.kept && g != w.bar {
-					site := r.scans[w.id.file].file.Sites[w.id.site]
-					if p := &r.plans[w.id.file][w.id.site]; strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.file]) {
+					site := w.id.f.file.Sites[w.id.site]
+					if p := &w.id.f.plans[w.id.site]; strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.f]) {
 						p.bare = true
-						retry[w.id.file] = true
+						retry[w.id.f] = true
 						continue
 					}
-					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", r.scans[w.id.file].file.Path, site.Line,
+					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", w.id.f.file.Path, site.Line,
 						site.Written, w.ref, g, vs.name(), w.kept), nil, []siteRef{w.id}
 				}
 			}
@@ -875,19 +879,19 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 // it carried fails, saying why.
 func (r *run) refuse(j *chartJudge, why string) {
 	err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", why)
-	files := map[int]bool{}
-	for _, i := range j.members {
-		if r.spliced[i] == nil {
+	files := map[*fileRun]bool{}
+	for _, fr := range j.members {
+		if fr.spliced == nil {
 			continue
 		}
-		files[i] = true
-		for k := range r.plans[i] {
-			p := &r.plans[i][k]
+		files[fr] = true
+		for k := range fr.plans {
+			p := &fr.plans[k]
 			if p.key == "" || p.skip != "" || p.failed() != nil {
 				continue
 			}
 			ri := r.refs[p.key]
-			if ri != nil && ri.digest != "" && ri.digest != r.scans[i].file.Sites[k].Ref.Digest || r.notes[i] != nil && r.notes[i][k] != rewrite.PolicyNone {
+			if ri != nil && ri.digest != "" && ri.digest != fr.file.Sites[k].Ref.Digest || fr.notes != nil && fr.notes[k] != rewrite.PolicyNone {
 				p.more().fail = err
 			}
 		}

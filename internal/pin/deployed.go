@@ -29,8 +29,8 @@ type deployment struct {
 // chart in directory dir (files: the chart's, by path in the chart).
 func (r *run) deployments(dir string, files map[string][]byte) []deployment {
 	var out []deployment
-	for i := range r.scans {
-		f := r.scans[i].file
+	for _, fr := range r.files {
+		f := fr.file
 		if f == nil || f.Format != rewrite.FormatManifest || !bytes.Contains(f.Data, []byte("kind:")) ||
 			!(bytes.Contains(f.Data, []byte("argoproj.io")) || bytes.Contains(f.Data, []byte("helm.toolkit.fluxcd.io"))) {
 			continue

@@ -51,11 +51,12 @@ func (r *run) startResolving() *early {
 
 // ask sends the tags file i's plans follow that were not sent yet.
 func (e *early) ask(r *run, i int) {
-	if e == nil || r.scans[i].file == nil {
+	fr := r.files[i]
+	if e == nil || fr.file == nil {
 		return
 	}
-	f := r.scans[i].file
-	for j, p := range r.plans[i] {
+	f := fr.file
+	for j, p := range fr.plans {
 		site := f.Sites[j]
 		if p.key == "" || p.skip != "" || strings.HasPrefix(string(site.Kind), "helm") {
 			continue

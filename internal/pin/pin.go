@@ -119,6 +119,8 @@ type Change struct {
 	// Edits make New of Old (with Options.Edits): what a diff shows.
 	Edits []rewrite.Edit
 	// Err is why the sink failed to take the change; nil without a sink.
+	// A change the sink took has no bytes left (Old and New are nil),
+	// but a chart's.
 	Err error
 }
 
@@ -156,6 +158,31 @@ const ReasonNeverPull = "imagePullPolicy: Never: the node runs the image it was 
 
 // ReasonDigestOnly says why a reference pinned by digest alone is never renewed.
 const ReasonDigestOnly = "pinned by digest alone: no tag to follow"
+
+// fileRun is one file's journey through a run, each stage filling in its
+// part: what the scan found (or why the file is left), what each site is to
+// follow, and what splicing made of it. Charts, built images and the
+// cooldown read and write it too.
+type fileRun struct {
+	scanned
+	plans []sitePlan // by site
+	// spliced are the bytes after splicing, kept for a chart's files,
+	// which its render proves (nil: unchanged, not spliced, or made when
+	// written)
+	spliced []byte
+	edits   []rewrite.Edit       // the edits that change it; nil: unchanged
+	notes   []rewrite.PolicyNote // by site: what happened to its pull policy
+	err     error                // splicing failed: the file is left as it is
+	inChart bool                 // its bytes are rendered to prove them
+}
+
+// path is the file's path, "" when the scan found it none of pinbot's.
+func (fr *fileRun) path() string {
+	if fr.file == nil {
+		return ""
+	}
+	return fr.file.Path
+}
 
 type scanned struct {
 	file   *rewrite.File
@@ -227,24 +254,15 @@ func (p *sitePlan) noted() string {
 
 // run is one pass of the pipeline.
 type run struct {
-	ctx   context.Context
-	co    *checkout.Checkout
-	res   Resolver
-	opts  Options
-	cx    *rewrite.Context
-	scans []scanned
-	plans [][]sitePlan        // by file, by site
-	refs  map[string]*refInfo // by plan key
-	// By file: the bytes after splicing, kept for the files of a chart,
-	// which its render proves (nil: unchanged, not spliced, or made when
-	// written); the edits, for a file they change; the pull-policy notes;
-	// and an error splicing.
-	spliced [][]byte
-	edits   [][]rewrite.Edit
-	notes   [][]rewrite.PolicyNote
-	errs    []error
-	charts  []*chartJudge
-	built   *built.Set // the images the repository builds
+	ctx    context.Context
+	co     *checkout.Checkout
+	res    Resolver
+	opts   Options
+	cx     *rewrite.Context
+	files  []*fileRun          // in the order listed
+	refs   map[string]*refInfo // by plan key
+	charts []*chartJudge
+	built  *built.Set // the images the repository builds
 }
 
 // Run scans, resolves and plans. Per-reference failures are in the report;
@@ -265,8 +283,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		w.Warm() // its workers start while the files are scanned
 	}
 	early := r.startResolving()
-	r.plans = make([][]sitePlan, len(r.scans))
-	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.scans, opts.Jobs, opts.Progress, func(i int) {
+	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.files, opts.Jobs, opts.Progress, func(i int) {
 		r.plan(i)
 		early.ask(r, i)
 	})
@@ -353,7 +370,10 @@ func (r *run) list() (*candidates, error) {
 		}
 	}
 	r.opts.Progress.AddFiles(len(c.files))
-	r.scans = make([]scanned, len(c.files))
+	r.files = make([]*fileRun, len(c.files))
+	for i := range r.files {
+		r.files[i] = &fileRun{}
+	}
 	return c, nil
 }
 
@@ -361,7 +381,7 @@ func (r *run) list() (*candidates, error) {
 // or why it is left alone (its own reason, or the configuration's ignore
 // list).
 func (r *run) plan(i int) {
-	s := r.scans[i]
+	s := r.files[i]
 	if s.file == nil {
 		return
 	}
@@ -382,7 +402,7 @@ func (r *run) plan(i int) {
 			p.key, p.bare = site.Written, site.BareDigest()
 		}
 	}
-	r.plans[i] = plans
+	s.plans = plans
 }
 
 // resolve asks each unique tag once (those the scan asked already, not
@@ -390,14 +410,14 @@ func (r *run) plan(i int) {
 func (r *run) resolve(early *early) {
 	var tags []name.Tag
 	asked := map[string]bool{}
-	for i, plans := range r.plans {
-		for j := range plans {
-			p := &plans[j]
+	for _, fr := range r.files {
+		for j := range fr.plans {
+			p := &fr.plans[j]
 			if p.key == "" || p.skip != "" || r.refs[p.key] != nil {
 				continue
 			}
-			ref := r.scans[i].file.Sites[j].Ref
-			if p.key != r.scans[i].file.Sites[j].Written {
+			ref := fr.file.Sites[j].Ref
+			if p.key != fr.file.Sites[j].Written {
 				var err error
 				if ref, err = imageref.Parse(p.key); err != nil {
 					p.key, p.skip = "", "renders as "+safetext.Term(p.key)+", which is not a reference pinbot pins"
@@ -516,11 +536,11 @@ func (r *run) privateAlways() {
 	}
 	var tags []name.Tag
 	seen := map[string]bool{}
-	for i, plans := range r.plans {
-		for j := range plans {
-			p := &plans[j]
+	for _, fr := range r.files {
+		for j := range fr.plans {
+			p := &fr.plans[j]
 			ri := r.refs[p.key]
-			if p.skip != "" || ri == nil || ri.digest == "" || ri.canon == "" || r.scans[i].file.Sites[j].PullPolicy != string(rewrite.PolicyAlways) || seen[ri.canon] {
+			if p.skip != "" || ri == nil || ri.digest == "" || ri.canon == "" || fr.file.Sites[j].PullPolicy != string(rewrite.PolicyAlways) || seen[ri.canon] {
 				continue
 			}
 			seen[ri.canon] = true
@@ -533,10 +553,10 @@ func (r *run) privateAlways() {
 		return
 	}
 	private := r.res.Private(r.ctx, tags)
-	for i, plans := range r.plans {
-		for j := range plans {
-			p := &plans[j]
-			if ri := r.refs[p.key]; p.skip == "" && ri != nil && private[ri.canon] && r.scans[i].file.Sites[j].PullPolicy == string(rewrite.PolicyAlways) {
+	for _, fr := range r.files {
+		for j := range fr.plans {
+			p := &fr.plans[j]
+			if ri := r.refs[p.key]; p.skip == "" && ri != nil && private[ri.canon] && fr.file.Sites[j].PullPolicy == string(rewrite.PolicyAlways) {
 				p.keepAlways = true
 			}
 		}
@@ -546,10 +566,9 @@ func (r *run) privateAlways() {
 // NoteKeptAlways is the pull policy note of a private image pulled Always.
 const NoteKeptAlways = "kept Always (a private image: the pull checks credentials)"
 
-// digestAt is the digest site j of file i is to carry ("" leaves it as
-// it is), in the form its place takes.
-func (r *run) digestAt(i, j int) string {
-	p := &r.plans[i][j]
+// digestAt is the digest a site with plan p is to carry ("" leaves it as it
+// is), in the form its place takes.
+func (r *run) digestAt(p *sitePlan) string {
 	if p.skip != "" || p.failed() != nil || p.key == "" {
 		return ""
 	}
@@ -568,68 +587,64 @@ func (r *run) digestAt(i, j int) string {
 
 // spliceAll rewrites the files (only those in only, when it is not nil)
 // with the digests their sites settled on, a few at once.
-func (r *run) spliceAll(only map[int]bool) {
-	if r.spliced == nil {
-		r.spliced = make([][]byte, len(r.scans))
-		r.notes = make([][]rewrite.PolicyNote, len(r.scans))
-		r.errs = make([]error, len(r.scans))
-		r.edits = make([][]rewrite.Edit, len(r.scans))
-	}
-	inChart := map[int]bool{} // their bytes are rendered to prove them
-	for _, j := range r.charts {
-		for _, i := range j.members {
-			inChart[i] = true
-		}
-	}
-	parallel(len(r.scans), 0, func(i int) {
-		f := r.scans[i].file
-		if f == nil || (only != nil && !only[i]) {
-			return
-		}
-		edits, notes := f.EditSites(func(j int) string { return r.digestAt(i, j) }, func(j int) rewrite.PullPolicy {
-			if r.plans[i][j].keepAlways {
-				return rewrite.PolicyKeep
-			}
-			return r.opts.PullPolicy
-		})
-		r.spliced[i], r.edits[i], r.notes[i] = nil, nil, notes
-		var out []byte
-		changes, edits, err := rewrite.Changes(f.Data, edits)
-		if err == nil && changes && inChart[i] {
-			out, err = rewrite.Apply(f.Data, edits)
-		}
-		if err != nil {
-			err = fmt.Errorf("%s: %w", f.Path, err)
-		}
-		r.errs[i] = err
-		if err == nil && !r.opts.Offline && changes {
-			r.spliced[i], r.edits[i] = out, edits
-		}
-		if !inChart[i] {
-			f.Settle() // a chart's files are spliced again when its render refuses a value
+func (r *run) spliceAll(only map[*fileRun]bool) {
+	parallel(len(r.files), 0, func(i int) {
+		if fr := r.files[i]; fr.file != nil && (only == nil || only[fr]) {
+			r.splice(fr)
 		}
 	})
+}
+
+// splice makes a file's edits, and its new bytes when a chart's render is
+// to prove them.
+func (r *run) splice(fr *fileRun) {
+	f := fr.file
+	edits, notes := f.EditSites(func(j int) string { return r.digestAt(&fr.plans[j]) }, func(j int) rewrite.PullPolicy {
+		if fr.plans[j].keepAlways {
+			return rewrite.PolicyKeep
+		}
+		return r.opts.PullPolicy
+	})
+	fr.spliced, fr.edits, fr.notes = nil, nil, notes
+	var out []byte
+	changes, edits, err := rewrite.Changes(f.Data, edits)
+	if err == nil && changes && fr.inChart {
+		out, err = rewrite.Apply(f.Data, edits)
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: %w", f.Path, err)
+	}
+	fr.err = err
+	if err == nil && !r.opts.Offline && changes {
+		fr.spliced, fr.edits = out, edits
+	}
+	if !fr.inChart {
+		f.Settle() // a chart's files are spliced again when its render refuses a value
+		if fr.edits == nil {
+			f.Data = nil // unchanged: nothing reads its bytes again
+		}
+	}
 }
 
 // write hands each change to the sink, a few at once, and returns them.
 func (r *run) write() []Change {
 	var changes []Change
-	var at []int // the file of each change
-	for i, edits := range r.edits {
-		if edits != nil && r.errs[i] == nil {
-			c := Change{Path: r.scans[i].file.Path, Old: r.scans[i].file.Data, Mode: r.scans[i].mode}
+	var from []*fileRun // the file of each change
+	for _, fr := range r.files {
+		if fr.edits != nil && fr.err == nil {
+			c := Change{Path: fr.file.Path, Old: fr.file.Data, Mode: fr.mode}
 			if r.opts.Edits {
-				c.Edits = edits
+				c.Edits = fr.edits
 			}
-			changes, at = append(changes, c), append(at, i)
+			changes, from = append(changes, c), append(from, fr)
 		}
 	}
 	// the new bytes: kept for a chart's files, made for the others
 	newBytes := func(k int) []byte {
-		if out := r.spliced[at[k]]; out != nil {
+		if out := from[k].spliced; out != nil {
 			return out
 		}
-		out, _ := rewrite.Apply(changes[k].Old, r.edits[at[k]]) // checked when spliced
+		out, _ := rewrite.Apply(changes[k].Old, from[k].edits) // checked when spliced
 		return out
 	}
 	if r.opts.Sink == nil || r.ctx.Err() != nil {
@@ -650,7 +665,11 @@ func (r *run) write() []Change {
 			if r.ctx.Err() == nil {
 				c := changes[k]
 				c.New = newBytes(k)
-				changes[k].Err = r.opts.Sink(c) // and its bytes are dropped
+				changes[k].Err = r.opts.Sink(c) // and its new bytes are dropped
+				if changes[k].Err == nil && !from[k].inChart {
+					// written: its old bytes go too
+					changes[k].Old, from[k].file.Data = nil, nil
+				}
 			}
 		}()
 	}
@@ -661,9 +680,13 @@ func (r *run) write() []Change {
 // report puts the run's report together.
 func (r *run) report(changes []Change) *report.Report {
 	rep := &report.Report{Offline: r.opts.Offline}
-	for i := range r.scans {
-		if s := &r.scans[i]; s.file != nil || s.warn != nil || s.unread != nil {
+	sites := 0
+	for _, fr := range r.files {
+		if fr.file != nil || fr.warn != nil || fr.unread != nil {
 			rep.Files++ // not a file whose bytes showed it is none of pinbot's
+		}
+		if fr.file != nil {
+			sites += len(fr.file.Sites)
 		}
 	}
 	if !r.opts.Offline {
@@ -674,63 +697,61 @@ func (r *run) report(changes []Change) *report.Report {
 	for k := range changes {
 		changed[changes[k].Path] = &changes[k]
 	}
-	sites := 0
-	for i := range r.scans {
-		if f := r.scans[i].file; f != nil {
-			sites += len(f.Sites)
-		}
-	}
 	rep.Entries = make([]report.Entry, 0, sites) // one a site at most: never grown by copying
-	for i := range r.scans {
-		s := &r.scans[i]
-		switch {
-		case s.warn != nil:
-			rep.Warnings = append(rep.Warnings, *s.warn)
-		case s.unread != nil:
-			rep.Unread = append(rep.Unread, *s.unread)
-		}
-		f := s.file
-		if f == nil {
-			continue
-		}
-		if err := r.errs[i]; err != nil {
-			// conflicting edits: a bug or a file shape pinbot misread; leave the file
-			rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + err.Error()})
-		}
-		if c := changed[f.Path]; c != nil {
-			if c.Err != nil {
-				rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: writeError(c.Err)})
-			} else {
-				rep.Changed = append(rep.Changed, c.Path)
-			}
-		}
-		first := len(rep.Entries) // the file's entries start here
-		for j, site := range f.Sites {
-			f.Sites[j] = nil // its entry takes its place: the sites go as the entries grow
-			var note rewrite.PolicyNote
-			if r.notes[i] != nil && r.errs[i] == nil {
-				note = r.notes[i][j]
-			}
-			p := &r.plans[i][j]
-			if p.hidden {
-				continue
-			}
-			e := entry(f.Path, site, p, r.refs[p.key], note, r.opts)
-			if k := sameSite(rep.Entries[first:], e); k >= 0 {
-				if p := &rep.Entries[first+k].PullPolicy; *p == "" {
-					*p = e.PullPolicy
-				}
-			} else {
-				rep.Entries = append(rep.Entries, e)
-			}
-		}
-		// the file's sites and plans are in its entries now: let them go,
-		// so the report of a file naming an image 450,000 times does not
-		// hold both
-		f.Sites, r.plans[i], r.notes[i] = nil, nil, nil
+	for _, fr := range r.files {
+		r.reportFile(rep, fr, changed[fr.path()])
 	}
 	rep.Sort()
 	return rep
+}
+
+// reportFile adds what the run did to one file to the report.
+func (r *run) reportFile(rep *report.Report, fr *fileRun, c *Change) {
+	switch {
+	case fr.warn != nil:
+		rep.Warnings = append(rep.Warnings, *fr.warn)
+	case fr.unread != nil:
+		rep.Unread = append(rep.Unread, *fr.unread)
+	}
+	f := fr.file
+	if f == nil {
+		return
+	}
+	if fr.err != nil {
+		// conflicting edits: a bug or a file shape pinbot misread; leave the file
+		rep.Warnings = append(rep.Warnings, report.Warning{File: f.Path, Message: "not rewritten: " + fr.err.Error()})
+	}
+	if c != nil {
+		if c.Err != nil {
+			rep.Errors = append(rep.Errors, report.FileError{File: c.Path, Error: writeError(c.Err)})
+		} else {
+			rep.Changed = append(rep.Changed, c.Path)
+		}
+	}
+	first := len(rep.Entries) // the file's entries start here
+	for j, site := range f.Sites {
+		f.Sites[j] = nil // its entry takes its place: the sites go as the entries grow
+		var note rewrite.PolicyNote
+		if fr.notes != nil && fr.err == nil {
+			note = fr.notes[j]
+		}
+		p := &fr.plans[j]
+		if p.hidden {
+			continue
+		}
+		e := entry(f.Path, site, p, r.refs[p.key], note, r.opts)
+		if k := sameSite(rep.Entries[first:], e); k >= 0 {
+			if p := &rep.Entries[first+k].PullPolicy; *p == "" {
+				*p = e.PullPolicy
+			}
+		} else {
+			rep.Entries = append(rep.Entries, e)
+		}
+	}
+	// the file's sites and plans are in its entries now: let them go,
+	// so the report of a file naming an image 450,000 times does not
+	// hold both
+	f.Sites, fr.plans, fr.notes = nil, nil, nil
 }
 
 // sameSite finds, among a file's entries so far, one for the same place,

@@ -19,10 +19,10 @@ import (
 // scanAll reads and parses files (in the formats detected) into out with a
 // bounded pool.
 // done is called with each file's index once it is scanned.
-func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []scanned, jobs int, pt *progress.Tracker, done func(i int)) error {
+func scanAll(ctx context.Context, co *checkout.Checkout, cx *rewrite.Context, files []string, formats []rewrite.Format, out []*fileRun, jobs int, pt *progress.Tracker, done func(i int)) error {
 	parallel(len(files), jobs, func(i int) {
 		if ctx.Err() == nil {
-			out[i] = scanOne(ctx, co, cx, files[i], formats[i])
+			out[i].scanned = scanOne(ctx, co, cx, files[i], formats[i])
 			done(i)
 			pt.FileDone()
 		}

@@ -27,11 +27,11 @@ func (r *run) switchOn(j *chartJudge, ids []siteRef, marked render.Files) {
 	defaults := loadValues(j.files["values.yaml"])
 	on := map[string][]string{}
 	for _, id := range ids {
-		if j.sites[id] != nil || r.plans[id.file][id.site].key == "" {
+		if j.sites[id] != nil || id.f.plans[id.site].key == "" {
 			continue
 		}
-		site := r.scans[id.file].file.Sites[id.site]
-		prefix, own := subchartOf(j.rel(r.scans[id.file].file.Path))
+		site := id.f.file.Sites[id.site]
+		prefix, own := subchartOf(j.rel(id.f.file.Path))
 		var found [][]string
 		if prefix == "" {
 			found = switchesAbove(defaults, site.ValuePath())
