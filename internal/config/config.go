@@ -108,16 +108,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return c, nil // empty, or only comments
 		}
-		e := &Error{File: name}
-		e.Line, e.Msg = yamlerr.SplitIn(err, data)
-		e.Key = keyAt(data, e.Line)
-		if l := lineOf(data, e.Line); bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")) {
-			e.Msg = "a tab in the indentation: YAML indents with spaces"
-			if k, _, ok := bytes.Cut(bytes.TrimSpace(l), []byte(":")); ok && !bytes.ContainsAny(k, " -") {
-				e.Key = string(k)
-			}
-		}
-		return nil, e
+		return nil, syntaxError(name, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return c, nil
@@ -136,84 +127,124 @@ func Parse(name string, data []byte) (*Config, error) {
 			return nil, &Error{File: name, Line: k.Line, Key: k.Value, Msg: fmt.Sprintf("already set at line %d", first)}
 		}
 		seen[k.Value] = k.Line
-		bad := func(line int, format string, args ...any) error {
-			return &Error{File: name, Line: line, Key: k.Value, Msg: fmt.Sprintf(format, args...)}
-		}
-		switch k.Value {
-		case "mirrors":
-			if v.Kind != yaml.MappingNode {
-				return nil, bad(v.Line, "want a mapping of SRC: DST, as in docker.io: harbor.example.com/dockerhub")
+		if err := c.set(k.Value, v); err != nil {
+			if err.Line == 0 {
+				err.Line = k.Line
 			}
-			c.Mirrors = map[string]string{}
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				mk, mv := v.Content[j], v.Content[j+1]
-				if mk.Kind != yaml.ScalarNode || mv.Kind != yaml.ScalarNode || mv.Tag == "!!null" {
-					return nil, bad(mk.Line, "want SRC: DST, as in docker.io: harbor.example.com/dockerhub")
-				}
-				if strings.TrimSpace(strings.TrimSuffix(mk.Value, "/")) == "" || strings.TrimSpace(strings.TrimSuffix(mv.Value, "/")) == "" {
-					return nil, bad(mk.Line, "mirror %q: %q: want SRC: DST, as in docker.io: harbor.example.com/dockerhub", mk.Value, mv.Value)
-				}
-				c.Mirrors[mk.Value] = mv.Value
-			}
-		case "platforms":
-			list, err := stringList(v)
-			if err != nil {
-				return nil, bad(err.line, "%s", err.msg)
-			}
-			for j, ps := range list {
-				if _, err := ParsePlatform(ps); err != nil {
-					return nil, bad(v.Content[j].Line, "%v", err)
-				}
-			}
-			c.Platforms = list
-		case "insecureRegistries", "include", "exclude", "ignore":
-			list, err := stringList(v)
-			if err != nil {
-				return nil, bad(err.line, "%s", err.msg)
-			}
-			for j, g := range list {
-				if k.Value != "insecureRegistries" && !doublestar.ValidatePattern(g) {
-					return nil, bad(v.Content[j].Line, "%q is not a valid glob", g)
-				}
-			}
-			switch k.Value {
-			case "insecureRegistries":
-				c.InsecureRegistries = list
-			case "include":
-				c.Include = list
-			case "exclude":
-				c.Exclude = list
-			case "ignore":
-				c.Ignore = list
-			}
-		case "pullPolicy":
-			if v.Kind != yaml.ScalarNode {
-				return nil, bad(v.Line, "want IfNotPresent, Always or keep")
-			}
-			if !slices.ContainsFunc(PullPolicies, func(p string) bool { return strings.EqualFold(p, v.Value) }) {
-				return nil, bad(v.Line, "pull policy %q: want IfNotPresent, Always or keep", v.Value)
-			}
-			c.PullPolicy = v.Value
-		case "maxFileSize":
-			if v.Kind != yaml.ScalarNode {
-				return nil, bad(v.Line, "want a size, as in 32MiB")
-			}
-			n, err := size.Parse(v.Value)
-			if err != nil {
-				return nil, bad(v.Line, "%v", err)
-			}
-			c.MaxFileSize = n
-		case "minAge":
-			d, err := time.ParseDuration(strings.TrimSpace(v.Value))
-			if v.Kind != yaml.ScalarNode || err != nil || d < 0 {
-				return nil, bad(v.Line, "want a duration, as in 72h or 90m")
-			}
-			c.MinAge = d
-		default:
-			return nil, &Error{File: name, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (known keys: %s)", k.Value, strings.Join(keys, ", "))}
+			err.File = name
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// syntaxError says where YAML stopped reading data, and why, in words for
+// the likeliest slip (a tab in the indentation).
+func syntaxError(name string, data []byte, err error) *Error {
+	e := &Error{File: name}
+	e.Line, e.Msg = yamlerr.SplitIn(err, data)
+	e.Key = keyAt(data, e.Line)
+	if l := lineOf(data, e.Line); bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")) {
+		e.Msg = "a tab in the indentation: YAML indents with spaces"
+		if k, _, ok := bytes.Cut(bytes.TrimSpace(l), []byte(":")); ok && !bytes.ContainsAny(k, " -") {
+			e.Key = string(k)
+		}
+	}
+	return e
+}
+
+// set reads one setting, key with its value node, into c. An error names
+// the key, and the line when it knows it better than the key's.
+func (c *Config) set(key string, v *yaml.Node) *Error {
+	bad := func(line int, format string, args ...any) *Error {
+		return &Error{Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch key {
+	case "mirrors":
+		m, err := mirrors(v)
+		if err != nil {
+			err.Key = key
+			return err
+		}
+		c.Mirrors = m
+	case "platforms":
+		list, err := stringList(v)
+		if err != nil {
+			return bad(err.line, "%s", err.msg)
+		}
+		for j, ps := range list {
+			if _, err := ParsePlatform(ps); err != nil {
+				return bad(v.Content[j].Line, "%v", err)
+			}
+		}
+		c.Platforms = list
+	case "insecureRegistries", "include", "exclude", "ignore":
+		list, err := stringList(v)
+		if err != nil {
+			return bad(err.line, "%s", err.msg)
+		}
+		for j, g := range list {
+			if key != "insecureRegistries" && !doublestar.ValidatePattern(g) {
+				return bad(v.Content[j].Line, "%q is not a valid glob", g)
+			}
+		}
+		switch key {
+		case "insecureRegistries":
+			c.InsecureRegistries = list
+		case "include":
+			c.Include = list
+		case "exclude":
+			c.Exclude = list
+		case "ignore":
+			c.Ignore = list
+		}
+	case "pullPolicy":
+		if v.Kind != yaml.ScalarNode {
+			return bad(v.Line, "want IfNotPresent, Always or keep")
+		}
+		if !slices.ContainsFunc(PullPolicies, func(p string) bool { return strings.EqualFold(p, v.Value) }) {
+			return bad(v.Line, "pull policy %q: want IfNotPresent, Always or keep", v.Value)
+		}
+		c.PullPolicy = v.Value
+	case "maxFileSize":
+		if v.Kind != yaml.ScalarNode {
+			return bad(v.Line, "want a size, as in 32MiB")
+		}
+		n, err := size.Parse(v.Value)
+		if err != nil {
+			return bad(v.Line, "%v", err)
+		}
+		c.MaxFileSize = n
+	case "minAge":
+		d, err := time.ParseDuration(strings.TrimSpace(v.Value))
+		if v.Kind != yaml.ScalarNode || err != nil || d < 0 {
+			return bad(v.Line, "want a duration, as in 72h or 90m")
+		}
+		c.MinAge = d
+	default:
+		return &Error{Msg: fmt.Sprintf("unknown key %q (known keys: %s)", key, strings.Join(keys, ", "))}
+	}
+	return nil
+}
+
+// mirrors reads the mapping of SRC: DST.
+func mirrors(v *yaml.Node) (map[string]string, *Error) {
+	const want = "want SRC: DST, as in docker.io: harbor.example.com/dockerhub"
+	if v.Kind != yaml.MappingNode {
+		return nil, &Error{Line: v.Line, Msg: "want a mapping of SRC: DST, as in docker.io: harbor.example.com/dockerhub"}
+	}
+	m := map[string]string{}
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		mk, mv := v.Content[j], v.Content[j+1]
+		if mk.Kind != yaml.ScalarNode || mv.Kind != yaml.ScalarNode || mv.Tag == "!!null" {
+			return nil, &Error{Line: mk.Line, Msg: want}
+		}
+		if strings.TrimSpace(strings.TrimSuffix(mk.Value, "/")) == "" || strings.TrimSpace(strings.TrimSuffix(mv.Value, "/")) == "" {
+			return nil, &Error{Line: mk.Line, Msg: fmt.Sprintf("mirror %q: %q: %s", mk.Value, mv.Value, want)}
+		}
+		m[mk.Value] = mv.Value
+	}
+	return m, nil
 }
 
 type listError struct {

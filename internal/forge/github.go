@@ -193,80 +193,106 @@ func notFound(err error) bool {
 
 // Publish brings the branch and its pull request in line with req.
 func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
-	o, n := req.Repo.Owner, req.Repo.Name
 	if req.Branch == "" {
 		return nil, errors.New("no branch to publish on")
 	}
+	st, res, err := g.state(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	if len(req.Files) == 0 {
+		return g.publishNothing(ctx, req, st, res)
+	}
+	return g.publishChange(ctx, req, st, res)
+}
+
+// pubState is what Publish reads before it decides: the base branch and
+// its head, the branch's head ("" when it does not exist), the open pull
+// request, and the branch's commits past the base.
+type pubState struct {
+	base               string
+	baseSHA, branchSHA string
+	pr                 *github.PullRequest
+	ahead              *github.CommitsComparison
+}
+
+// state reads the repository's state for req, and makes the result that
+// Publish fills in. A branch holding commits that are not pinbot's is an
+// error (with the result so far).
+func (g *GitHub) state(ctx context.Context, req Request) (*pubState, *Result, error) {
 	var repo *github.Repository
 	err := g.call(ctx, "read repository "+req.Repo.String(), permRead, func() (r *github.Response, err error) {
-		repo, r, err = g.c.Repositories.Get(ctx, o, n)
+		repo, r, err = g.c.Repositories.Get(ctx, req.Repo.Owner, req.Repo.Name)
 		return
 	})
 	if notFound(err) {
-		return nil, fmt.Errorf("repository %s not found, or the token cannot see it: %w", req.Repo, err)
+		return nil, nil, fmt.Errorf("repository %s not found, or the token cannot see it: %w", req.Repo, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	base := req.Base
-	if base == "" {
-		base = repo.GetDefaultBranch()
+	st := &pubState{base: req.Base}
+	if st.base == "" {
+		st.base = repo.GetDefaultBranch()
 	}
-	if base == req.Branch {
-		return nil, fmt.Errorf("the branch %q is the base branch: pinbot needs a branch of its own", base)
+	if st.base == req.Branch {
+		return nil, nil, fmt.Errorf("the branch %q is the base branch: pinbot needs a branch of its own", st.base)
 	}
-	res := &Result{Base: base, Branch: req.Branch, DryRun: req.DryRun}
-
-	baseSHA, err := g.refSHA(ctx, req.Repo, base)
+	res := &Result{Base: st.base, Branch: req.Branch, DryRun: req.DryRun}
+	st.baseSHA, err = g.refSHA(ctx, req.Repo, st.base)
 	if notFound(err) {
-		return nil, fmt.Errorf("base branch %q not found in %s: %w", base, req.Repo, err)
+		return nil, nil, fmt.Errorf("base branch %q not found in %s: %w", st.base, req.Repo, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	branchSHA, err := g.refSHA(ctx, req.Repo, req.Branch)
+	st.branchSHA, err = g.refSHA(ctx, req.Repo, req.Branch)
 	if err != nil && !notFound(err) {
-		return nil, err
+		return nil, nil, err
 	}
-	pr, err := g.openPR(ctx, req.Repo, req.Branch, base)
-	if err != nil {
-		return nil, err
+	if st.pr, err = g.openPR(ctx, req.Repo, req.Branch, st.base); err != nil {
+		return nil, nil, err
 	}
-	if pr != nil {
-		res.Number, res.URL = pr.GetNumber(), pr.GetHTMLURL()
+	if st.pr != nil {
+		res.Number, res.URL = st.pr.GetNumber(), st.pr.GetHTMLURL()
 	}
-	var ahead *github.CommitsComparison
-	if branchSHA != "" {
-		if ahead, err = g.checkOwnership(ctx, req.Repo, base, req.Branch, pr, req.DryRun); err != nil {
-			return res, err
+	if st.branchSHA != "" {
+		if st.ahead, err = g.checkOwnership(ctx, req.Repo, st.base, req.Branch, st.pr, req.DryRun); err != nil {
+			return nil, res, err
 		}
 	}
+	return st, res, nil
+}
 
-	if len(req.Files) == 0 {
-		switch {
-		case pr == nil:
-			res.Action = Nothing
-			return res, nil
-		case req.KeepOpen:
-			res.Action, res.Number, res.URL = Unchanged, pr.GetNumber(), pr.GetHTMLURL()
-			if pr.GetBody() != req.Body && !req.DryRun {
-				// what it says may have changed (held moves, their first sightings)
-				err := g.call(ctx, fmt.Sprintf("update pull request #%d", pr.GetNumber()), permPulls, func() (r *github.Response, err error) {
-					_, r, err = g.c.PullRequests.Edit(ctx, o, n, pr.GetNumber(), &github.PullRequest{Body: &req.Body})
-					return
-				})
-				return res, err
-			}
-			return res, nil
+// publishNothing settles a run with nothing to change: no pull request,
+// or the open one kept open with its body brought up to date
+// (req.KeepOpen), or closed.
+func (g *GitHub) publishNothing(ctx context.Context, req Request, st *pubState, res *Result) (*Result, error) {
+	pr := st.pr
+	switch {
+	case pr == nil:
+		res.Action = Nothing
+		return res, nil
+	case req.KeepOpen:
+		res.Action = Unchanged
+		if pr.GetBody() != req.Body && !req.DryRun {
+			// what it says may have changed (held moves, their first sightings)
+			return res, g.editPR(ctx, req.Repo, pr.GetNumber(), &github.PullRequest{Body: &req.Body})
 		}
-		res.Action = Closed
-		if req.DryRun {
-			return res, nil
-		}
-		return res, g.close(ctx, req, pr, branchSHA != "")
+		return res, nil
 	}
+	res.Action = Closed
+	if req.DryRun {
+		return res, nil
+	}
+	return res, g.close(ctx, req, pr, st.branchSHA != "")
+}
 
-	baseCommit, err := g.commit(ctx, req.Repo, baseSHA)
+// publishChange makes the branch one commit of req.Files on the base (left
+// as it is when it already is that), and opens or updates the pull
+// request.
+func (g *GitHub) publishChange(ctx context.Context, req Request, st *pubState, res *Result) (*Result, error) {
+	baseCommit, err := g.commit(ctx, req.Repo, st.baseSHA)
 	if err != nil {
 		return nil, err
 	}
@@ -274,21 +300,19 @@ func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	// Is the branch already this change on this base? Then leave it be.
-	same := ahead != nil && sameChange(ahead, baseSHA, req.Files)
 	for _, f := range req.Files {
 		e, ok := entries[f.Path]
 		if !ok {
-			return nil, fmt.Errorf("%w: %s is not in %s", ErrStaleCheckout, f.Path, base)
+			return nil, fmt.Errorf("%w: %s is not in %s", ErrStaleCheckout, f.Path, st.base)
 		}
 		if e.sha != BlobSHA(f.Old) {
-			return nil, fmt.Errorf("%w: %s differs from %s's: pin a fresh checkout of %s", ErrStaleCheckout, f.Path, base, base)
+			return nil, fmt.Errorf("%w: %s differs from %s's: pin a fresh checkout of %s", ErrStaleCheckout, f.Path, st.base, st.base)
 		}
 	}
-
+	// Is the branch already this change on this base? Then leave it be.
+	same := st.ahead != nil && sameChange(st.ahead, st.baseSHA, req.Files)
 	switch {
-	case pr == nil:
+	case st.pr == nil:
 		res.Action = Opened
 	case same:
 		res.Action = Unchanged
@@ -298,35 +322,27 @@ func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
 	if req.DryRun {
 		return res, nil
 	}
-
-	res.Commit = branchSHA
+	res.Commit = st.branchSHA
 	if !same {
 		sha, err := g.writeCommit(ctx, req, baseCommit, entries)
 		if err != nil {
 			return nil, err
 		}
-		if err := g.moveBranch(ctx, req.Repo, req.Branch, sha, branchSHA != ""); err != nil {
+		if err := g.moveBranch(ctx, req.Repo, req.Branch, sha, st.branchSHA != ""); err != nil {
 			return nil, err
 		}
 		res.Commit = sha
 	}
+	pr := st.pr
 	if pr == nil {
-		pr, err = g.createPR(ctx, req, base)
-		if err != nil {
+		if pr, err = g.createPR(ctx, req, st.base); err != nil {
 			return nil, err
 		}
 		res.Number, res.URL = pr.GetNumber(), pr.GetHTMLURL()
-		if err := g.labelAndReview(ctx, req, pr.GetNumber(), true); err != nil {
-			return res, err
-		}
-		return res, nil
+		return res, g.labelAndReview(ctx, req, pr.GetNumber(), true)
 	}
 	if pr.GetTitle() != req.Title || pr.GetBody() != req.Body {
-		err = g.call(ctx, fmt.Sprintf("update pull request #%d", pr.GetNumber()), permPulls, func() (r *github.Response, err error) {
-			_, r, err = g.c.PullRequests.Edit(ctx, o, n, pr.GetNumber(), &github.PullRequest{Title: &req.Title, Body: &req.Body})
-			return
-		})
-		if err != nil {
+		if err := g.editPR(ctx, req.Repo, pr.GetNumber(), &github.PullRequest{Title: &req.Title, Body: &req.Body}); err != nil {
 			return nil, err
 		}
 		if res.Action == Unchanged {
@@ -334,6 +350,14 @@ func (g *GitHub) Publish(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return res, g.labelAndReview(ctx, req, pr.GetNumber(), false)
+}
+
+// editPR changes pull request n's title or body.
+func (g *GitHub) editPR(ctx context.Context, repo Repo, n int, edit *github.PullRequest) error {
+	return g.call(ctx, fmt.Sprintf("update pull request #%d", n), permPulls, func() (r *github.Response, err error) {
+		_, r, err = g.c.PullRequests.Edit(ctx, repo.Owner, repo.Name, n, edit)
+		return
+	})
 }
 
 func (g *GitHub) refSHA(ctx context.Context, repo Repo, branch string) (string, error) {

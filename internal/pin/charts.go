@@ -238,6 +238,9 @@ func (r *run) skipAll(j *chartJudge, reason string) {
 // markerRE finds the markers written over values: pinbotmark<n>z.
 var markerRE = regexp.MustCompile(`pinbotmark([0-9]+)z`)
 
+// judge renders chart j with every values set it ships or is deployed
+// with, marks its image values to see which rendered field each makes, and
+// settles each value on the reference it renders, or why it is left.
 func (r *run) judge(j *chartJudge) {
 	files, err := r.co.ReadTree(j.dir)
 	if err != nil {
@@ -245,43 +248,8 @@ func (r *run) judge(j *chartJudge) {
 		return
 	}
 	j.files = files
-	// values.yaml alone, and with each values set the chart ships: every
-	// other values*.yaml beside Chart.yaml, and every ci/*values.yaml
-	// (chart-testing's), whether pinbot edits it or not
-	j.sets = []*valueSet{{}}
-	for _, rel := range slices.Sorted(maps.Keys(files)) {
-		if isValuesSet(rel) {
-			j.sets = append(j.sets, &valueSet{file: rel})
-		}
-	}
-	// and with the values each GitOps resource of the checkout deploys it with
-	for _, d := range r.deployments(j.dir, files) {
-		if len(d.values) == 0 {
-			continue
-		}
-		if data, err := yaml.Marshal(d.values); err == nil {
-			j.sets = append(j.sets, &valueSet{deployedBy: d.name, overlay: data})
-		}
-	}
-	rendered := 0
-	eachSet(len(j.sets), func(n int) {
-		vs := j.sets[n]
-		vs.before, vs.err = r.opts.Renderer.Render(r.ctx, files, vs.valuesIn(files))
-		if vs.err == nil {
-			var vals []render.Value
-			vals, vs.err = render.Values(vs.before)
-			vs.values = map[string]render.Value{}
-			for _, v := range vals {
-				vs.values[v.Slot] = v
-			}
-		}
-	})
-	for _, vs := range j.sets {
-		if vs.err == nil {
-			rendered++
-		}
-	}
-	if rendered == 0 {
+	j.sets = r.valueSets(j.dir, files)
+	if r.renderSets(j) == 0 {
 		r.skipAll(j, ReasonNoRender+" with "+j.sets[0].name()+": "+safetext.Term(firstLine(j.sets[0].err.Error())))
 		return
 	}
@@ -310,99 +278,160 @@ func (r *run) judge(j *chartJudge) {
 	// them (enabled: false), in one more set of pinbot's own.
 	r.switchOn(j, ids, marked)
 	j.findUnowned()
-
-	// Each value's rendered reference: one, or it is left alone.
 	for _, id := range ids {
-		p := &id.f.plans[id.site]
-		site := id.f.file.Sites[id.site]
-		rs := j.sites[id]
-		if site.Loose && rs != nil {
-			// found by its form alone: an image only where it lands in an
-			// image field
-			var slots []setSlot
-			for _, ss := range rs.slots {
-				if v, ok := j.sets[ss.set].values[ss.slot]; ok && v.Image {
-					slots = append(slots, ss)
-				}
-			}
-			if rs.slots = slots; len(slots) == 0 {
-				rs = nil
-				delete(j.sites, id)
-			}
-		}
-		if rs == nil && site.Loose {
-			p.key, p.hidden = "", true
-			continue
-		}
-		if rs == nil {
-			p.key, p.skip = "", j.notRendered(id.f.file.Path)
-			continue
-		}
-		// Its images: the image fields it lands in, and any other string
-		// that the untouched chart renders as a reference with a tag or a
-		// digest (an environment variable naming an image).
-		refs := map[string]bool{}
-		var slots []setSlot
-		for _, ss := range rs.slots {
-			v, ok := j.sets[ss.set].values[ss.slot]
-			if !ok || !v.Image && !isReference(v.Text) {
-				continue
-			}
-			refs[v.Text] = true
-			slots = append(slots, ss)
-		}
-		if len(refs) == 0 && len(rs.slots) > 0 {
-			v := j.sets[rs.slots[0].set].values[rs.slots[0].slot]
-			p.key, p.skip = "", ReasonInsideString+" ("+safetext.Term(v.Slot)+": "+safetext.Term(v.Text)+")"
-			delete(j.sites, id)
-			continue
-		}
-		rs.slots = slots
-		if len(refs) == 0 {
-			p.key, p.skip = "", j.notRendered(id.f.file.Path)
-			delete(j.sites, id)
-			continue
-		}
-		if len(refs) > 1 {
-			list := slices.Sorted(maps.Keys(refs))
-			p.key, p.skip = "", "feeds different rendered references ("+safetext.Term(strings.Join(list, ", "))+"): pin each where it renders"
-			delete(j.sites, id)
-			continue
-		}
-		for ref := range refs {
-			rs.ref = ref
-		}
-		if why := j.followsCluster(rs); why != "" {
-			p.key, p.skip = "", why
-			delete(j.sites, id)
-			continue
-		}
-		if _, err := imageref.Parse(rs.ref); err != nil {
-			p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": "+err.Error()
-			delete(j.sites, id)
-			continue
-		}
-		p.key = rs.ref
-		if rs.ref != site.Written {
-			p.more().note = "the chart renders it as " + rs.ref
-		}
-		if site.TagSlot() {
-			// the tag the chart renders from appVersion is written with
-			// the digest; a marked tag whose appVersion moved moves too
-			ref, _ := imageref.Parse(rs.ref)
-			if moved := site.MovedTag(); moved != "" {
-				ref.Tag, ref.Digest = moved, ""
-				p.key = ref.String()
-				p.more().note = "the chart's appVersion moved: its tag follows, to " + moved
-			}
-			if ref.Tag == "" || ref.Digest != "" {
-				p.key, p.skip = "", "renders as "+safetext.Term(rs.ref)+": no tag of its own to write with the digest"
-				delete(j.sites, id)
-				continue
-			}
-			p.more().tag = ref.Tag
+		j.settle(id)
+	}
+}
+
+// valueSets are the values sets chart dir is judged with: values.yaml
+// alone, and with each values set the chart ships (every other
+// values*.yaml beside Chart.yaml, and every ci/*values.yaml, chart-testing's),
+// whether pinbot edits it or not; and with the values each GitOps resource
+// of the checkout deploys it with.
+func (r *run) valueSets(dir string, files render.Files) []*valueSet {
+	sets := []*valueSet{{}}
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
+		if isValuesSet(rel) {
+			sets = append(sets, &valueSet{file: rel})
 		}
 	}
+	for _, d := range r.deployments(dir, files) {
+		if len(d.values) == 0 {
+			continue
+		}
+		if data, err := yaml.Marshal(d.values); err == nil {
+			sets = append(sets, &valueSet{deployedBy: d.name, overlay: data})
+		}
+	}
+	return sets
+}
+
+// renderSets renders the chart untouched with each of its sets, and
+// returns how many rendered.
+func (r *run) renderSets(j *chartJudge) (rendered int) {
+	eachSet(len(j.sets), func(n int) {
+		vs := j.sets[n]
+		vs.before, vs.err = r.opts.Renderer.Render(r.ctx, j.files, vs.valuesIn(j.files))
+		if vs.err == nil {
+			var vals []render.Value
+			vals, vs.err = render.Values(vs.before)
+			vs.values = map[string]render.Value{}
+			for _, v := range vals {
+				vs.values[v.Slot] = v
+			}
+		}
+	})
+	for _, vs := range j.sets {
+		if vs.err == nil {
+			rendered++
+		}
+	}
+	return rendered
+}
+
+// settle decides a marked value's rendered reference: one, or it is left
+// alone, saying why.
+func (j *chartJudge) settle(id siteRef) {
+	p := &id.f.plans[id.site]
+	site := id.f.file.Sites[id.site]
+	rs := j.sites[id]
+	if site.Loose && rs != nil && !j.looseImage(rs) {
+		rs = nil
+		delete(j.sites, id)
+	}
+	if rs == nil && site.Loose {
+		p.key, p.hidden = "", true // found by its form alone, and no image
+		return
+	}
+	if rs == nil {
+		p.key, p.skip = "", j.notRendered(id.f.file.Path)
+		return
+	}
+	ref, why := j.renderedRef(rs, id.f.file.Path)
+	if why == "" {
+		why = j.followsCluster(rs)
+	}
+	if why == "" {
+		if _, err := imageref.Parse(ref); err != nil {
+			why = "renders as " + safetext.Term(ref) + ": " + err.Error()
+		}
+	}
+	if why == "" {
+		p.key = ref
+		if ref != site.Written {
+			p.more().note = "the chart renders it as " + ref
+		}
+		if site.TagSlot() {
+			why = appVersionTag(p, site, ref)
+		}
+	}
+	if why != "" {
+		p.key, p.skip = "", why
+		delete(j.sites, id)
+	}
+}
+
+// looseImage keeps, of a value found by its form alone, the slots where it
+// lands in an image field, and tells whether there are any: only there is
+// it an image.
+func (j *chartJudge) looseImage(rs *renderedSite) bool {
+	var slots []setSlot
+	for _, ss := range rs.slots {
+		if v, ok := j.sets[ss.set].values[ss.slot]; ok && v.Image {
+			slots = append(slots, ss)
+		}
+	}
+	rs.slots = slots
+	return len(slots) > 0
+}
+
+// renderedRef is the one reference a value renders: where it lands in an
+// image field, or in any other string the untouched chart renders as a
+// reference with a tag or a digest (an environment variable naming an
+// image). It keeps those slots; else it says why the value is left.
+func (j *chartJudge) renderedRef(rs *renderedSite, file string) (string, string) {
+	refs := map[string]bool{}
+	var slots []setSlot
+	for _, ss := range rs.slots {
+		v, ok := j.sets[ss.set].values[ss.slot]
+		if !ok || !v.Image && !isReference(v.Text) {
+			continue
+		}
+		refs[v.Text] = true
+		slots = append(slots, ss)
+	}
+	switch {
+	case len(refs) == 0 && len(rs.slots) > 0:
+		v := j.sets[rs.slots[0].set].values[rs.slots[0].slot]
+		return "", ReasonInsideString + " (" + safetext.Term(v.Slot) + ": " + safetext.Term(v.Text) + ")"
+	case len(refs) == 0:
+		return "", j.notRendered(file)
+	case len(refs) > 1:
+		list := slices.Sorted(maps.Keys(refs))
+		return "", "feeds different rendered references (" + safetext.Term(strings.Join(list, ", ")) + "): pin each where it renders"
+	}
+	rs.slots = slots
+	for ref := range refs {
+		rs.ref = ref
+	}
+	return rs.ref, ""
+}
+
+// appVersionTag plans the tag written with the digest of a value whose tag
+// the chart renders from appVersion (ref): that tag, or, for a marked tag
+// whose appVersion moved, the tag it moves to. It says why not, if not.
+func appVersionTag(p *sitePlan, site *rewrite.Site, rendered string) string {
+	ref, _ := imageref.Parse(rendered)
+	if moved := site.MovedTag(); moved != "" {
+		ref.Tag, ref.Digest = moved, ""
+		p.key = ref.String()
+		p.more().note = "the chart's appVersion moved: its tag follows, to " + moved
+	}
+	if ref.Tag == "" || ref.Digest != "" {
+		return "renders as " + safetext.Term(rendered) + ": no tag of its own to write with the digest"
+	}
+	p.more().tag = ref.Tag
+	return ""
 }
 
 // chartReport says, for each chart holding image values, whether it was
