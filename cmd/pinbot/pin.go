@@ -171,15 +171,8 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	for _, a := range args {
-		if _, err := os.Lstat(a); errors.Is(err, fs.ErrNotExist) {
-			return nil, usageError("no such file or directory: %s", a)
-		} else if err != nil {
-			return nil, usageError("%v", err)
-		}
-	}
-	if f.timeout <= 0 {
-		return nil, usageError("--timeout must be more than 0 (it bounds the resolution of each reference)")
+	if err := f.validate(cmd, args); err != nil {
+		return nil, err
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -201,67 +194,119 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 			co.Close()
 		}
 	}()
-
 	cfg, cfgRel, err := f.loadConfig(co)
 	if err != nil {
 		return nil, err
 	}
-	// Which servers answer, over which transport, and how much is read:
-	// the operator's flags first; then a configuration file from outside
-	// the checkout (the operator's too); then the checkout's own, or, with
-	// --base-config, the checkout's as the base revision holds it.
-	serving := cfg
+	src, err := f.sources(cmd, co, cfg, cfgRel)
+	if err != nil {
+		return nil, err
+	}
+	if changed := src.Overridden(); len(changed) > 0 {
+		f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings the operator decides (which registries answer, how much is read, how long a move is held); the base revision's are used",
+			"file", cfgRel, "settings", strings.Join(changed, ", "), "base", f.baseConfig)
+	}
+	serving := src.Serving()
+	co.MaxFileSize = serving.MaxFileSize
+	s.opts.MinAge = serving.MinAge
+	cfgName := cfgRel
+	if cfgName == "" {
+		cfgName = f.configFile
+	}
+	if err := f.selection(cmd, s, cfg, cfgName, loc, args); err != nil {
+		return nil, err
+	}
+	// Evidence is read where it is shown: a pull request's body, a JSON
+	// report; never for a gate.
+	s.opts.Evidence = !f.noEvidence && !f.check && (f.forPR || f.output == "json")
+	if err := f.resolver(cmd, s, serving); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// validate refuses what the flags and paths say before anything is read.
+func (f *pinFlags) validate(cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		if _, err := os.Lstat(a); errors.Is(err, fs.ErrNotExist) {
+			return usageError("no such file or directory: %s", a)
+		} else if err != nil {
+			return usageError("%v", err)
+		}
+	}
+	switch {
+	case f.timeout <= 0:
+		return usageError("--timeout must be more than 0 (it bounds the resolution of each reference)")
+	case f.offline && (f.verify || cmd.Flags().Changed("platform")):
+		return usageError("--verify and --platform read from the registry: they do not go with --offline")
+	case f.jobs < 1:
+		return usageError("--jobs must be at least 1")
+	case f.cacheTTL <= 0:
+		return usageError("--cache-ttl must be more than 0")
+	case cmd.Flags().Changed("min-age") && f.minAge < 0:
+		return usageError("--min-age must not be negative")
+	}
+	return nil
+}
+
+// sources are where the settings the operator decides come from (see
+// config.Sources): the flags, the configuration file, and with
+// --base-config the checkout's file as the base revision holds it.
+func (f *pinFlags) sources(cmd *cobra.Command, co *checkout.Checkout, cfg *config.Config, cfgRel string) (config.Sources, error) {
+	src := config.Sources{File: cfg, InCheckout: cfgRel != "", Mirrors: f.mirrors, Insecure: f.insecure}
 	if f.baseConfig != "" {
 		if cfgRel == "" {
-			return nil, usageError("--base-config reads the configuration as a commit holds it: --config %s is not in the checkout", f.configFile)
+			return src, usageError("--base-config reads the configuration as a commit holds it: --config %s is not in the checkout", f.configFile)
 		}
-		if serving, err = baseConfig(cmd, co, f.baseConfig, cfgRel); err != nil {
-			return nil, err
+		base, err := baseConfig(cmd, co, f.baseConfig, cfgRel)
+		if err != nil {
+			return src, err
 		}
-		if changed := config.ServingChanges(serving, cfg); len(changed) > 0 {
-			f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings the operator decides (which registries answer, how much is read, how long a move is held); the base revision's are used",
-				"file", cfgRel, "settings", strings.Join(changed, ", "), "base", f.baseConfig)
-		}
+		src.Base = base
 	}
-	co.MaxFileSize = serving.MaxFileSize
 	if cmd.Flags().Changed("max-file-size") {
-		if co.MaxFileSize, err = size.Parse(f.maxFileSize); err != nil {
-			return nil, usageError("--max-file-size: %v", err)
+		n, err := size.Parse(f.maxFileSize)
+		if err != nil {
+			return src, usageError("--max-file-size: %v", err)
 		}
+		src.MaxFileSize = &n
 	}
+	if cmd.Flags().Changed("min-age") {
+		src.MinAge = &f.minAge
+	}
+	return src, nil
+}
 
+// selection sets what the run looks at and how it writes: the pull policy,
+// the files and images the configuration selects, the platforms, and the
+// modes. A path named on the command line that the configuration leaves
+// out is said, never checked as "all pinned".
+func (f *pinFlags) selection(cmd *cobra.Command, s *session, cfg *config.Config, cfgName string, loc *checkout.Location, args []string) error {
 	policy := cfg.PullPolicy
 	if cmd.Flags().Changed("pull-policy") || policy == "" {
 		policy = f.pullPolicy
 	}
+	var err error
 	if s.opts.PullPolicy, err = rewrite.ParsePullPolicy(policy); err != nil {
-		return nil, usageError("%v", err)
+		return usageError("%v", err)
 	}
 	matcher, err := config.NewMatcher(cfg.Include, cfg.Exclude, cfg.Ignore)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return usageError("%v", err)
 	}
 	s.opts.Filter = matcher
-	if len(args) > 0 {
-		// a path named on the command line that the configuration leaves
-		// out is said, never checked as "all pinned"
-		cfgName := cfgRel
-		if cfgName == "" {
-			cfgName = f.configFile
+	for k, p := range loc.Paths {
+		fi, err := s.co.Lstat(p)
+		if err != nil {
+			continue
 		}
-		for k, p := range loc.Paths {
-			fi, err := co.Lstat(p)
-			if err != nil {
-				continue
-			}
-			if key, globs := matcher.Excludes(p, fi.IsDir()); key != "" {
-				return nil, usageError("%s: left out by %s in %s (%s): nothing there is scanned; name a path it selects, or change %s",
-					args[k], key, cfgName, strings.Join(globs, ", "), key)
-			}
+		if key, globs := matcher.Excludes(p, fi.IsDir()); key != "" {
+			return usageError("%s: left out by %s in %s (%s): nothing there is scanned; name a path it selects, or change %s",
+				args[k], key, cfgName, strings.Join(globs, ", "), key)
 		}
 	}
-	s.opts.Offline = f.offline
-	s.opts.Verify = f.verify
+	s.opts.Offline, s.opts.Verify = f.offline, f.verify
 	platforms := cfg.Platforms
 	if cmd.Flags().Changed("platform") {
 		platforms = f.platforms
@@ -269,14 +314,16 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	for _, ps := range platforms {
 		p, err := config.ParsePlatform(ps)
 		if err != nil {
-			return nil, usageError("--platform: %v", err)
+			return usageError("--platform: %v", err)
 		}
 		s.opts.Platforms = append(s.opts.Platforms, p)
 	}
-	if f.offline && (f.verify || cmd.Flags().Changed("platform")) {
-		return nil, usageError("--verify and --platform read from the registry: they do not go with --offline")
-	}
+	return nil
+}
 
+// resolver sets up the session's resolver, its mirrors and insecure
+// registries as the trust boundary settled them, and the cache.
+func (f *pinFlags) resolver(cmd *cobra.Command, s *session, serving config.Serving) error {
 	parse := func(list []string) ([]resolve.Mirror, error) {
 		var out []resolve.Mirror
 		for _, m := range list {
@@ -288,40 +335,18 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		}
 		return out, nil
 	}
-	mirrors, err := parse(f.mirrors)
+	mirrors, err := parse(serving.Mirrors)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	insecure := append([]string(nil), f.insecure...)
-	cfgMirrors, err := parse(serving.MirrorList())
+	cfgMirrors, err := parse(serving.CheckoutMirrors)
 	if err != nil {
-		return nil, err
-	}
-	cfgInsecure := serving.InsecureRegistries
-	if cfgRel == "" { // a file from outside the checkout: the operator's
-		mirrors, insecure = append(mirrors, cfgMirrors...), append(insecure, cfgInsecure...)
-		cfgMirrors, cfgInsecure = nil, nil
-	}
-	if f.jobs < 1 {
-		return nil, usageError("--jobs must be at least 1")
-	}
-	if f.cacheTTL <= 0 {
-		return nil, usageError("--cache-ttl must be more than 0")
-	}
-	// Evidence is read where it is shown: a pull request's body, a JSON
-	// report; never for a gate.
-	s.opts.Evidence = !f.noEvidence && !f.check && (f.forPR || f.output == "json")
-	s.opts.MinAge = serving.MinAge // the operator's: a pull request cannot relax its own gate
-	if cmd.Flags().Changed("min-age") {
-		s.opts.MinAge = f.minAge
-	}
-	if s.opts.MinAge < 0 {
-		return nil, usageError("--min-age must not be negative")
+		return err
 	}
 	var digests *cache.Cache // the cache's answers: never for --check unless --cache-check
 	if f.cacheFile != "" && !f.offline {
 		if s.cache, err = cache.Open(f.cacheFile, f.cacheTTL, f.g.logger(cmd.ErrOrStderr())); err != nil {
-			return nil, usageError("--cache: %v", err)
+			return usageError("--cache: %v", err)
 		}
 		if !f.check || f.cacheCheck {
 			digests = s.cache
@@ -333,20 +358,19 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		Progress:         s.opts.Progress,
 		Cache:            digests,
 		Mirrors:          mirrors,
-		Insecure:         insecure,
+		Insecure:         serving.Insecure,
 		CheckoutMirrors:  cfgMirrors,
-		CheckoutInsecure: cfgInsecure,
+		CheckoutInsecure: serving.CheckoutInsecure,
 		Jobs:             f.jobs,
 		Timeout:          f.timeout,
 		UserAgent:        "pinbot/" + buildVersion().Version,
 		Logger:           f.g.logger(cmd.ErrOrStderr()),
 	})
 	if err != nil {
-		return nil, usageError("%v", err)
+		return usageError("%v", err)
 	}
 	s.resolver = r
-	ok = true
-	return s, nil
+	return nil
 }
 
 func newPinCmd(g *globals) *cobra.Command {
