@@ -706,12 +706,12 @@ func withDigest(ref, d string) (kept, tagless string) {
 }
 
 // pinWant is what a pinned site is to render as: its reference with the
-// digest, the tag kept or dropped.
+// digest, the tag kept (kept) or dropped (tagless).
 type pinWant struct {
-	id        siteRef
-	ref       string
-	kept, bar string
-	digest    string // the digest the value was given
+	id            siteRef
+	ref           string
+	kept, tagless string
+	digest        string // the digest the value was given
 }
 
 // proveCharts renders every chart whose files changed, and keeps the
@@ -806,7 +806,7 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 				if ss.set != n {
 					continue
 				}
-				if g := got[ss.slot]; g != w.kept && g != w.bar {
+				if g := got[ss.slot]; g != w.kept && g != w.tagless {
 					site := w.id.f.file.Sites[w.id.site]
 					if p := &w.id.f.plans[w.id.site]; strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.f]) {
 						p.bare = true
@@ -879,7 +879,7 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 				continue
 			}
 			for _, w := range wants {
-				if strings.Contains(b[i], w.ref) && (strings.ReplaceAll(b[i], w.ref, w.kept) == a[i] || strings.ReplaceAll(b[i], w.ref, w.bar) == a[i]) {
+				if strings.Contains(b[i], w.ref) && (strings.ReplaceAll(b[i], w.ref, w.kept) == a[i] || strings.ReplaceAll(b[i], w.ref, w.tagless) == a[i]) {
 					continue lines
 				}
 			}

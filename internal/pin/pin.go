@@ -1,11 +1,13 @@
 // Package pin is pinbot's pipeline, shared by "pinbot pin" and "pinbot pr",
-// in named stages: list the checkout's files, scan them for image sites,
-// plan what each site is to follow, judge the sites of Helm charts by
-// rendering them, resolve each unique tag once, check the digests, splice
-// the edits into the original bytes, prove each chart's edits by rendering
-// it again, and hand the changes over. It writes nothing itself: the
-// caller gets each changed file's old and new bytes and a report, and may
-// take the changes through Options.Sink.
+// in named stages: list the checkout's files, scan them for image sites and
+// plan what each site is to follow (asking the registries for each tag as
+// it is found), judge the sites of Helm charts by rendering them, resolve
+// what is left, check the digests, splice the edits into the original
+// bytes, prove each chart's edits by rendering it again, and hand the
+// changes over. Each file's journey is one record (fileRun) the stages
+// fill in. It writes nothing itself: the caller gets each changed file's
+// old and new bytes and a report, and may take the changes through
+// Options.Sink.
 package pin
 
 import (
@@ -265,8 +267,9 @@ type run struct {
 	built  *built.Set // the images the repository builds
 }
 
-// Run scans, resolves and plans. Per-reference failures are in the report;
-// an error means the run itself could not proceed.
+// Run scans, plans, resolves, splices and proves, and hands the changes to
+// the sink. Per-reference failures are in the report; an error means the
+// run itself could not proceed.
 func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options) (*Result, error) {
 	if opts.PullPolicy == "" {
 		opts.PullPolicy = rewrite.PolicyIfNotPresent

@@ -143,8 +143,11 @@ func deepestLine(data []byte) int {
 	return bestLine
 }
 
-// ScanIn is ScanContext for a file of a checkout that cx knows (its charts,
-// its GitLab CI includes).
+// ScanIn finds the image sites of a file in the given format, giving up
+// with ctx's error once ctx is done; cx is what the run knows of the
+// checkout (its charts, its GitLab CI includes), nil for a file alone. A
+// *ParseError means the file could not be understood; no sites are
+// returned then.
 func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []byte) (*File, error) {
 	f := &File{Path: p, Format: format, Data: data, src: newSource(data), cx: cx}
 	var err error
@@ -254,7 +257,7 @@ func parseRef(written string) (parsedRef, bool) {
 func (f *File) Settle() {
 	for _, s := range f.Sites {
 		if s != nil {
-			s.container, s.kustomize = nil, nil
+			s.container, s.digestKey = nil, nil
 		}
 	}
 	f.src, f.parsed, f.texts = nil, nil, nil

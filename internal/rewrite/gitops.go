@@ -108,7 +108,7 @@ func (w *yamlWalk) embedded(v *yaml.Node, scan func(sub *yamlWalk, root *yaml.No
 	for _, s := range sub.Sites {
 		if !ok || !bm.translate(s, w.f) {
 			s.Line, s.Column = t.Line, t.Column
-			s.ref, s.container, s.kustomize = span{}, nil, nil
+			s.ref, s.container, s.digestKey = span{}, nil, nil
 			s.skip(ReasonUneditable + ": a YAML document in a string that is not a literal block")
 		}
 		if w.f.src.ignored(s.Line) {
@@ -182,7 +182,7 @@ func (bm *blockMap) translate(s *Site, f *File) bool {
 		}
 		mapSpan(&c.policy)
 	}
-	if k := s.kustomize; k != nil {
+	if k := s.digestKey; k != nil {
 		if !k.hasDigest {
 			return false
 		}

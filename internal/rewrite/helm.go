@@ -256,30 +256,30 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	ok := true
 	switch {
 	case hasDigestKey:
-		k := &kustEntry{hasDigest: true}
+		k := &digestKey{hasDigest: true}
 		var err error
 		k.digest, _, err = w.f.locate(digV)
 		ok = err == nil && digV.Kind == yaml.ScalarNode
-		s.kustomize = k
+		s.digestKey = k
 	case readsDigest:
 		after, afterV := tagK, tagV
 		if tagK == nil {
 			after, afterV = repoK, repoV
 		}
-		k := &kustEntry{flow: m.Style&yaml.FlowStyle != 0}
+		k := &digestKey{flow: m.Style&yaml.FlowStyle != 0}
 		if k.flow {
 			k.after, ok = w.f.valueEnd(afterV)
 		} else {
 			k.lineEnd, k.eol, k.indent, ok = w.blockSlot(after, afterV)
 		}
-		s.kustomize = k
+		s.digestKey = k
 	default: // the tag's end: {{ .repository }}:{{ .tag }} renders repo:tag@sha256:...
 		sp, _, err := w.f.locate(t)
 		ok = err == nil && tagV.Kind == yaml.ScalarNode
 		s.ref = sp
 	}
 	if !ok {
-		s.kustomize = nil
+		s.digestKey = nil
 		s.skip(ReasonUneditable)
 		done()
 		return

@@ -59,7 +59,7 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 		if !s.Pinnable() {
 			continue
 		}
-		k := &kustEntry{flow: e.Style&yaml.FlowStyle != 0}
+		k := &digestKey{flow: e.Style&yaml.FlowStyle != 0}
 		ok := true
 		switch {
 		case digestK != nil:
@@ -80,7 +80,7 @@ func (w *yamlWalk) kustomization(root *yaml.Node) {
 			s.skip(ReasonUneditable)
 			continue
 		}
-		s.kustomize = k
+		s.digestKey = k
 	}
 	// helmCharts[].valuesInline: values for the charts kustomize inflates
 	_, charts := w.field(root, "helmCharts")

@@ -74,7 +74,7 @@ type Site struct {
 
 	ref       span       // the reference's characters in the file
 	container *container // built-in Kubernetes container: where imagePullPolicy lives
-	kustomize *kustEntry // kustomization images[] entry
+	digestKey *digestKey // a digest key beside the tag: kustomize's images[] entry, a Helm image map's
 	// helm is what only a Helm value has: a file naming an image 450,000
 	// times has as many sites, each kept small
 	helm *helmPart
@@ -174,8 +174,11 @@ type container struct {
 	indent    string // block: indentation of the image key
 }
 
-// kustEntry is where a kustomization images[] entry keeps its digest.
-type kustEntry struct {
+// digestKey is a mapping that keeps the digest in a key of its own beside
+// the tag: a kustomization's images[] entry (digest: beside newTag), a Helm
+// image map (digest: or sha: beside tag), or the key pinbot adds to one
+// whose templates read it.
+type digestKey struct {
 	digest    span // the digest value, when present
 	hasDigest bool
 	flow      bool
@@ -200,7 +203,7 @@ func (s *Site) Mark() (start, end int, ok bool) {
 
 // HasDigestKey tells an image map whose digest goes into a key of its own
 // (digest, sha): its template, not pinbot, joins it to the reference.
-func (s *Site) HasDigestKey() bool { return s.kustomize != nil }
+func (s *Site) HasDigestKey() bool { return s.digestKey != nil }
 
 // BareDigest tells an image map whose digest key holds bare hex (the
 // template writes "@sha256:" itself): its digest is written the same way.
@@ -244,10 +247,10 @@ func (s *Site) appendEdits(edits []Edit, f *File, digest string, pol PullPolicy)
 	if !strings.HasPrefix(digest, "sha256:") {
 		digest = "sha256:" + digest
 	}
-	if digest != s.Ref.Digest || (s.kustomize != nil && s.bare != (written != digest)) {
+	if digest != s.Ref.Digest || (s.digestKey != nil && s.bare != (written != digest)) {
 		switch {
-		case s.kustomize != nil:
-			edits = append(edits, s.kustomize.edit(written, f))
+		case s.digestKey != nil:
+			edits = append(edits, s.digestKey.edit(written, f))
 		case s.Ref.Digest != "":
 			// Replace just the old digest: the tail of the reference.
 			edits = append(edits, Edit{Start: s.ref.end - len(s.Ref.Digest), End: s.ref.end, Text: digest})
@@ -282,7 +285,7 @@ func (c *container) insert(key, value string, f *File) Edit {
 	return insertField(key, value, c.flow, c.after, c.lineEnd, c.eol, c.indent, f)
 }
 
-func (k *kustEntry) edit(digest string, f *File) Edit {
+func (k *digestKey) edit(digest string, f *File) Edit {
 	if k.hasDigest {
 		return Edit{Start: k.digest.start, End: k.digest.end, Text: digest}
 	}
