@@ -28,6 +28,9 @@ type File struct {
 	Format Format
 	Data   []byte
 	Sites  []*Site
+	// Uses are the actions and reusable workflows a workflow or a
+	// composite action names by ref (owner/repo@ref).
+	Uses   []*Use
 	src    *source
 	cx     *Context             // what the scan knows of the checkout
 	parsed map[string]parsedRef // references as written, parsed

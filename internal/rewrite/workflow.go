@@ -17,7 +17,9 @@ func (w *yamlWalk) uses(step *yaml.Node, kind Kind) {
 }
 
 // workflow scans a GitHub Actions workflow: jobs.*.container (a string or
-// .image), jobs.*.services.* (a string or .image) and steps[].uses: docker://.
+// .image), jobs.*.services.* (a string or .image) and steps[].uses: docker://
+// for images; jobs.*.uses and steps[].uses naming a repository's action or
+// workflow by ref.
 func (w *yamlWalk) workflow(root *yaml.Node) {
 	_, jobs := w.field(root, "jobs")
 	for _, kv := range w.pairs(jobs) {
@@ -35,9 +37,11 @@ func (w *yamlWalk) workflow(root *yaml.Node) {
 			}
 			w.add(w.site(img, KindWorkflowService))
 		}
+		w.usesOf(job, UseReusable)
 		_, steps := w.field(job, "steps")
 		for _, st := range items(steps, yaml.SequenceNode) {
 			w.uses(st, KindWorkflowStep)
+			w.usesOf(st, UseStep)
 		}
 	}
 }
@@ -53,5 +57,6 @@ func (w *yamlWalk) action(root *yaml.Node) {
 	_, steps := w.field(runs, "steps")
 	for _, st := range items(steps, yaml.SequenceNode) {
 		w.uses(st, KindWorkflowStep)
+		w.usesOf(st, UseStep)
 	}
 }

@@ -1,0 +1,144 @@
+package rewrite
+
+import (
+	"strings"
+	"testing"
+)
+
+const sha1 = "1111111111111111111111111111111111111111"
+
+// TestUses: every written form of a "uses:" is found, and pinning it to a
+// commit changes its ref and its version comment alone.
+func TestUses(t *testing.T) {
+	in := `name: ci
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: "actions/setup-go@v5"   # set up Go
+      - uses: 'github/codeql-action/init@v3'
+      - {uses: actions/cache@v4, with: {path: x}}
+      - uses: actions/upload-artifact@` + sha1 + ` # v4.3.1
+      - uses: docker/build-push-action@` + sha1 + ` # ratchet:docker/build-push-action@v6
+      - uses: owner/tool@` + sha1 + ` # tag=v1.2.3
+      - uses: ./local/action
+      - uses: owner/${{ matrix.repo }}@v1
+      - uses: owner/norefs
+      - uses: owner/empty@
+      - uses: docker://alpine:3.19
+      - uses: owner/ignored@v1 # pinbot:ignore
+      - uses: owner/excluded@v1 # ratchet:exclude
+  call:
+    uses: org/workflows/.github/workflows/release.yml@main
+`
+	f, err := Scan(".github/workflows/ci.yml", FormatWorkflow, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type use struct{ written, repo, path, ref, comment, skip string }
+	wants := []use{
+		{"actions/checkout@v4", "actions/checkout", "", "v4", "", ""},
+		{"actions/setup-go@v5", "actions/setup-go", "", "v5", "", ""},
+		{"github/codeql-action/init@v3", "github/codeql-action", "init", "v3", "", ""},
+		{"actions/cache@v4", "actions/cache", "", "v4", "", ""},
+		{"actions/upload-artifact@" + sha1, "actions/upload-artifact", "", sha1, "v4.3.1", ""},
+		{"docker/build-push-action@" + sha1, "docker/build-push-action", "", sha1, "v6", ""},
+		{"owner/tool@" + sha1, "owner/tool", "", sha1, "v1.2.3", ""},
+		{"./local/action", "", "", "", "", ReasonLocalAction},
+		{"owner/${{ matrix.repo }}@v1", "", "", "", "", ReasonVariable},
+		{"owner/norefs", "", "", "", "", ReasonUsesNoRef},
+		{"owner/empty@", "", "", "", "", ReasonUsesEmpty},
+		{"owner/ignored@v1", "owner/ignored", "", "v1", "", ReasonIgnored},
+		{"owner/excluded@v1", "owner/excluded", "", "v1", "", "ratchet:exclude: left as its author asked"},
+		{"org/workflows/.github/workflows/release.yml@main", "org/workflows", ".github/workflows/release.yml", "main", "", ""},
+	}
+	if len(f.Uses) != len(wants) {
+		for _, u := range f.Uses {
+			t.Logf("%+v", *u)
+		}
+		t.Fatalf("%d uses, want %d", len(f.Uses), len(wants))
+	}
+	for i, w := range wants {
+		u := f.Uses[i]
+		if u.Written != w.written || u.Repo != w.repo || u.Path != w.path || u.Ref != w.ref || u.Comment != w.comment || u.Skip != w.skip {
+			t.Errorf("use %d: %+v, want %+v", i, *u, w)
+		}
+	}
+	if f.Uses[len(f.Uses)-1].Kind != UseReusable || f.Uses[0].Kind != UseStep {
+		t.Errorf("kinds: %s, %s", f.Uses[0].Kind, f.Uses[len(f.Uses)-1].Kind)
+	}
+	if len(f.Sites) != 1 || f.Sites[0].Written != "alpine:3.19" {
+		t.Errorf("the docker:// image: %v", f.Sites)
+	}
+
+	const sha2 = "2222222222222222222222222222222222222222"
+	var edits []Edit
+	for _, u := range f.Uses {
+		if u.Skip == "" {
+			edits = append(edits, u.UseEdits(sha2, u.Tracks())...)
+		}
+	}
+	// a pinned use whose tracked ref moved: the SHA alone changes
+	out, err := Apply([]byte(in), edits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.NewReplacer(
+		"actions/checkout@v4\n", "actions/checkout@"+sha2+" # v4\n",
+		`"actions/setup-go@v5"   # set up Go`, `"actions/setup-go@`+sha2+`"   # v5 # set up Go`,
+		`'github/codeql-action/init@v3'`, `'github/codeql-action/init@`+sha2+`' # v3`,
+		"{uses: actions/cache@v4, with: {path: x}}", "{uses: actions/cache@"+sha2+", with: {path: x}} # v4",
+		"upload-artifact@"+sha1, "upload-artifact@"+sha2,
+		"build-push-action@"+sha1, "build-push-action@"+sha2,
+		"tool@"+sha1, "tool@"+sha2,
+		"release.yml@main\n", "release.yml@"+sha2+" # main\n",
+	).Replace(in)
+	if string(out) != want {
+		t.Errorf("pinned:\n%s\nwant:\n%s", out, want)
+	}
+	// pinned again: nothing to do
+	again, err := Scan(".github/workflows/ci.yml", FormatWorkflow, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range again.Uses {
+		if u.Skip != "" {
+			continue
+		}
+		if e := u.UseEdits(sha2, u.Tracks()); len(e) != 0 {
+			t.Errorf("%s: pinned again: %v", u.Written, e)
+		}
+		if u.Tracks() == "" {
+			t.Errorf("%s tracks nothing", u.Written)
+		}
+	}
+	// a tracked ref that changes: the comment follows, in its style
+	u := again.Uses[5] // ratchet
+	e := u.UseEdits(sha1, "v7")
+	out2, _ := Apply(out, e)
+	if !strings.Contains(string(out2), "build-push-action@"+sha1+" # ratchet:docker/build-push-action@v7\n") {
+		t.Errorf("ratchet comment: %s", out2)
+	}
+}
+
+// TestUsesInCompositeActionAndCRLF: a composite action's steps are read,
+// and a CRLF file keeps its line breaks.
+func TestUsesInCompositeActionAndCRLF(t *testing.T) {
+	in := "runs:\r\n  using: composite\r\n  steps:\r\n    - uses: actions/setup-node@v4\r\n      with: {node-version: 20}\r\n"
+	f, err := Scan("action.yml", FormatAction, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Uses) != 1 || f.Uses[0].Repo != "actions/setup-node" {
+		t.Fatalf("uses: %v", f.Uses)
+	}
+	out, err := Apply([]byte(in), f.Uses[0].UseEdits(sha1, "v4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(in, "setup-node@v4\r\n", "setup-node@"+sha1+" # v4\r\n", 1); string(out) != want {
+		t.Errorf("got %q\nwant %q", out, want)
+	}
+}
