@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/registrytest"
 )
@@ -104,11 +105,19 @@ func TestShellCommands(t *testing.T) {
 	}
 	reg := registrytest.Start()
 	defer reg.Close()
-	for _, ref := range unpinned(t, bin, repo) {
+	gh := actionstest.New(t) // GitHub, for the actions the workflow names
+	images, acts := unpinned(t, bin, repo)
+	for _, ref := range images {
 		if _, err := reg.Push(ref, 0); err != nil {
 			t.Fatalf("pushing %s: %v", ref, err)
 		}
 	}
+	for _, a := range acts {
+		repo, ref, _ := strings.Cut(a, "@")
+		r := gh.Repo(repo)
+		r.Tag(ref, r.Commit(ref))
+	}
+	t.Setenv("GITHUB_API_URL", gh.URL)
 	ran := 0
 	for _, b := range blocks(t) {
 		if b.lang != "sh" {
@@ -148,13 +157,14 @@ func TestShellCommands(t *testing.T) {
 		t.Fatalf("ran %d pinbot commands: the README's quick start shows four", ran)
 	}
 	// the README's order is pin, then the gate: the gate passes on what pin wrote
-	if n := unpinned(t, bin, repo); len(n) != 0 {
-		t.Errorf("after the README's commands, still unpinned: %v", n)
+	if n, a := unpinned(t, bin, repo); len(n)+len(a) != 0 {
+		t.Errorf("after the README's commands, still unpinned: %v %v", n, a)
 	}
 }
 
-// unpinned asks pinbot, offline, which references lack a digest.
-func unpinned(t *testing.T, bin, dir string) []string {
+// unpinned asks pinbot, offline, which images lack a digest, and which
+// actions (owner/repo@ref) are on a ref.
+func unpinned(t *testing.T, bin, dir string) (images, acts []string) {
 	t.Helper()
 	cmd := exec.Command(bin, "pin", "--check", "--offline", "--output", "json")
 	cmd.Dir = dir
@@ -167,20 +177,27 @@ func unpinned(t *testing.T, bin, dir string) []string {
 		Entries []struct {
 			Ref    string `json:"ref"`
 			Status string `json:"status"`
+			Kind   string `json:"kind"`
+			Image  string `json:"image"`
+			Tag    string `json:"tag"`
 		} `json:"entries"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	var refs []string
 	for _, e := range rep.Entries {
-		if e.Status == "unpinned" && !seen[e.Ref] {
-			seen[e.Ref] = true
-			refs = append(refs, e.Ref)
+		switch {
+		case e.Status != "unpinned" || seen[e.Ref]:
+		case e.Kind == "actionStep" || e.Kind == "reusableWorkflow":
+			parts := strings.SplitN(e.Image, "/", 3)
+			acts = append(acts, parts[0]+"/"+parts[1]+"@"+e.Tag)
+		default:
+			images = append(images, e.Ref)
 		}
+		seen[e.Ref] = true
 	}
-	return refs
+	return images, acts
 }
 
 // TestSynopsis: each command the command line page's synopsis names is

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/pinbot/pinbot/internal/actions"
 	"github.com/pinbot/pinbot/internal/cache"
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/config"
+	"github.com/pinbot/pinbot/internal/forge"
 	"github.com/pinbot/pinbot/internal/pin"
 	"github.com/pinbot/pinbot/internal/progress"
 	"github.com/pinbot/pinbot/internal/render"
@@ -46,6 +50,10 @@ type pinFlags struct {
 	baseConfig  string
 	check       bool   // pin --check
 	output      string // --output
+	actions     string // --actions
+	// apiURL is GitHub's API, asked about actions: pin's --api-url, pr's
+	// (see appFlags.api)
+	apiURL func() string
 }
 
 func (f *pinFlags) register(fs *pflag.FlagSet) {
@@ -66,6 +74,7 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries, maxFileSize and minAge from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
 	fs.BoolVarP(&f.g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
+	fs.StringVar(&f.actions, "actions", "", "what to do with the actions workflows name by ref (uses: owner/repo@v4): `MODE` pin (to commits, the default), check or off; actions in .pinbot.yaml")
 }
 
 // session is a checkout opened with its configuration and resolver.
@@ -307,6 +316,20 @@ func (f *pinFlags) selection(cmd *cobra.Command, s *session, cfg *config.Config,
 		}
 	}
 	s.opts.Offline, s.opts.Verify = f.offline, f.verify
+	mode := cfg.Actions
+	if cmd.Flags().Changed("actions") || mode == "" {
+		mode = f.actions
+	}
+	if mode == "" {
+		mode = string(pin.ActionsPin)
+	}
+	if s.opts.Actions, err = pin.ParseActionsMode(mode); err != nil {
+		return usageError("--actions: %v", err)
+	}
+	s.opts.ActionsByTag = cfg.ActionsByTag
+	if s.opts.ActionsByTag == nil {
+		s.opts.ActionsByTag = pin.DefaultActionsByTag
+	}
 	platforms := cfg.Platforms
 	if cmd.Flags().Changed("platform") {
 		platforms = f.platforms
@@ -370,12 +393,42 @@ func (f *pinFlags) resolver(cmd *cobra.Command, s *session, serving config.Servi
 		return usageError("%v", err)
 	}
 	s.resolver = r
+	return f.actionResolver(s)
+}
+
+// actionResolver sets up what asks GitHub about actions: the API at
+// --api-url ($GITHUB_API_URL, else api.github.com), with $GITHUB_TOKEN when
+// set (public actions need none).
+func (f *pinFlags) actionResolver(s *session) error {
+	if s.opts.Actions == pin.ActionsOff || s.opts.Offline {
+		return nil
+	}
+	api := ""
+	if f.apiURL != nil {
+		api = f.apiURL()
+	}
+	hc := &http.Client{Timeout: forge.RequestTimeout}
+	if token := os.Getenv("GITHUB_TOKEN"); token != "" {
+		hc = forge.TokenClient(context.Background(), token, api)
+	}
+	c, err := forge.APIClient(api, hc)
+	if err != nil {
+		return usageError("--api-url: %v", err)
+	}
+	s.opts.ActionResolver, s.opts.ActionsWeb = actions.New(c), forge.WebURL(api)
 	return nil
 }
 
 func newPinCmd(g *globals) *cobra.Command {
 	f := &pinFlags{g: g}
 	var diff bool
+	var apiURL string
+	f.apiURL = func() string {
+		if apiURL != "" {
+			return apiURL
+		}
+		return os.Getenv("GITHUB_API_URL")
+	}
 	cmd := &cobra.Command{
 		Use:   "pin [PATH...]",
 		Short: "Pin every container image under PATH (default .) to its digest",
@@ -463,6 +516,7 @@ named as file:line: ref: error).`,
 		},
 	}
 	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&apiURL, "api-url", "", "GitHub's REST API `URL`, asked about actions (default: $GITHUB_API_URL, else https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)")
 	cmd.Flags().BoolVar(&f.check, "check", false, "write nothing; exit 1 if any reference is unpinned or stale, listing each")
 	cmd.Flags().BoolVar(&diff, "diff", false, "write nothing; print a unified diff of what pin would change")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report `FORMAT`: text, json, sarif (code scanning) or github (workflow annotations, job summary and step outputs)")

@@ -30,6 +30,7 @@ type prFlags struct {
 func newPRCmd(g *globals) *cobra.Command {
 	f := &pinFlags{g: g}
 	o := &prFlags{}
+	f.apiURL = func() string { return o.app.api() }
 	cmd := &cobra.Command{
 		Use:   "pr [PATH...]",
 		Short: "Pin, then open or update one pull request with the change",

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/registrytest"
 	"github.com/pinbot/pinbot/internal/render"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -171,8 +172,23 @@ func setupRegistry(env *testscript.Env) error {
 	env.Setenv("HOME", env.WorkDir)
 	env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
 	env.Setenv("GITHUB_TOKEN", "")
+	// GitHub, for the actions workflows name: served from git repositories
+	// made here, each action's tag at a commit of its own ($SHA_<repo>_<tag>)
+	gh := actionstest.Start(env.T())
+	env.Defer(gh.Close)
+	for _, a := range scriptActions {
+		repo, tag, _ := strings.Cut(a, "@")
+		r := gh.Repo(repo)
+		c := r.Commit(tag)
+		r.Tag(tag, c)
+		env.Setenv("SHA_"+nonWord.ReplaceAllString(repo+"_"+tag, "_"), c)
+	}
+	env.Setenv("GITHUB_API_URL", gh.URL)
 	return nil
 }
+
+// scriptActions are the actions the scripts' GitHub serves.
+var scriptActions = []string{"actions/checkout@v4", "docker/build-push-action@v6", "actions/setup-go@v5"}
 
 // scriptPush is "push [-index | -platforms P,P] REF...".
 func scriptPush(ts *testscript.TestScript, neg bool, args []string) {

@@ -2,7 +2,9 @@
 // (examples/quickstart/repo: Kubernetes manifests, a kustomization, a compose
 // file, a Dockerfile and a GitHub workflow), with no network: the images the
 // repository names are served by an in-process registry, which pinbot reaches
-// through mirrors, as it would reach a pull-through cache.
+// through mirrors, as it would reach a pull-through cache; the action its
+// workflow names, by a fake of GitHub's API serving git repositories made
+// on the spot.
 //
 //	go run ./examples/quickstart          # from the repository's root
 //	go run ./examples/quickstart -keep    # and keep the pinned copy to look at
@@ -24,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/registrytest"
 )
 
@@ -70,6 +73,16 @@ func run(w io.Writer, keep bool) error {
 	if err != nil {
 		return err
 	}
+	// GitHub, for the actions its workflows name: served from git
+	// repositories made here, each ref at a commit of its own
+	gh := actionstest.Start(fatal{})
+	defer gh.Close()
+	for _, a := range actionRefs {
+		repo, ref, _ := strings.Cut(a, "@")
+		r := gh.Repo(repo)
+		r.Tag(ref, r.Commit(ref))
+	}
+	os.Setenv("GITHUB_API_URL", gh.URL)
 	for i, ref := range refs {
 		push := reg.Push
 		if i%2 == 0 {
@@ -83,7 +96,7 @@ func run(w io.Writer, keep bool) error {
 	if err := os.WriteFile(cfg, []byte(mirrorConfig(reg.Flags())), 0o644); err != nil {
 		return err
 	}
-	say(w, "An in-process registry at %s serves the %d images %s names.\npinbot reaches it through mirrors (%s):", reg.Host, len(refs), "examples/quickstart/repo", cfg)
+	say(w, "An in-process registry at %s serves the %d images %s names, and a fake GitHub at %s\n(GITHUB_API_URL) the actions its workflow names. pinbot reaches the registry through mirrors (%s):", reg.Host, len(refs), "examples/quickstart/repo", gh.URL, cfg)
 	data, _ := os.ReadFile(cfg)
 	fmt.Fprint(w, indent(string(data)))
 
@@ -141,7 +154,19 @@ func pinbot(w io.Writer, bin, dir, cfg, note string, args ...string) error {
 	return err
 }
 
-// listRefs asks pinbot, offline, which references lack a digest.
+// fatal stops the quick start, for the fake GitHub.
+type fatal struct{}
+
+func (fatal) Fatal(args ...any) {
+	fmt.Fprintln(os.Stderr, append([]any{"quickstart:"}, args...)...)
+	os.Exit(1)
+}
+
+// actionRefs are the actions (owner/repo@ref) listRefs found on a ref.
+var actionRefs []string
+
+// listRefs asks pinbot, offline, which images lack a digest, and keeps the
+// actions on a ref in actionRefs.
 func listRefs(bin, dir string) ([]string, error) {
 	cmd := exec.Command(bin, "pin", "--check", "--offline", "--output", "json")
 	cmd.Dir = dir
@@ -154,6 +179,9 @@ func listRefs(bin, dir string) ([]string, error) {
 		Entries []struct {
 			Ref    string `json:"ref"`
 			Status string `json:"status"`
+			Kind   string `json:"kind"`
+			Image  string `json:"image"`
+			Tag    string `json:"tag"`
 		} `json:"entries"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
@@ -162,10 +190,15 @@ func listRefs(bin, dir string) ([]string, error) {
 	seen := map[string]bool{}
 	var refs []string
 	for _, e := range rep.Entries {
-		if e.Status == "unpinned" && !seen[e.Ref] {
-			seen[e.Ref] = true
+		switch {
+		case e.Status != "unpinned" || seen[e.Ref]:
+		case e.Kind == "actionStep" || e.Kind == "reusableWorkflow":
+			parts := strings.SplitN(e.Image, "/", 3)
+			actionRefs = append(actionRefs, parts[0]+"/"+parts[1]+"@"+e.Tag)
+		default:
 			refs = append(refs, e.Ref)
 		}
+		seen[e.Ref] = true
 	}
 	sort.Strings(refs)
 	return refs, nil

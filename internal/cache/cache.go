@@ -50,8 +50,9 @@ type file struct {
 	Created time.Time `json:"created,omitzero"`
 }
 
-// firstSeenKeyRE is a key of FirstSeen: a canonical tag, "@", a digest.
-var firstSeenKeyRE = regexp.MustCompile(`^[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`)
+// firstSeenKeyRE is a key of FirstSeen: a canonical tag, "@", a digest;
+// or "action:", an action's repository, "@", its ref, "@", a commit.
+var firstSeenKeyRE = regexp.MustCompile(`^(?:[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|action:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9._/+-]{1,255}@[0-9a-f]{40})$`)
 
 // forgetAfter is how long a first sighting is kept once no run reports it.
 const forgetAfter = 90 * 24 * time.Hour

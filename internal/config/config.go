@@ -51,7 +51,17 @@ type Config struct {
 	// MinAge is the cooldown (--min-age): a moved tag's new digest is
 	// proposed once pinbot has seen it for this long ("72h").
 	MinAge time.Duration `yaml:"minAge"`
+	// Actions is what pinbot does with the actions and reusable workflows
+	// that workflows name by ref: pin (the default), check or off.
+	Actions string `yaml:"actions"`
+	// ActionsByTag are globs of actions (owner/repo[/path]) left on their
+	// tag, as they verify the ref they are called by; nil: the default
+	// list (the SLSA generator's workflows).
+	ActionsByTag []string `yaml:"actionsByTag"`
 }
+
+// ActionsModes are the values of actions.
+var ActionsModes = []string{"pin", "check", "off"}
 
 // PullPolicies are the values of pullPolicy (any case); what each does is
 // the rewrite's to say.
@@ -66,7 +76,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
-var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms", "minAge"}
+var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms", "minAge", "actions", "actionsByTag"}
 
 // Load reads a configuration file. An unknown key, a wrong type or a bad
 // value is an error naming the file, the line and the key.
@@ -178,7 +188,12 @@ func (c *Config) set(key string, v *yaml.Node) *Error {
 			}
 		}
 		c.Platforms = list
-	case "insecureRegistries", "include", "exclude", "ignore":
+	case "actions":
+		if v.Kind != yaml.ScalarNode || !slices.Contains(ActionsModes, strings.ToLower(v.Value)) {
+			return bad(v.Line, "want pin, check or off")
+		}
+		c.Actions = strings.ToLower(v.Value)
+	case "insecureRegistries", "include", "exclude", "ignore", "actionsByTag":
 		list, err := stringList(v)
 		if err != nil {
 			return bad(err.line, "%s", err.msg)
@@ -197,6 +212,8 @@ func (c *Config) set(key string, v *yaml.Node) *Error {
 			c.Exclude = list
 		case "ignore":
 			c.Ignore = list
+		case "actionsByTag":
+			c.ActionsByTag = list
 		}
 	case "pullPolicy":
 		if v.Kind != yaml.ScalarNode {
@@ -429,6 +446,12 @@ func anyMatch(globs []string, s string) bool {
 // fail the run.
 func (m *Matcher) IgnoredChart(dir string) bool {
 	return anyMatch(m.ignore, strings.TrimSuffix(dir, "/"))
+}
+
+// IgnoredAction reports whether an action (owner/repo or owner/repo/path)
+// is listed under ignore.
+func (m *Matcher) IgnoredAction(action string) bool {
+	return anyMatch(m.ignore, action)
 }
 
 // Ignored reports whether an image is listed to be left alone. An entry

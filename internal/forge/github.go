@@ -47,28 +47,52 @@ type GitHub struct {
 	log      *slog.Logger
 }
 
-// NewGitHub makes a GitHub forge.
-func NewGitHub(o GitHubOptions) (*GitHub, error) {
-	if o.APIURL == "" {
-		o.APIURL = DefaultAPIURL
+// APIClient is go-github's client for the REST API at apiURL ("" for
+// DefaultAPIURL), through hc (nil: http.DefaultClient). The API is reached
+// over HTTPS only, but on a loopback address (a test's).
+func APIClient(apiURL string, hc *http.Client) (*github.Client, error) {
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
 	}
-	u, err := url.Parse(o.APIURL)
+	u, err := url.Parse(apiURL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("API URL %q: want https://HOST/api/v3 or %s", o.APIURL, DefaultAPIURL)
+		return nil, fmt.Errorf("API URL %q: want https://HOST/api/v3 or %s", apiURL, DefaultAPIURL)
 	}
 	if u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())) {
-		return nil, fmt.Errorf("API URL %q: HTTPS only (the token must not travel in clear text)", o.APIURL)
+		return nil, fmt.Errorf("API URL %q: HTTPS only (the token must not travel in clear text)", apiURL)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	hc := o.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	c := github.NewClient(hc)
 	c.BaseURL = u
 	c.UserAgent = "pinbot"
+	return c, nil
+}
+
+// WebURL is GitHub's web address for the API at apiURL: https://github.com
+// for api.github.com, https://HOST for GitHub Enterprise Server's
+// https://HOST/api/v3.
+func WebURL(apiURL string) string {
+	if apiURL == "" || strings.TrimSuffix(apiURL, "/") == strings.TrimSuffix(DefaultAPIURL, "/") {
+		return "https://github.com"
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3")
+}
+
+// NewGitHub makes a GitHub forge.
+func NewGitHub(o GitHubOptions) (*GitHub, error) {
+	c, err := APIClient(o.APIURL, o.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
 	g := &GitHub{c: c, attempts: o.Attempts, maxWait: o.MaxWait, sleep: wait.Sleep, log: o.Logger}
 	if g.attempts <= 0 {
 		g.attempts = 4

@@ -104,6 +104,18 @@ type Options struct {
 	// Edits: each change carries its edits (Change.Edits), for a diff,
 	// and not its new bytes (New is nil).
 	Edits bool
+	// Actions is what the run does with the actions and reusable
+	// workflows that workflows name by ref; "" is ActionsOff.
+	Actions ActionsMode
+	// ActionResolver asks GitHub about them; nil (or Offline): nothing is
+	// asked, and none is written.
+	ActionResolver ActionResolver
+	// ActionsByTag are globs of actions (owner/repo[/path]) left on their
+	// tag (see DefaultActionsByTag).
+	ActionsByTag []string
+	// ActionsWeb is GitHub's web address, for compare links
+	// (https://github.com); "": none.
+	ActionsWeb string
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
 	// change's Err. A change's new bytes are made for the sink and dropped
@@ -176,6 +188,7 @@ type fileRun struct {
 	notes   []rewrite.PolicyNote // by site: what happened to its pull policy
 	err     error                // splicing failed: the file is left as it is
 	inChart bool                 // its bytes are rendered to prove them
+	uses    []usePlan            // by rewrite.File.Uses
 }
 
 // path is the file's path, "" when the scan found it none of pinbot's.
@@ -306,6 +319,9 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		return nil, err
 	}
 	firstSeen := r.cooldown()
+	for k, t := range r.judgeActions() {
+		firstSeen[k] = t
+	}
 	if opts.Evidence && !opts.Offline {
 		r.evidence()
 	}
@@ -608,6 +624,7 @@ func (r *run) splice(fr *fileRun) {
 		}
 		return r.opts.PullPolicy
 	})
+	edits = append(edits, r.useEdits(fr)...)
 	fr.spliced, fr.edits, fr.notes = nil, nil, notes
 	var out []byte
 	changes, edits, err := rewrite.Changes(f.Data, edits)
@@ -689,7 +706,7 @@ func (r *run) report(changes []Change) *report.Report {
 			rep.Files++ // not a file whose bytes showed it is none of pinbot's
 		}
 		if fr.file != nil {
-			sites += len(fr.file.Sites)
+			sites += len(fr.file.Sites) + len(fr.uses)
 		}
 	}
 	if !r.opts.Offline {
@@ -749,6 +766,11 @@ func (r *run) reportFile(rep *report.Report, fr *fileRun, c *Change) {
 			}
 		} else {
 			rep.Entries = append(rep.Entries, e)
+		}
+	}
+	for k, u := range f.Uses {
+		if k < len(fr.uses) {
+			rep.Entries = append(rep.Entries, r.useEntry(f.Path, u, &fr.uses[k]))
 		}
 	}
 	// the file's sites and plans are in its entries now: let them go,

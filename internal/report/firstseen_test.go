@@ -132,3 +132,16 @@ func TestLongEvidenceNeverCutsTheState(t *testing.T) {
 		t.Error("a long label is not bounded to its cell")
 	}
 }
+
+// An action's move is kept in the block as an image's is; a key of another
+// form is not read.
+func TestFirstSeenOfAnAction(t *testing.T) {
+	opened := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	seen := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	key := "action:actions/checkout@v4@" + strings.Repeat("ab", 20)
+	bad := "action:actions/checkout@v4@" + strings.Repeat("ab", 19) // 38 hex: no commit
+	got := ParseFirstSeen("intro\n\n"+FirstSeenBlock(map[string]time.Time{key: seen, bad: seen})+"\n", opened)
+	if !got[key].Equal(seen) || len(got) != 1 {
+		t.Errorf("read %v", got)
+	}
+}

@@ -334,8 +334,9 @@ func (r *Report) body(version string, bud budget) string {
 // one line inside a table row, a list item or a code span.
 var firstSeenRE = regexp.MustCompile(`(?m)^<!-- pinbot:first-seen (\{[^<>\n]*\}) -->$`)
 
-// firstSeenKeyRE is a key of the block: a canonical tag, "@", a digest.
-var firstSeenKeyRE = regexp.MustCompile(`^[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`)
+// firstSeenKeyRE is a key of the block: a canonical tag, "@", a digest; or
+// "action:", an action's repository, "@", its ref, "@", a commit.
+var firstSeenKeyRE = regexp.MustCompile(`^(?:[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|action:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9._/+-]{1,255}@[0-9a-f]{40})$`)
 
 // FirstSeenBlock is the machine-readable block of first sightings a pull
 // request body carries: an HTML comment on a line of its own, which no one

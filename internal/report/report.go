@@ -69,6 +69,9 @@ type Entry struct {
 	// when the move is proposed (held moves).
 	FirstSeen *time.Time `json:"firstSeen,omitempty"`
 	Eligible  *time.Time `json:"eligible,omitempty"`
+	// Compare is the web page of the commits between the old and the new
+	// commit of an action whose ref moved.
+	Compare string `json:"compare,omitempty"`
 	// PullPolicy says what happened to the container's imagePullPolicy:
 	// "added IfNotPresent", "Always -> IfNotPresent", "kept Never".
 	PullPolicy string `json:"pullPolicy,omitempty"`

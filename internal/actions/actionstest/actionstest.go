@@ -23,10 +23,16 @@ import (
 	"time"
 )
 
+// TB is what the server needs of its caller: a test, a test script, or a
+// program (the quick start).
+type TB interface {
+	Fatal(args ...any)
+}
+
 // Server is the fake API.
 type Server struct {
 	*httptest.Server
-	t     testing.TB
+	t     TB
 	dir   string
 	mu    sync.Mutex
 	repos map[string]*Repo
@@ -53,18 +59,33 @@ type Repo struct {
 // New starts a server; it stops with the test.
 func New(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatalf("git is needed: %v", err)
-	}
-	s := &Server{t: t, dir: t.TempDir(), repos: map[string]*Repo{}, Remaining: -1}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s := Start(t)
 	t.Cleanup(s.Close)
 	return s
 }
 
+// Start starts a server; Close stops it and removes its repositories.
+func Start(t TB) *Server {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatal("git is needed: ", err)
+	}
+	dir, err := os.MkdirTemp("", "pinbot-github")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, dir: dir, repos: map[string]*Repo{}, Remaining: -1}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// Close stops the server and removes its repositories.
+func (s *Server) Close() {
+	s.Server.Close()
+	os.RemoveAll(s.dir)
+}
+
 // git runs git in dir and returns its output.
-func git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
+func git(t TB, dir string, args ...string) string {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
@@ -72,14 +93,13 @@ func git(t testing.TB, dir string, args ...string) string {
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_SYSTEM=/dev/null")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(fmt.Sprintf("git %s: %v\n%s", strings.Join(args, " "), err, out))
 	}
 	return strings.TrimSpace(string(out))
 }
 
 // Repo makes repository owner/name with one commit on main.
 func (s *Server) Repo(name string) *Repo {
-	s.t.Helper()
 	dir := filepath.Join(s.dir, strings.ReplaceAll(name, "/", "__"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		s.t.Fatal(err)
