@@ -230,12 +230,13 @@ func TestSynopsis(t *testing.T) {
 	}
 }
 
-// TestConfigurationExample: the configuration page's example is a
-// .pinbot.yaml pinbot reads, strictly.
+// TestConfigurationExample: the configuration page's example, and every
+// block a page heads "# .pinbot.yaml", is a .pinbot.yaml pinbot reads,
+// strictly.
 func TestConfigurationExample(t *testing.T) {
 	n := 0
 	for _, b := range blocks(t) {
-		if b.page != "configuration.md" || b.lang != "yaml" {
+		if b.lang != "yaml" || !(b.page == "configuration.md" || len(b.text) > 0 && b.text[0] == "# .pinbot.yaml") {
 			continue
 		}
 		text := strings.Join(b.text, "\n") + "\n"
@@ -244,11 +245,11 @@ func TestConfigurationExample(t *testing.T) {
 		}
 		n++
 		if _, err := config.Parse(".pinbot.yaml", []byte(text)); err != nil {
-			t.Errorf("configuration.md:%d: %v", b.line, err)
+			t.Errorf("%s:%d: %v", b.page, b.line, err)
 		}
 	}
-	if n == 0 {
-		t.Fatal("the configuration page shows no example")
+	if n < 2 {
+		t.Fatalf("%d examples of .pinbot.yaml: the configuration page and the actions page each show one", n)
 	}
 }
 

@@ -145,3 +145,25 @@ func TestFirstSeenOfAnAction(t *testing.T) {
 		t.Errorf("read %v", got)
 	}
 }
+
+// An action whose ref moved shows, in the pull request, its old and new
+// commit, the exact tag, and a link to the commits between them; a compare
+// address that is not one is not linked.
+func TestBodyShowsAnActionsMove(t *testing.T) {
+	old, now := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	e := Entry{File: ".github/workflows/ci.yml", Line: 9, Kind: "actionStep", Ref: "actions/checkout@" + old, Image: "actions/checkout", Tag: "v4",
+		OldDigest: old, Digest: now, Status: Updated, Note: "v4 = v4.2.2", Compare: "https://github.com/actions/checkout/compare/" + old + "..." + now}
+	body := (&Report{Entries: []Entry{e}}).Body("v1")
+	for _, want := range []string{"`actions/checkout`", "`aaaaaaaaaaaa` → `bbbbbbbbbbbb`", "v4 = v4.2.2", "([compare](https://github.com/actions/checkout/compare/" + old + "..." + now + "))"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the body lacks %q:\n%s", want, body)
+		}
+	}
+	e.Compare = "https://github.com/x/y/compare/" + old + "..." + now + ")[evil](https://evil.example"
+	if body := (&Report{Entries: []Entry{e}}).Body("v1"); strings.Contains(body, "evil") {
+		t.Errorf("a forged compare address is linked:\n%s", body)
+	}
+	if msg := (&Report{Entries: []Entry{e}}).CommitMessage(); !strings.Contains(msg, "actions/checkout@v4  aaaaaaaaaaaa -> bbbbbbbbbbbb") {
+		t.Errorf("commit message:\n%s", msg)
+	}
+}

@@ -44,9 +44,9 @@ func (r *Report) CommitMessage() string {
 			if e.Status != sec.status {
 				continue
 			}
-			line := fmt.Sprintf("  %s:%s  %s", e.Image, e.Tag, ShortDigest(e.Digest))
+			line := fmt.Sprintf("  %s  %s", e.Named(), ShortDigest(e.Digest))
 			if e.Status == Updated || e.Status == Vanished {
-				line = fmt.Sprintf("  %s:%s  %s -> %s", e.Image, e.Tag, ShortDigest(e.OldDigest), ShortDigest(e.Digest))
+				line = fmt.Sprintf("  %s  %s -> %s", e.Named(), ShortDigest(e.OldDigest), ShortDigest(e.Digest))
 			}
 			if !seen[line] {
 				seen[line] = true
@@ -170,13 +170,22 @@ func writeCharts(b *strings.Builder, r *Report, maxRows int) {
 	}
 }
 
-// noteOf is an entry's note for a table cell: " (note)", or "".
+// noteOf is an entry's note for a table cell: " (note)", or "", with a
+// link to the commits between an action's old and new commit.
 func noteOf(e Entry) string {
-	if e.Note == "" {
-		return ""
+	out := ""
+	if e.Note != "" {
+		out = " (" + cell(e.Note) + ")"
 	}
-	return " (" + cell(e.Note) + ")"
+	if compareRE.MatchString(e.Compare) {
+		out += " ([compare](" + e.Compare + "))"
+	}
+	return out
 }
+
+// compareRE is a compare page a link is made of: GitHub's web address,
+// owner/repo, two commits.
+var compareRE = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._-]+)*/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/compare/[0-9a-f]{40}\.\.\.[0-9a-f]{40}$`)
 
 func (r *Report) body(version string, bud budget) string {
 	var b strings.Builder

@@ -77,6 +77,19 @@ type Entry struct {
 	PullPolicy string `json:"pullPolicy,omitempty"`
 }
 
+// Action tells an entry of an action or a reusable workflow a workflow
+// names by ref (not an image).
+func (e Entry) Action() bool { return e.Kind == "actionStep" || e.Kind == "reusableWorkflow" }
+
+// Named is what the entry follows, as people write it: image:tag, or
+// owner/repo@ref for an action.
+func (e Entry) Named() string {
+	if e.Action() {
+		return e.Image + "@" + e.Tag
+	}
+	return e.Image + ":" + e.Tag
+}
+
 // Location is "file:line".
 func (e Entry) Location() string { return fmt.Sprintf("%s:%d", e.File, e.Line) }
 
@@ -339,6 +352,9 @@ const VanishedNote = "the pinned digest no longer exists upstream: new nodes can
 
 // ShortDigest is the first 12 hex digits of a digest: "sha256:0123456789ab".
 func ShortDigest(d string) string {
+	if len(d) == 40 && !strings.HasPrefix(d, "sha256:") {
+		return d[:12] // a commit
+	}
 	if len(d) > len("sha256:")+12 {
 		return d[:len("sha256:")+12]
 	}
