@@ -119,6 +119,9 @@ func moveKey(u *rewrite.Use, p *usePlan) string {
 // ask it about.
 func (r *run) planUse(u *rewrite.Use, p *usePlan) bool {
 	switch {
+	case u.Skip == rewrite.ReasonUsesNoRef || u.Skip == rewrite.ReasonUsesEmpty || u.Skip == rewrite.ReasonUsesForm:
+		// GitHub refuses the workflow: a failure, as an unreadable image is
+		p.fail = errors.New(u.Skip)
 	case u.Skip != "":
 		p.skip = u.Skip
 	case r.actionIgnored(u):
@@ -180,8 +183,12 @@ func (r *run) askUse(u *rewrite.Use, p *usePlan) {
 		known = u.Ref
 	}
 	commit, err := res.Commit(ctx, u.Repo, p.tracks, known)
-	if err != nil {
-		p.fail = fmt.Errorf("%s@%s: %w", u.Repo, safetext.Term(p.tracks), err)
+	switch {
+	case err != nil && u.Pinned():
+		p.fail = fmt.Errorf("%s, which its comment follows: %w", safetext.Term(p.tracks), err)
+		return
+	case err != nil:
+		p.fail = err
 		return
 	}
 	switch {
