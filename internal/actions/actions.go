@@ -9,6 +9,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -164,7 +165,18 @@ func (r *Resolver) Commit(ctx context.Context, repo, ref, known string) (string,
 		if err != nil {
 			return "", r.failed(err, resp)
 		}
-		if sha = strings.TrimSpace(sha); !shaRE.MatchString(sha) {
+		sha = strings.TrimSpace(sha)
+		if strings.HasPrefix(sha, "{") {
+			// a server that does not speak the SHA media type answers
+			// with the commit object
+			var c struct {
+				SHA string `json:"sha"`
+			}
+			if json.Unmarshal([]byte(sha), &c) == nil {
+				sha = c.SHA
+			}
+		}
+		if !shaRE.MatchString(sha) {
 			return "", fmt.Errorf("GitHub answered %.60q for %s@%s, which is no commit SHA", sha, repo, ref)
 		}
 		return sha, nil

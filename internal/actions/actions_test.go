@@ -60,6 +60,11 @@ func TestCommit(t *testing.T) {
 		t.Errorf("stats %+v; server saw %d 304s", st, s.NotModified)
 	}
 
+	s.JSONOnly = true // a server that answers the commit object, not its SHA
+	if got, err := client(t, s).Commit(ctx, "actions/checkout", "v4.1.0", ""); err != nil || got != c1 {
+		t.Errorf("from the commit object: %s, %v", got, err)
+	}
+	s.JSONOnly = false
 	if _, err := r.Commit(ctx, "actions/checkout", "v9", ""); !errors.Is(err, actions.ErrNoRef) {
 		t.Errorf("a ref that is not there: %v", err)
 	}

@@ -44,6 +44,9 @@ type Server struct {
 	Remaining int
 	// Token, when set, is the token private repositories need.
 	Token string
+	// JSONOnly answers a commit as its object, whatever the request
+	// accepts.
+	JSONOnly bool
 }
 
 // Repo is a Git repository the server serves as owner/name.
@@ -234,7 +237,7 @@ func (s *Server) commit(w http.ResponseWriter, req *http.Request, r *Repo, ref s
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if !strings.Contains(req.Header.Get("Accept"), "sha") {
+	if s.JSONOnly || !strings.Contains(req.Header.Get("Accept"), "sha") {
 		writeJSON(w, 200, map[string]any{"sha": sha})
 		return
 	}
