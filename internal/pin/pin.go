@@ -687,8 +687,8 @@ func (r *run) write() []Change {
 				c.New = newBytes(k)
 				changes[k].Err = r.opts.Sink(c) // and its new bytes are dropped
 				if changes[k].Err == nil && !from[k].inChart {
-					// written: its old bytes go too
-					changes[k].Old, from[k].file.Data = nil, nil
+					// written: its old bytes and its edits go too
+					changes[k].Old, from[k].file.Data, from[k].edits = nil, nil, nil
 				}
 			}
 		}()

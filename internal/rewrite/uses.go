@@ -159,7 +159,9 @@ func (f *File) readComment(u *Use, after int) {
 	text := string(line[at+1:])
 	lead := len(text) - len(strings.TrimLeft(text, " \t"))
 	body := strings.TrimRight(text[lead:], " \t\r\n")
-	first, _, _ := strings.Cut(body, " ")
+	first, rest, _ := strings.Cut(body, " ")
+	// pinbot's own comment before another: "# main # fetch the code"
+	ownThenOther := rest == "" || strings.HasPrefix(strings.TrimSpace(rest), "#")
 	start := after + at + 1 + lead // the first word's offset
 	switch m := ratchetRE.FindStringSubmatch(first); {
 	case strings.HasPrefix(first, "ratchet:exclude"):
@@ -167,7 +169,7 @@ func (f *File) readComment(u *Use, after int) {
 	case m != nil && strings.EqualFold(m[1], u.Action()):
 		u.Comment, u.Style = m[2], CommentRatchet
 		u.comment = span{start: start + len("ratchet:") + len(m[1]) + 1, end: start + len(first), valid: true}
-	case versionRE.MatchString(first) || u.Pinned() && refRE.MatchString(first) && body == first:
+	case versionRE.MatchString(first) || u.Pinned() && refRE.MatchString(first) && ownThenOther:
 		v := versionRE.FindStringSubmatch(first)
 		off := 0
 		if v != nil {

@@ -142,3 +142,48 @@ func TestUsesInCompositeActionAndCRLF(t *testing.T) {
 		t.Errorf("got %q\nwant %q", out, want)
 	}
 }
+
+// FuzzUses: whatever a workflow holds, pinning its uses changes nothing
+// but their refs and version comments: the file still parses as the same
+// YAML but for those values, each use then names the commit and tracks the
+// ref it was given, and pinning again changes nothing.
+func FuzzUses(f *testing.F) {
+	f.Add("jobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n      - {uses: a/b@v1, with: {x: 1}} # note\n")
+	f.Add("jobs:\n  a:\n    uses: o/r/.github/workflows/w.yml@main # ratchet:o/r/.github/workflows/w.yml@main\n")
+	f.Add("jobs:\n  a:\n    steps:\n      - uses: 'x/y@" + sha1 + "' # v1.2.3\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		file, err := Scan(".github/workflows/f.yml", FormatWorkflow, []byte(in))
+		if err != nil {
+			return
+		}
+		const sha = "3333333333333333333333333333333333333333"
+		var edits []Edit
+		want := map[int]string{} // by use: the ref tracked
+		for k, u := range file.Uses {
+			if u.Skip == "" && u.Tracks() != "" {
+				edits = append(edits, u.UseEdits(sha, u.Tracks())...)
+				want[k] = u.Tracks()
+			}
+		}
+		out, err := Apply([]byte(in), edits)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		again, err := Scan(".github/workflows/f.yml", FormatWorkflow, out)
+		if err != nil {
+			t.Fatalf("the pinned file does not parse: %v\n%q", err, out)
+		}
+		if len(again.Uses) != len(file.Uses) {
+			t.Fatalf("%d uses became %d:\n%q", len(file.Uses), len(again.Uses), out)
+		}
+		for k, ref := range want {
+			u := again.Uses[k]
+			if u.Ref != sha || u.Tracks() != ref {
+				t.Fatalf("use %d: %q tracks %q, want %s tracking %q:\n%q", k, u.Written, u.Tracks(), sha, ref, out)
+			}
+			if e := u.UseEdits(sha, ref); len(e) != 0 {
+				t.Fatalf("pinned again: %v", e)
+			}
+		}
+	})
+}
