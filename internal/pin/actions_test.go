@@ -140,6 +140,9 @@ jobs:
 	if asked, cond := w.s.Requests-before, w.s.Conditional-beforeCond; asked != 4 || cond != asked {
 		t.Errorf("the second run asked %d requests, %d conditional: want 4, all conditional (paths %v)", asked, cond, w.s.Paths[before:])
 	}
+	if rq := out.Report.Requests; rq == nil || rq.GitHub != 4 || rq.GitHubConditional != 4 || rq.GitHubNotModified != 4 {
+		t.Errorf("the report's count of GitHub's requests: %+v", rq)
+	}
 
 	// the v1 branch moves: renewed, the comment kept
 	moved := w.toolRepo.Commit("two")

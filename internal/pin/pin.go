@@ -712,6 +712,10 @@ func (r *run) report(changes []Change) *report.Report {
 	if !r.opts.Offline {
 		st := r.res.Stats()
 		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets, Pings: st.Pings}
+		if ar := r.opts.ActionResolver; ar != nil && r.opts.Actions != ActionsOff {
+			gs := ar.Stats()
+			rep.Requests.GitHub, rep.Requests.GitHubConditional, rep.Requests.GitHubNotModified = int64(gs.Requests), int64(gs.Conditional), int64(gs.NotModified)
+		}
 	}
 	changed := map[string]*Change{}
 	for k := range changes {

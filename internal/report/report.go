@@ -205,6 +205,11 @@ type Requests struct {
 	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
 	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
 	Pings        int64 `json:"pings,omitempty"`        // GET /v2/, once per registry
+	// GitHub's API, asked about actions: every request, those asked with
+	// the commit known (If-None-Match), and of those the 304s
+	GitHub            int64 `json:"github,omitempty"`
+	GitHubConditional int64 `json:"githubConditional,omitempty"`
+	GitHubNotModified int64 `json:"githubNotModified,omitempty"`
 }
 
 // PullRequest is the pull request a run opened, updated or closed.
