@@ -107,9 +107,6 @@ func (w *yamlWalk) usesOf(m *yaml.Node, kind UseKind) {
 	case strings.Contains(t.Value, "${{"):
 		u.Skip = ReasonVariable
 		return
-	case v.Kind == yaml.AliasNode:
-		u.Skip = ReasonUneditable + ": an alias"
-		return
 	}
 	name, ref, ok := strings.Cut(t.Value, "@")
 	parts := strings.Split(name, "/")
@@ -137,6 +134,8 @@ func (w *yamlWalk) usesOf(m *yaml.Node, kind UseKind) {
 		return
 	}
 	w.f.readComment(u, after)
+	// an alias is pinned where its anchor holds the value (every alias of it
+	// with it); the comment is the anchor's
 }
 
 // readComment finds the comment on the line of a use's value (after is the
@@ -184,7 +183,8 @@ func (f *File) readComment(u *Use, after int) {
 }
 
 // commentStart is where a comment starts on the rest of a line (after a
-// value): a "#" that is not inside quotes and follows a space, or -1.
+// value): a "#" that is not inside quotes and follows a space (or ends a
+// flow collection, as YAML parsers read it), or -1.
 func commentStart(line []byte) int {
 	var quote byte
 	for i := 0; i < len(line); i++ {
@@ -196,7 +196,8 @@ func commentStart(line []byte) int {
 			}
 		case c == '\'' || c == '"':
 			quote = c
-		case c == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+		case c == '#' && (i == 0 || strings.IndexByte(" \t}],", line[i-1]) >= 0):
+			// after a space, or right after a flow collection's end
 			return i
 		case c == '\n' || c == '\r':
 			return -1

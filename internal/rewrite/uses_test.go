@@ -123,6 +123,30 @@ jobs:
 	}
 }
 
+// TestUsesThroughAnAlias: a uses: that is an alias is pinned where its
+// anchor holds the value, once for all its aliases.
+func TestUsesThroughAnAlias(t *testing.T) {
+	in := "jobs:\n  a:\n    steps:\n      - uses: &co actions/checkout@v4\n  b:\n    steps:\n      - uses: *co\n"
+	f, err := Scan(".github/workflows/a.yml", FormatWorkflow, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Uses) != 2 || f.Uses[1].Skip != "" || f.Uses[1].Repo != "actions/checkout" {
+		t.Fatalf("uses: %+v", f.Uses)
+	}
+	var edits []Edit
+	for _, u := range f.Uses {
+		edits = append(edits, u.UseEdits(sha1, u.Tracks())...)
+	}
+	out, err := Apply([]byte(in), edits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(in, "&co actions/checkout@v4\n", "&co actions/checkout@"+sha1+" # v4\n", 1); string(out) != want {
+		t.Errorf("got %q\nwant %q", out, want)
+	}
+}
+
 // TestUsesInCompositeActionAndCRLF: a composite action's steps are read,
 // and a CRLF file keeps its line breaks.
 func TestUsesInCompositeActionAndCRLF(t *testing.T) {
