@@ -18,6 +18,7 @@ import (
 	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/config"
 	"github.com/pinbot/pinbot/internal/registrytest"
+	"github.com/pinbot/pinbot/internal/report"
 )
 
 // block is a fenced code block of a page.
@@ -173,30 +174,11 @@ func unpinned(t *testing.T, bin, dir string) (images, acts []string) {
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		t.Fatalf("listing references: %v", err)
 	}
-	var rep struct {
-		Entries []struct {
-			Ref    string `json:"ref"`
-			Status string `json:"status"`
-			Kind   string `json:"kind"`
-			Image  string `json:"image"`
-			Tag    string `json:"tag"`
-		} `json:"entries"`
-	}
+	var rep report.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, e := range rep.Entries {
-		switch {
-		case e.Status != "unpinned" || seen[e.Ref]:
-		case e.Kind == "actionStep" || e.Kind == "reusableWorkflow":
-			parts := strings.SplitN(e.Image, "/", 3)
-			acts = append(acts, parts[0]+"/"+parts[1]+"@"+e.Tag)
-		default:
-			images = append(images, e.Ref)
-		}
-		seen[e.Ref] = true
-	}
+	images, acts = rep.Unpinned()
 	return images, acts
 }
 

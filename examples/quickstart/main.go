@@ -28,6 +28,7 @@ import (
 
 	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/registrytest"
+	"github.com/pinbot/pinbot/internal/report"
 )
 
 func main() {
@@ -175,31 +176,12 @@ func listRefs(bin, dir string) ([]string, error) {
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		return nil, fmt.Errorf("listing references: %w", err)
 	}
-	var rep struct {
-		Entries []struct {
-			Ref    string `json:"ref"`
-			Status string `json:"status"`
-			Kind   string `json:"kind"`
-			Image  string `json:"image"`
-			Tag    string `json:"tag"`
-		} `json:"entries"`
-	}
+	var rep report.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var refs []string
-	for _, e := range rep.Entries {
-		switch {
-		case e.Status != "unpinned" || seen[e.Ref]:
-		case e.Kind == "actionStep" || e.Kind == "reusableWorkflow":
-			parts := strings.SplitN(e.Image, "/", 3)
-			actionRefs = append(actionRefs, parts[0]+"/"+parts[1]+"@"+e.Tag)
-		default:
-			refs = append(refs, e.Ref)
-		}
-		seen[e.Ref] = true
-	}
+	refs, actionRefs = rep.Unpinned()
 	sort.Strings(refs)
 	return refs, nil
 }

@@ -90,6 +90,28 @@ func (e Entry) Named() string {
 	return e.Image + ":" + e.Tag
 }
 
+// Unpinned are the references an offline check found without a digest,
+// each once, in the order reported: images as written, and actions as the
+// repository and the ref asked of it (owner/repo@ref, a path dropped).
+func (r *Report) Unpinned() (images, actions []string) {
+	seen := map[string]bool{}
+	for _, e := range r.Entries {
+		if e.Status != Unpinned || seen[e.Ref] {
+			continue
+		}
+		seen[e.Ref] = true
+		if !e.Action() {
+			images = append(images, e.Ref)
+			continue
+		}
+		parts := strings.SplitN(e.Image, "/", 3)
+		if len(parts) >= 2 {
+			actions = append(actions, parts[0]+"/"+parts[1]+"@"+e.Tag)
+		}
+	}
+	return images, actions
+}
+
 // Location is "file:line".
 func (e Entry) Location() string { return fmt.Sprintf("%s:%d", e.File, e.Line) }
 

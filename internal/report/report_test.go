@@ -347,3 +347,19 @@ func TestProblemsSayAGivenUpRegistryOnce(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestUnpinned: an offline check's unpinned references, each once: images
+// as written, actions as the repository and ref asked of it.
+func TestUnpinned(t *testing.T) {
+	r := &Report{Entries: []Entry{
+		{Ref: "nginx:1.25", Status: Unpinned},
+		{Ref: "nginx:1.25", Status: Unpinned},
+		{Ref: "redis:7@sha256:" + strings.Repeat("a", 64), Status: Unverified},
+		{Ref: "github/codeql-action/init@v3", Kind: "actionStep", Image: "github/codeql-action/init", Tag: "v3", Status: Unpinned},
+		{Ref: "o/w/.github/workflows/r.yml@main", Kind: "reusableWorkflow", Image: "o/w/.github/workflows/r.yml", Tag: "main", Status: Unpinned},
+	}}
+	images, actions := r.Unpinned()
+	if strings.Join(images, " ") != "nginx:1.25" || strings.Join(actions, " ") != "github/codeql-action@v3 o/w@main" {
+		t.Errorf("images %v, actions %v", images, actions)
+	}
+}
