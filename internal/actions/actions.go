@@ -141,6 +141,23 @@ func (r *Resolver) failed(err error, resp *github.Response) error {
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
+// safePart tells an owner or a repository name that stays one segment of
+// the API's path.
+func safePart(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/?#%\\")
+}
+
+// safeRef tells a ref that stays within the repository's path in the
+// API's URL: never "../../user".
+func safeRef(ref string) bool {
+	for _, c := range strings.Split(ref, "/") {
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+	}
+	return !strings.ContainsAny(ref, "?#%\\ ")
+}
+
 // Commit is the commit ref names in repo (owner/name) today: a tag (an
 // annotated one peeled to its commit), a branch, or a commit SHA. known, when
 // not "", is the commit the caller holds for it: the request is then
@@ -148,8 +165,11 @@ var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // once.
 func (r *Resolver) Commit(ctx context.Context, repo, ref, known string) (string, error) {
 	owner, name, ok := strings.Cut(repo, "/")
-	if !ok {
+	if !ok || !safePart(owner) || !safePart(name) || strings.Contains(name, "/") {
 		return "", fmt.Errorf("%q: want owner/repo", repo)
+	}
+	if !safeRef(ref) {
+		return "", fmt.Errorf("%q: not a ref GitHub is asked about", ref)
 	}
 	return do(r, r.commits, repo+"@"+ref, func() (string, error) {
 		if err := r.request(known != ""); err != nil {
@@ -267,6 +287,9 @@ type Reach struct {
 // fork's, or was left behind by a force-push: an impostor.
 func (r *Resolver) Reaches(ctx context.Context, repo, sha string) (Reach, error) {
 	owner, name, _ := strings.Cut(repo, "/")
+	if !safePart(owner) || !safePart(name) || !shaRE.MatchString(sha) {
+		return Reach{}, fmt.Errorf("%q@%q: want owner/repo and a commit", repo, sha)
+	}
 	rr, err := r.listRefs(ctx, repo)
 	if err != nil {
 		return Reach{}, err

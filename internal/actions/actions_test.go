@@ -68,6 +68,15 @@ func TestCommit(t *testing.T) {
 	if _, err := r.Commit(ctx, "actions/checkout", "v9", ""); !errors.Is(err, actions.ErrNoRef) {
 		t.Errorf("a ref that is not there: %v", err)
 	}
+	n = s.Requests
+	for _, bad := range [][2]string{{"actions/checkout", "../../../../user"}, {"../x", "v1"}, {"actions/checkout", "v1?x=1"}, {"a/b/c", "v1"}} {
+		if _, err := r.Commit(ctx, bad[0], bad[1], ""); err == nil {
+			t.Errorf("%s@%s was asked", bad[0], bad[1])
+		}
+	}
+	if s.Requests != n {
+		t.Errorf("%d requests for refs that step out of the repository's path", s.Requests-n)
+	}
 	if _, err := r.Commit(ctx, "nobody/nothing", "v1", ""); !errors.Is(err, actions.ErrNotFound) {
 		t.Errorf("a repository that is not there: %v", err)
 	}

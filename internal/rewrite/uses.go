@@ -67,6 +67,25 @@ var (
 	ratchetRE = regexp.MustCompile(`^ratchet:([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@([A-Za-z0-9._/+-]+)$`)
 )
 
+// validRef tells a ref git could name (git check-ref-format's rules, in
+// the characters refRE allows): no "..", no empty or dotted component. A
+// ref is sent to GitHub in a request's path, so "../../user" must never
+// reach it.
+func validRef(ref string) bool {
+	if !refRE.MatchString(ref) || strings.Contains(ref, "..") || strings.HasSuffix(ref, ".") || strings.HasSuffix(ref, ".lock") {
+		return false
+	}
+	for _, c := range strings.Split(ref, "/") {
+		if c == "" || strings.HasPrefix(c, ".") {
+			return false
+		}
+	}
+	return true
+}
+
+// dotted tells "." and "..", which no owner or repository is named.
+func dotted(s string) bool { return s == "." || s == ".." }
+
 // IsCommitSHA tells a full commit SHA: 40 lowercase hex digits.
 func IsCommitSHA(s string) bool { return shaRE.MatchString(s) }
 
@@ -117,7 +136,8 @@ func (w *yamlWalk) usesOf(m *yaml.Node, kind UseKind) {
 	case ref == "":
 		u.Skip = ReasonUsesEmpty
 		return
-	case len(parts) < 2 || !repoPartRE.MatchString(parts[0]) || !repoPartRE.MatchString(parts[1]) || !refRE.MatchString(ref) || strings.Contains(name, "//"):
+	case len(parts) < 2 || !repoPartRE.MatchString(parts[0]) || !repoPartRE.MatchString(parts[1]) || !validRef(ref) || strings.Contains(name, "//") ||
+		dotted(parts[0]) || dotted(parts[1]):
 		u.Skip = ReasonUsesForm
 		return
 	}
@@ -165,10 +185,10 @@ func (f *File) readComment(u *Use, after int) {
 	switch m := ratchetRE.FindStringSubmatch(first); {
 	case strings.HasPrefix(first, "ratchet:exclude"):
 		u.Skip = "ratchet:exclude: left as its author asked"
-	case m != nil && strings.EqualFold(m[1], u.Action()):
+	case m != nil && strings.EqualFold(m[1], u.Action()) && validRef(m[2]):
 		u.Comment, u.Style = m[2], CommentRatchet
 		u.comment = span{start: start + len("ratchet:") + len(m[1]) + 1, end: start + len(first), valid: true}
-	case versionRE.MatchString(first) || u.Pinned() && refRE.MatchString(first) && ownThenOther:
+	case (versionRE.MatchString(first) || u.Pinned() && ownThenOther) && validRef(strings.TrimPrefix(first, "tag=")):
 		v := versionRE.FindStringSubmatch(first)
 		off := 0
 		if v != nil {
@@ -211,7 +231,7 @@ func commentStart(line []byte) int {
 // " # ref", before any other comment on the line). Nothing when u is
 // already that.
 func (u *Use) UseEdits(sha, ref string) []Edit {
-	if u.Skip != "" || !u.ref.valid || !IsCommitSHA(sha) || !refRE.MatchString(ref) {
+	if u.Skip != "" || !u.ref.valid || !IsCommitSHA(sha) || !validRef(ref) {
 		return nil
 	}
 	var edits []Edit

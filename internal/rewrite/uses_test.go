@@ -123,6 +123,40 @@ jobs:
 	}
 }
 
+// TestUsesRefsGitHubCannotBeAsked: a ref or a comment that would step out
+// of the repository's path in GitHub's API (../../user) is never read as a
+// ref to ask; nor an owner or repository named "." or "..".
+func TestUsesRefsGitHubCannotBeAsked(t *testing.T) {
+	in := "jobs:\n  a:\n    steps:\n" +
+		"      - uses: o/r@../../../../user\n" +
+		"      - uses: ../r@v1\n" +
+		"      - uses: o/..@v1\n" +
+		"      - uses: o/r@" + sha1 + " # ../../user\n" +
+		"      - uses: o/r@" + sha1 + " # ratchet:o/r@../../user\n" +
+		"      - uses: o/r@refs//heads\n" +
+		"      - uses: o/r@v1.lock\n"
+	f, err := Scan(".github/workflows/a.yml", FormatWorkflow, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Uses) != 7 {
+		t.Fatalf("%d uses", len(f.Uses))
+	}
+	for _, k := range []int{0, 2, 5, 6} {
+		if f.Uses[k].Skip != ReasonUsesForm {
+			t.Errorf("%s: %q", f.Uses[k].Written, f.Uses[k].Skip)
+		}
+	}
+	if f.Uses[1].Skip == "" {
+		t.Errorf("%s is pinned", f.Uses[1].Written)
+	}
+	for _, k := range []int{3, 4} {
+		if u := f.Uses[k]; u.Skip != "" || u.Tracks() != "" {
+			t.Errorf("%s: tracks %q (skip %q)", u.Written, u.Tracks(), u.Skip)
+		}
+	}
+}
+
 // TestUsesThroughAnAlias: a uses: that is an alias is pinned where its
 // anchor holds the value, once for all its aliases.
 func TestUsesThroughAnAlias(t *testing.T) {
