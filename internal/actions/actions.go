@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ func (e *ErrRateLimited) Error() string {
 
 // ErrNotFound is a repository GitHub does not show: it does not exist, or
 // it is private and the token cannot read it.
-var ErrNotFound = errors.New("repository not found: it does not exist, or it is private and no token that can read it was given (GITHUB_TOKEN)")
+var ErrNotFound = errors.New("not found: no such repository (or ref), or a private repository and no token that can read it (GITHUB_TOKEN)")
 
 // ErrNoRef is a ref that names no branch, tag or commit of the repository.
 var ErrNoRef = errors.New("no branch, tag or commit of the repository has this name")
@@ -124,6 +125,8 @@ func (r *Resolver) failed(err error, resp *github.Response) error {
 			reset = time.Now().Add(*ab.RetryAfter)
 		}
 		limited = &ErrRateLimited{Reset: reset}
+	case resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden && resp.Header.Get("X-RateLimit-Remaining") == "0"):
+		limited = &ErrRateLimited{Reset: resetOf(resp.Response)}
 	case resp != nil && resp.StatusCode == http.StatusNotFound:
 		return ErrNotFound
 	case resp != nil && resp.StatusCode == http.StatusUnprocessableEntity:
@@ -140,6 +143,18 @@ func (r *Resolver) failed(err error, resp *github.Response) error {
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// resetOf is when a refusing server says to ask again: X-RateLimit-Reset
+// (Unix seconds), else Retry-After (seconds), else in a minute.
+func resetOf(resp *http.Response) time.Time {
+	if n, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil && n > 0 {
+		return time.Unix(n, 0)
+	}
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n >= 0 {
+		return time.Now().Add(time.Duration(n) * time.Second)
+	}
+	return time.Now().Add(time.Minute)
+}
 
 // safePart tells an owner or a repository name that stays one segment of
 // the API's path.

@@ -131,4 +131,8 @@ func TestRateLimit(t *testing.T) {
 	if _, err := r.Commit(context.Background(), "a/b", "v1", ""); !errors.As(err, &rl) || s.Requests != n {
 		t.Errorf("asked after the limit: %v", err)
 	}
+	s.LimitStatus = 429 // as some servers answer
+	if _, err := client(t, s).Commit(context.Background(), "a/b", "main", ""); !errors.As(err, &rl) || rl.Reset.Year() != 2030 {
+		t.Errorf("429: %v", err)
+	}
 }

@@ -42,6 +42,9 @@ type Server struct {
 	Paths []string
 	// Remaining is the requests left before the rate limit (-1: none).
 	Remaining int
+	// LimitStatus is the status of a request past the limit: 403, as
+	// GitHub answers, or 429.
+	LimitStatus int
 	// Token, when set, is the token private repositories need.
 	Token string
 	// JSONOnly answers a commit as its object, whatever the request
@@ -169,7 +172,11 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("X-RateLimit-Limit", "60")
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), 10))
-		writeJSON(w, http.StatusForbidden, map[string]string{"message": "API rate limit exceeded"})
+		status := s.LimitStatus
+		if status == 0 {
+			status = http.StatusForbidden
+		}
+		writeJSON(w, status, map[string]string{"message": "API rate limit exceeded"})
 		return
 	}
 	if s.Remaining > 0 {
