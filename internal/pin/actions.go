@@ -316,6 +316,10 @@ func (r *run) useEntry(file string, u *rewrite.Use, p *usePlan) report.Entry {
 	if p.exact != "" && p.exact != p.tracks {
 		e.Note = p.tracks + " = " + p.exact
 	}
+	if p.status == report.Updated {
+		// the comment names another commit now: said, as the gate fails on it
+		e.Note = strings.TrimPrefix(e.Note+"; ", "; ") + safetext.Term(p.tracks) + " names " + short(p.commit) + " now, not " + short(u.Ref)
+	}
 	if p.status == report.Updated && r.opts.ActionsWeb != "" {
 		e.Compare = strings.TrimSuffix(r.opts.ActionsWeb, "/") + "/" + u.Repo + "/compare/" + u.Ref + "..." + p.commit
 	}
