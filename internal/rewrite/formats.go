@@ -75,7 +75,7 @@ var formats = []finder{
 	{
 		format: FormatWorkflow, name: "workflow", match: isWorkflow, walk: (*yamlWalk).workflow,
 		files:  "`.github/workflows/*.yml`",
-		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*` (a string or `.image`), `steps[].uses: docker://…`",
+		places: "`jobs.*.container` (a string or `.image`), `jobs.*.services.*` (a string or `.image`), `steps[].uses: docker://…`; and the actions and reusable workflows `steps[].uses` and `jobs.*.uses` name by ref (`owner/repo[/path]@ref`), pinned to commits (see GitHub Actions)",
 	},
 	{
 		format: FormatGitLab, name: "gitlab", match: isGitLab, walk: (*yamlWalk).gitlab,
@@ -90,7 +90,7 @@ var formats = []finder{
 	{
 		format: FormatAction, name: "action", match: isAction, walk: (*yamlWalk).action,
 		files:  "`action.yml`",
-		places: "`runs.image: docker://…`, composite `runs.steps[].uses: docker://…`",
+		places: "`runs.image: docker://…`, composite `runs.steps[].uses: docker://…`; and the actions a composite action's steps name by ref, pinned to commits",
 	},
 	{
 		format: FormatCompose, name: "compose", match: isCompose, walk: (*yamlWalk).compose,
