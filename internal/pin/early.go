@@ -28,6 +28,8 @@ type early struct {
 	sent    map[string]bool
 	answers map[string]resolve.Result
 	done    chan struct{}
+	// answered, when set, is told each tag as its answer is kept
+	answered func(tag string)
 }
 
 // startResolving starts asking, unless the run is offline or its resolver
@@ -43,7 +45,11 @@ func (r *run) startResolving() *early {
 		sr.ResolveEach(r.ctx, e.tags, func(key string, res resolve.Result) {
 			e.mu.Lock()
 			e.answers[key] = res
+			tell := e.answered
 			e.mu.Unlock()
+			if tell != nil {
+				tell(key)
+			}
 		})
 	}()
 	return e

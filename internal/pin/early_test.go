@@ -3,7 +3,10 @@ package pin
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +109,114 @@ func TestResolvingStartsWithTheScan(t *testing.T) {
 			t.Errorf("%s asked %d times", tag, n)
 		}
 	}
+}
+
+// TestFilesWrittenAsTheirTagsAnswer: with a sink, a file of first pins is
+// handed over as soon as its tags are answered, before the run has even
+// rendered its charts; a file the later stages may change (a digest
+// already written, a chart's values) waits for them; and what ends on disk
+// and in the report is what the run makes without writing early.
+func TestFilesWrittenAsTheirTagsAnswer(t *testing.T) {
+	build := func() string {
+		root := t.TempDir()
+		copyTree(t, "testdata/charts", filepath.Join(root, "charts"))
+		writeFile(t, root, "k8s/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: example.com/plain:1.0\n")
+		writeFile(t, root, "k8s/pinned.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n  - name: b\n    image: example.com/old:1.0@sha256:"+strings.Repeat("1", 64)+"\n")
+		return root
+	}
+	run := func(root string, res Resolver, rd Renderer, sink func(Change) error) *Result {
+		co, err := checkout.Open(root, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer co.Close()
+		now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+		out, err := Run(context.Background(), co, res, Options{Renderer: rd, Now: func() time.Time { return now }, Sink: func(c Change) error {
+			if err := sink(c); err != nil {
+				return err
+			}
+			return co.WriteFile(c.Path, c.Old, c.New)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// the files as a run makes them when nothing is written early: a
+	// resolver that answers whole batches only
+	plain := build()
+	want := run(plain, anyResolver{}, nil, func(Change) error { return nil })
+
+	root := build()
+	var mu sync.Mutex
+	rendering := false
+	var before []string // handed over before the first render
+	wrote := make(chan bool, 1)
+	fr := &renderFlag{flag: func() {
+		// the first render comes after the scan: by then the file of
+		// first pins is written, or soon will be, if it is written early
+		select {
+		case <-wrote:
+		case <-time.After(10 * time.Second):
+		}
+		mu.Lock()
+		rendering = true
+		mu.Unlock()
+	}}
+	sr := &streamResolver{asked: map[string]int{}, got: make(chan string, 1000)}
+	wait := &firstRender{sr: sr}
+	fr.next = wait
+	got := run(root, sr, fr, func(c Change) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !rendering {
+			before = append(before, c.Path)
+		}
+		if c.Path == "k8s/pod.yaml" {
+			wrote <- true
+		}
+		return nil
+	})
+	if strings.Join(before, " ") != "k8s/pod.yaml" {
+		t.Errorf("handed over before the charts were rendered: %v, want the file of first pins alone", before)
+	}
+	for _, p := range []string{"k8s/pod.yaml", "k8s/pinned.yaml", "charts/collector/values.yaml", "charts/db/values.yaml"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(filepath.Join(plain, p))
+		b, _ := os.ReadFile(filepath.Join(root, p))
+		if string(a) != string(b) {
+			t.Errorf("%s differs:\n%s\nwant:\n%s", p, b, a)
+		}
+	}
+	strip := func(r *Result) string {
+		r.Report.Requests = nil
+		for k := range r.Changes {
+			r.Changes[k].Old, r.Changes[k].New = nil, nil
+		}
+		slices.SortFunc(r.Changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	if a, b := strip(want), strip(got); a != b {
+		t.Errorf("the report differs:\n%s\nwant:\n%s", b, a)
+	}
+}
+
+// renderFlag tells the first render, then renders as next does.
+type renderFlag struct {
+	flag func()
+	once sync.Once
+	next *firstRender
+}
+
+func (r *renderFlag) Render(ctx context.Context, files render.Files, values []byte) (map[string]string, error) {
+	r.once.Do(r.flag)
+	return r.next.Render(ctx, files, values)
+}
+
+func (r *renderFlag) RenderAt(ctx context.Context, files render.Files, values []byte, kube string) (map[string]string, error) {
+	r.once.Do(r.flag)
+	return r.next.RenderAt(ctx, files, values, kube)
 }

@@ -120,8 +120,11 @@ type Options struct {
 	// and proved every change (several at once); its error is the
 	// change's Err. A change's new bytes are made for the sink and dropped
 	// once it has taken them (Change.New is nil after), so a run holds
-	// only the files being written. A run that is stopped hands over
-	// nothing.
+	// only the files being written. A file that no later stage can change
+	// (first pins alone, no chart's, no action, no container pulling
+	// Always, neither Verify nor Platforms) is handed over as soon as its
+	// tags are answered, while the registries answer the others. A run
+	// that is stopped hands over nothing more.
 	Sink func(Change) error
 }
 
@@ -189,6 +192,10 @@ type fileRun struct {
 	err     error                // splicing failed: the file is left as it is
 	inChart bool                 // its bytes are rendered to prove them
 	uses    []usePlan            // by rewrite.File.Uses
+	// early: written while the registries still answered (see soon);
+	// change is what the sink made of it (nil: nothing to change)
+	early  bool
+	change *Change
 }
 
 // path is the file's path, "" when the scan found it none of pinbot's.
@@ -299,16 +306,20 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		w.Warm() // its workers start while the files are scanned
 	}
 	early := r.startResolving()
+	soon := r.startSoon(early)
 	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.files, opts.Jobs, opts.Progress, func(i int) {
 		r.plan(i)
 		early.ask(r, i)
+		soon.track(r.files[i])
 	})
 	if err != nil {
 		early.stop()
+		soon.wait()
 		return nil, err
 	}
 	r.judgeCharts()
 	r.resolve(early)
+	soon.wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -608,7 +619,7 @@ func (r *run) digestAt(p *sitePlan) string {
 // with the digests their sites settled on, a few at once.
 func (r *run) spliceAll(only map[*fileRun]bool) {
 	parallel(len(r.files), 0, func(i int) {
-		if fr := r.files[i]; fr.file != nil && (only == nil || only[fr]) {
+		if fr := r.files[i]; fr.file != nil && !fr.early && (only == nil || only[fr]) {
 			r.splice(fr)
 		}
 	})
@@ -650,8 +661,17 @@ func (r *run) splice(fr *fileRun) {
 func (r *run) write() []Change {
 	var changes []Change
 	var from []*fileRun // the file of each change
+	var early []Change  // written as soon as their tags were answered
 	for _, fr := range r.files {
-		if fr.edits != nil && fr.err == nil {
+		if fr.early {
+			if fr.change != nil {
+				early = append(early, *fr.change)
+			}
+			if fr.change == nil || fr.change.Err == nil {
+				fr.file.Data = nil // written, or unchanged: nothing reads its bytes again
+			}
+		}
+		if fr.edits != nil && fr.err == nil && !fr.early {
 			c := Change{Path: fr.file.Path, Old: fr.file.Data, Mode: fr.mode}
 			if r.opts.Edits {
 				c.Edits = fr.edits
@@ -673,7 +693,7 @@ func (r *run) write() []Change {
 				changes[k].New = newBytes(k)
 			}
 		}
-		return changes
+		return append(early, changes...)
 	}
 	sem := make(chan struct{}, sinkJobs)
 	var wg sync.WaitGroup
@@ -694,7 +714,7 @@ func (r *run) write() []Change {
 		}()
 	}
 	wg.Wait()
-	return changes
+	return append(early, changes...)
 }
 
 // report puts the run's report together.

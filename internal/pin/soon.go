@@ -1,0 +1,169 @@
+package pin
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/rewrite"
+)
+
+// soon writes, while the registries still answer other tags, each file
+// whose tags are all answered and that no later stage can change: a file of
+// first pins alone (no digest written yet), no chart's file, with no
+// action and no container that pulls Always, in a run that neither
+// verifies digests nor checks their platforms. The run's wall time is then
+// the network's and the last file's splice, not the network's and every
+// file's. Such a file goes through the sink as the others do; its entries
+// are made later, from the same answers.
+type soon struct {
+	r       *run
+	e       *early
+	mu      sync.Mutex
+	done    map[string]bool       // tags answered (canonical names)
+	waiting map[string][]*fileRun // files waiting on each tag
+	pending map[*fileRun]int      // tags each file still waits on
+	tags    map[*fileRun][]string // each tracked file's tags, by site
+	wg      sync.WaitGroup
+	sem     chan struct{}
+}
+
+// startSoon starts writing early, when the run allows it (nil: it does
+// not).
+func (r *run) startSoon(e *early) *soon {
+	o := r.opts
+	if e == nil || o.Sink == nil || o.Edits || o.Offline || o.Verify || len(o.Platforms) > 0 {
+		return nil
+	}
+	s := &soon{r: r, e: e, done: map[string]bool{}, waiting: map[string][]*fileRun{}, pending: map[*fileRun]int{},
+		tags: map[*fileRun][]string{}, sem: make(chan struct{}, sinkJobs)}
+	e.answered = s.answered
+	return s
+}
+
+// track waits for the tags of file fr, when it is one soon may write.
+func (s *soon) track(fr *fileRun) {
+	if s == nil {
+		return
+	}
+	tags, ok := s.eligible(fr)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tags[fr] = tags
+	for _, t := range tags {
+		if t != "" && !s.done[t] {
+			s.waiting[t] = append(s.waiting[t], fr)
+			s.pending[fr]++
+		}
+	}
+	if s.pending[fr] == 0 {
+		s.dispatch(fr)
+	}
+}
+
+// eligible tells a file soon may write, with the tag each site follows
+// ("" for a site left alone).
+func (s *soon) eligible(fr *fileRun) ([]string, bool) {
+	f := fr.file
+	if f == nil || isChartFile(f) || len(f.Uses) > 0 && s.r.opts.Actions != ActionsOff && s.r.opts.Actions != "" {
+		return nil, false
+	}
+	tags := make([]string, len(f.Sites))
+	any := false
+	for j, site := range f.Sites {
+		p := &fr.plans[j]
+		if p.key == "" || p.skip != "" {
+			continue
+		}
+		if p.key != site.Written || site.Ref.Digest != "" || site.Ref.Follows() == "" || site.PullPolicy == string(rewrite.PolicyAlways) ||
+			strings.HasPrefix(string(site.Kind), "helm") || site.TagSlot() {
+			return nil, false
+		}
+		t, err := site.Ref.Canonical()
+		if err != nil {
+			return nil, false
+		}
+		tags[j], any = t.Name(), true
+	}
+	return tags, any
+}
+
+// answered is told each tag as its answer arrives.
+func (s *soon) answered(tag string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done[tag] = true
+	for _, fr := range s.waiting[tag] {
+		if s.pending[fr]--; s.pending[fr] == 0 {
+			s.dispatch(fr)
+		}
+	}
+	delete(s.waiting, tag)
+}
+
+// dispatch writes fr in the background; s.mu is held.
+func (s *soon) dispatch(fr *fileRun) {
+	tags := s.tags[fr]
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sem <- struct{}{}
+		defer func() { <-s.sem }()
+		if s.r.ctx.Err() == nil {
+			s.write(fr, tags)
+		}
+	}()
+}
+
+// write splices fr with the answers to its tags and hands it to the sink;
+// a file with a tag that failed is left to the run's own stages.
+func (s *soon) write(fr *fileRun, tags []string) {
+	digests := make([]string, len(tags))
+	for j, t := range tags {
+		if t == "" {
+			continue
+		}
+		s.e.mu.Lock()
+		res := s.e.answers[t]
+		s.e.mu.Unlock()
+		if res.Err != nil || !imageref.ValidDigest(res.Digest) {
+			return
+		}
+		digests[j] = res.Digest
+		if fr.plans[j].bare {
+			digests[j] = strings.TrimPrefix(res.Digest, "sha256:")
+		}
+	}
+	f := fr.file
+	edits, notes := f.EditSites(func(j int) string { return digests[j] }, func(int) rewrite.PullPolicy { return s.r.opts.PullPolicy })
+	changes, edits, err := rewrite.Changes(f.Data, edits)
+	if err != nil {
+		return // the run's own splice says so
+	}
+	fr.notes, fr.early = notes, true
+	if changes {
+		out, err := rewrite.Apply(f.Data, edits)
+		if err != nil {
+			fr.early = false
+			return
+		}
+		c := Change{Path: f.Path, Old: f.Data, New: out, Mode: fr.mode}
+		c.Err = s.r.opts.Sink(c)
+		c.New = nil
+		if c.Err == nil {
+			c.Old = nil // written: its bytes go
+		}
+		fr.change = &c
+	}
+	f.Settle() // its bytes stay until the charts are judged: a GitOps resource's are read then
+}
+
+// wait returns once every file dispatched is written.
+func (s *soon) wait() {
+	if s != nil {
+		s.wg.Wait()
+	}
+}
