@@ -64,11 +64,16 @@ func (s *soon) track(fr *fileRun) {
 	}
 }
 
+// soonMaxBytes bounds the files written early: writing early gains on many
+// small files; a large one is written with the rest, when its report has
+// its sites to itself (see BenchmarkManyDocuments).
+const soonMaxBytes = 1 << 20
+
 // eligible tells a file soon may write, with the tag each site follows
 // ("" for a site left alone).
 func (s *soon) eligible(fr *fileRun) ([]string, bool) {
 	f := fr.file
-	if f == nil || isChartFile(f) || len(f.Uses) > 0 && s.r.opts.Actions != ActionsOff && s.r.opts.Actions != "" {
+	if f == nil || isChartFile(f) || len(f.Data) > soonMaxBytes || len(f.Uses) > 0 && s.r.opts.Actions != ActionsOff && s.r.opts.Actions != "" {
 		return nil, false
 	}
 	tags := make([]string, len(f.Sites))
