@@ -65,8 +65,9 @@ func (s *soon) track(fr *fileRun) {
 }
 
 // soonMaxBytes bounds the files written early: writing early gains on many
-// small files; a large one is written with the rest, when its report has
-// its sites to itself (see BenchmarkManyDocuments).
+// small files; a large one is written with the rest, as its new bytes and
+// edits would otherwise be held beside the run's other work (see
+// BenchmarkManyDocuments).
 const soonMaxBytes = 1 << 20
 
 // eligible tells a file soon may write, with the tag each site follows
