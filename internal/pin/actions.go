@@ -47,10 +47,9 @@ type ActionResolver interface {
 // and fail when called by a commit.
 var DefaultActionsByTag = []string{"slsa-framework/slsa-github-generator/**"}
 
-// Reasons an action is left alone, and notes on it.
+// Reasons an action is left alone.
 const (
 	ReasonActionByTag   = "called by its tag: it verifies the ref it is called by (actionsByTag)"
-	ReasonActionIgnored = ReasonConfigIgnored
 	ReasonActionSHAOnly = "pinned to a commit with no version comment: no ref to follow"
 )
 
@@ -125,7 +124,7 @@ func (r *run) planUse(u *rewrite.Use, p *usePlan) bool {
 	case u.Skip != "":
 		p.skip = u.Skip
 	case r.actionIgnored(u):
-		p.skip = ReasonActionIgnored
+		p.skip = ReasonConfigIgnored
 	case matchAny(r.opts.ActionsByTag, u.Action()):
 		p.skip = ReasonActionByTag
 	case r.opts.ActionResolver == nil || r.opts.Offline:
@@ -174,7 +173,7 @@ func (r *run) askUse(u *rewrite.Use, p *usePlan) {
 		case reach.Proved:
 			p.fail = impostor(u)
 		default:
-			p.fail = fmt.Errorf("%s: no branch or tag of %s pinbot compared reaches it, and it has more than it compares: pin it to a release", short(u.Ref), u.Repo)
+			p.fail = fmt.Errorf("%s: no branch or tag of %s pinbot compared reaches it, and it has more than it compares: pin it to a release", report.ShortDigest(u.Ref), u.Repo)
 		}
 		return
 	}
@@ -201,7 +200,7 @@ func (r *run) askUse(u *rewrite.Use, p *usePlan) {
 		// a release tag is not meant to move: the comment does not name
 		// the commit (or the tag was moved, as in tj-actions/changed-files)
 		p.fail = fmt.Errorf("the comment says %s, which names %s, not %s: a version comment that does not name its commit, or a release tag that was moved; pinbot writes neither: check the release and pin it by hand",
-			safetext.Term(p.tracks), short(commit), short(u.Ref))
+			safetext.Term(p.tracks), report.ShortDigest(commit), report.ShortDigest(u.Ref))
 		if reach, err := res.Reaches(ctx, u.Repo, u.Ref); err == nil && reach.Proved && reach.By == "" {
 			p.fail = fmt.Errorf("%w; and %w", p.fail, impostor(u))
 		}
@@ -231,7 +230,7 @@ func (r *run) holdUse(u *rewrite.Use, p *usePlan) {
 }
 
 func impostor(u *rewrite.Use) error {
-	return fmt.Errorf("%s is a commit no branch or tag of %s reaches (an impostor commit: a fork's, served under its parent's name, or one a force-push left): pin a release of %s", short(u.Ref), u.Repo, u.Repo)
+	return fmt.Errorf("%s is a commit no branch or tag of %s reaches (an impostor commit: a fork's, served under its parent's name, or one a force-push left): pin a release of %s", report.ShortDigest(u.Ref), u.Repo, u.Repo)
 }
 
 // rateLimited fails every use asked of GitHub when the rate limit cut any
@@ -254,13 +253,6 @@ func (r *run) rateLimited(jobs []useJob) {
 			p.commit = ""
 		}
 	}
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // useEdits are the edits that pin a file's uses.
@@ -318,7 +310,7 @@ func (r *run) useEntry(file string, u *rewrite.Use, p *usePlan) report.Entry {
 	}
 	if p.status == report.Updated {
 		// the comment names another commit now: said, as the gate fails on it
-		e.Note = strings.TrimPrefix(e.Note+"; ", "; ") + safetext.Term(p.tracks) + " names " + short(p.commit) + " now, not " + short(u.Ref)
+		e.Note = strings.TrimPrefix(e.Note+"; ", "; ") + safetext.Term(p.tracks) + " names " + report.ShortDigest(p.commit) + " now, not " + report.ShortDigest(u.Ref)
 	}
 	if p.status == report.Updated && r.opts.ActionsWeb != "" {
 		e.Compare = strings.TrimSuffix(r.opts.ActionsWeb, "/") + "/" + u.Repo + "/compare/" + u.Ref + "..." + p.commit

@@ -625,11 +625,21 @@ func (r *run) spliceAll(only map[*fileRun]bool) {
 	})
 }
 
-// splice makes a file's edits, and its new bytes when a chart's render is
-// to prove them.
+// splice makes a file's edits with the digests its sites settled on (see
+// spliceWith); an unchanged file's bytes go, as nothing reads them again.
 func (r *run) splice(fr *fileRun) {
+	r.spliceWith(fr, func(j int) string { return r.digestAt(&fr.plans[j]) })
+	if !fr.inChart && fr.edits == nil {
+		fr.file.Data = nil
+	}
+}
+
+// spliceWith makes a file's edits, site j carrying digestAt(j) ("" leaves
+// it as it is), with its actions' and pull policies', and its new bytes
+// when a chart's render is to prove them.
+func (r *run) spliceWith(fr *fileRun, digestAt func(j int) string) {
 	f := fr.file
-	edits, notes := f.EditSites(func(j int) string { return r.digestAt(&fr.plans[j]) }, func(j int) rewrite.PullPolicy {
+	edits, notes := f.EditSites(digestAt, func(j int) rewrite.PullPolicy {
 		if fr.plans[j].keepAlways {
 			return rewrite.PolicyKeep
 		}
@@ -651,9 +661,21 @@ func (r *run) splice(fr *fileRun) {
 	}
 	if !fr.inChart {
 		f.Settle() // a chart's files are spliced again when its render refuses a value
-		if fr.edits == nil {
-			f.Data = nil // unchanged: nothing reads its bytes again
-		}
+	}
+}
+
+// handOver gives fr's change c to the sink, its new bytes made for it (a
+// chart's kept ones, or made from its edits) and dropped after; once it is
+// written, its old bytes and edits go too. The file's own bytes go when
+// the run no longer reads them (see write).
+func (r *run) handOver(fr *fileRun, c *Change) {
+	w := *c
+	if w.New = fr.spliced; w.New == nil {
+		w.New, _ = rewrite.Apply(c.Old, fr.edits) // checked when spliced
+	}
+	c.Err = r.opts.Sink(w)
+	if c.Err == nil && !fr.inChart {
+		c.Old, fr.edits = nil, nil
 	}
 }
 
@@ -703,17 +725,16 @@ func (r *run) write() []Change {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			if r.ctx.Err() == nil {
-				c := changes[k]
-				c.New = newBytes(k)
-				changes[k].Err = r.opts.Sink(c) // and its new bytes are dropped
-				if changes[k].Err == nil && !from[k].inChart {
-					// written: its old bytes and its edits go too
-					changes[k].Old, from[k].file.Data, from[k].edits = nil, nil, nil
-				}
+				r.handOver(from[k], &changes[k])
 			}
 		}()
 	}
 	wg.Wait()
+	for k, c := range changes {
+		if c.Err == nil && !from[k].inChart {
+			from[k].file.Data = nil // written: nothing reads its bytes again
+		}
+	}
 	return append(early, changes...)
 }
 

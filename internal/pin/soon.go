@@ -143,28 +143,16 @@ func (s *soon) write(fr *fileRun, tags []string) {
 			digests[j] = strings.TrimPrefix(res.Digest, "sha256:")
 		}
 	}
-	f := fr.file
-	edits, notes := f.EditSites(func(j int) string { return digests[j] }, func(int) rewrite.PullPolicy { return s.r.opts.PullPolicy })
-	changes, edits, err := rewrite.Changes(f.Data, edits)
-	if err != nil {
-		return // the run's own splice says so
-	}
-	fr.notes, fr.early = notes, true
-	if changes {
-		out, err := rewrite.Apply(f.Data, edits)
-		if err != nil {
-			fr.early = false
-			return
-		}
-		c := Change{Path: f.Path, Old: f.Data, New: out, Mode: fr.mode}
-		c.Err = s.r.opts.Sink(c)
-		c.New = nil
-		if c.Err == nil {
-			c.Old = nil // written: its bytes go
-		}
+	// the same splice and hand-over as the run's own, with these digests;
+	// its bytes stay until the charts are judged (a GitOps resource's are
+	// read then), and go in write
+	fr.early = true
+	s.r.spliceWith(fr, func(j int) string { return digests[j] })
+	if fr.edits != nil {
+		c := Change{Path: fr.file.Path, Old: fr.file.Data, Mode: fr.mode}
+		s.r.handOver(fr, &c)
 		fr.change = &c
 	}
-	f.Settle() // its bytes stay until the charts are judged: a GitOps resource's are read then
 }
 
 // wait returns once every file dispatched is written.
