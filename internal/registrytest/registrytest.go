@@ -79,6 +79,9 @@ const (
 type Options struct {
 	Auth           Auth
 	User, Password string // Basic's credentials
+	// Referrers serves the OCI 1.1 referrers API; without it a client
+	// falls back to the referrers tag (sha256-<hex>).
+	Referrers bool
 }
 
 // Start serves an anonymous registry on a loopback port.
@@ -89,7 +92,7 @@ func Start() *Registry { return StartWith(Options{}) }
 // pings, tokens and manifest requests.
 func StartWith(opts Options) *Registry {
 	r := &Registry{hosts: map[string]bool{}, tokens: map[string]int64{}}
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(opts.Referrers))
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/token" {
 			r.token(w, req)

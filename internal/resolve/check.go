@@ -31,13 +31,16 @@ type Stats struct {
 	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
 	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
 	Pings        int64 `json:"pings,omitempty"`        // GET /v2/: how a registry authenticates
+	// SignatureGets are the GETs of a digest's signatures: its referrers,
+	// cosign's tags, their manifests and blobs.
+	SignatureGets int64 `json:"signatureGets,omitempty"`
 }
 
-type counters struct{ tagHeads, digestHeads, manifestGets, blobGets atomic.Int64 }
+type counters struct{ tagHeads, digestHeads, manifestGets, blobGets, signatureGets atomic.Int64 }
 
 // Stats is what the Resolver has asked so far.
 func (r *Resolver) Stats() Stats {
-	return Stats{r.count.tagHeads.Load(), r.count.digestHeads.Load(), r.count.manifestGets.Load(), r.count.blobGets.Load(), r.https.pings.Load()}
+	return Stats{r.count.tagHeads.Load(), r.count.digestHeads.Load(), r.count.manifestGets.Load(), r.count.blobGets.Load(), r.https.pings.Load(), r.count.signatureGets.Load()}
 }
 
 // digestTarget is where digest d is asked for: through the longest matching
