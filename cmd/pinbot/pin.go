@@ -51,6 +51,7 @@ type pinFlags struct {
 	check       bool   // pin --check
 	output      string // --output
 	actions     string // --actions
+	signatures  string // --signatures
 	// apiURL is GitHub's API, asked about actions: pin's --api-url, pr's
 	// (see appFlags.api)
 	apiURL func() string
@@ -68,12 +69,13 @@ func (f *pinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheFile, "cache", "", "keep the digests tags resolve to in `FILE`, and answer from it for --cache-ttl (runs of a fleet share it); never for --check unless --cache-check")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", cache.DefaultTTL, "the `DURATION` a cached digest is used for")
 	fs.BoolVar(&f.cacheCheck, "cache-check", false, "let --check use the cache too")
-	fs.BoolVar(&f.noEvidence, "no-evidence", false, "read nothing more of a moved tag's old and new digest (creation time, platforms, size, source): those GETs count as pulls on Docker Hub")
+	fs.BoolVar(&f.noEvidence, "no-evidence", false, "read nothing more of a moved tag's old and new digest (creation time, platforms, size, source; with no --signatures mode, who signed them): those GETs count as pulls on Docker Hub")
 	fs.DurationVar(&f.minAge, "min-age", 0, "the cooldown: propose a moved tag's new digest only once pinbot has seen the tag there for `DURATION` (pin remembers first sightings in --cache, pr in its pull request; minAge in .pinbot.yaml)")
 	fs.StringVar(&f.maxFileSize, "max-file-size", size.Format(checkout.DefaultMaxFileSize), "the largest file read (`SIZE`: bytes, KiB, MiB); a larger file in scope fails the run")
-	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries, maxFileSize and minAge from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
+	fs.StringVar(&f.baseConfig, "base-config", "", "take mirrors, insecureRegistries, maxFileSize, minAge and signatures from the configuration as git revision `REV` holds it (a pull request's base), not from the checkout")
 	fs.BoolVarP(&f.g.verbose, "verbose", "v", false, "log each registry call, and list current and skipped references")
 	fs.BoolVar(&f.offline, "offline", false, "ask no registry and change nothing: report every reference without a digest (with --check, fail on them)")
+	fs.StringVar(&f.signatures, "signatures", "", "check who signed each digest before it is written: `MODE` off, audit (report) or enforce (refuse what the policy refuses); unset: audit moved tags and the images a rule names (signatures: in .pinbot.yaml)")
 	fs.StringVar(&f.actions, "actions", "", "what to do with the actions workflows name by ref (uses: owner/repo@v4): `MODE` pin (to commits, the default), check or off; actions in .pinbot.yaml")
 }
 
@@ -212,7 +214,7 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 		return nil, err
 	}
 	if changed := src.Overridden(); len(changed) > 0 {
-		f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings the operator decides (which registries answer, how much is read, how long a move is held); the base revision's are used",
+		f.g.logger(cmd.ErrOrStderr()).Warn("this revision changes settings the operator decides (which registries answer, how much is read, how long a move is held, who must sign); the base revision's are used",
 			"file", cfgRel, "settings", strings.Join(changed, ", "), "base", f.baseConfig)
 	}
 	serving := src.Serving()
@@ -229,6 +231,9 @@ func (f *pinFlags) open(cmd *cobra.Command, args []string) (*session, error) {
 	// report; never for a gate.
 	s.opts.Evidence = !f.noEvidence && !f.check && (f.forPR || f.output == "json")
 	if err := f.resolver(cmd, s, serving); err != nil {
+		return nil, err
+	}
+	if err := f.signaturePolicy(cmd, s, serving, cfgName); err != nil {
 		return nil, err
 	}
 	ok = true

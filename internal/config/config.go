@@ -9,14 +9,18 @@ import (
 	"io"
 	"os"
 	"path"
+	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pinbot/pinbot/internal/imageref"
+	"github.com/pinbot/pinbot/internal/signature"
 	"github.com/pinbot/pinbot/internal/size"
 	"github.com/pinbot/pinbot/internal/yamlerr"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -58,6 +62,10 @@ type Config struct {
 	// tag, as they verify the ref they are called by; nil: the default
 	// list (the SLSA generator's workflows).
 	ActionsByTag []string `yaml:"actionsByTag"`
+	// Signatures is the signature policy: who must sign the digests
+	// pinbot writes (see signature.Policy). The operator decides it, as
+	// mirrors.
+	Signatures *signature.Policy `yaml:"signatures"`
 }
 
 // ActionsModes are the values of actions.
@@ -76,7 +84,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
-var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms", "minAge", "actions", "actionsByTag"}
+var keys = []string{"mirrors", "insecureRegistries", "pullPolicy", "include", "exclude", "ignore", "maxFileSize", "platforms", "minAge", "actions", "actionsByTag", "signatures"}
 
 // Load reads a configuration file. An unknown key, a wrong type or a bad
 // value is an error naming the file, the line and the key.
@@ -232,6 +240,13 @@ func (c *Config) set(key string, v *yaml.Node) *Error {
 			return bad(v.Line, "%v", err)
 		}
 		c.MaxFileSize = n
+	case "signatures":
+		p, err := signaturePolicy(v)
+		if err != nil {
+			err.Key = key
+			return err
+		}
+		c.Signatures = p
 	case "minAge":
 		d, err := time.ParseDuration(strings.TrimSpace(v.Value))
 		if v.Kind != yaml.ScalarNode || err != nil || d < 0 {
@@ -317,8 +332,9 @@ func keyAt(data []byte, n int) string {
 
 // ServingChanges names the settings the operator decides, not a pull
 // request: which registries answer, over which transport, how much pinbot
-// reads, and how long a moved tag is held (mirrors, insecureRegistries,
-// maxFileSize, minAge), where next differs from base.
+// reads, how long a moved tag is held, and who must sign (mirrors,
+// insecureRegistries, maxFileSize, minAge, signatures), where next differs
+// from base.
 func ServingChanges(base, next *Config) []string {
 	var out []string
 	if !slices.Equal(base.MirrorList(), next.MirrorList()) {
@@ -335,6 +351,9 @@ func ServingChanges(base, next *Config) []string {
 	}
 	if base.MinAge != next.MinAge {
 		out = append(out, "minAge")
+	}
+	if !reflect.DeepEqual(base.Signatures, next.Signatures) {
+		out = append(out, "signatures")
 	}
 	return out
 }
@@ -461,7 +480,7 @@ func (m *Matcher) Ignored(r imageref.Ref) bool {
 	if len(m.ignore) == 0 {
 		return false
 	}
-	names := spellings(r)
+	names := r.Spellings()
 	for _, g := range m.ignore {
 		for _, n := range names {
 			if ok, _ := doublestar.Match(g, n); ok {
@@ -477,11 +496,88 @@ func (m *Matcher) Ignored(r imageref.Ref) bool {
 	return false
 }
 
-// spellings are the ways people write an image's repository.
-func spellings(r imageref.Ref) []string {
-	out := []string{r.Name, r.Familiar(), r.Repository()}
-	if full := r.Repository(); strings.HasPrefix(full, "index.docker.io/") {
-		out = append(out, "docker.io/"+strings.TrimPrefix(full, "index.docker.io/"))
+var unmarshalLineRE = regexp.MustCompile(`line (\d+): ([^\n]*)`)
+
+// signatureKeys are the keys a signature policy's mappings take, by where
+// they stand.
+var signatureKeys = map[string][]string{
+	"":            {"mode", "trustedRoot", "rules"},
+	"rules":       {"images", "keyless", "key", "tlog", "attestation"},
+	"keyless":     {"issuer", "subject", "subjectRegExp"},
+	"attestation": {"predicateType", "sourceRepository"},
+}
+
+// signaturePolicy reads signatures: and checks it, an error naming the
+// line it is about.
+func signaturePolicy(v *yaml.Node) (*signature.Policy, *Error) {
+	if err := knownKeys(v, ""); err != nil {
+		return nil, err
 	}
-	return out
+	var p signature.Policy
+	if err := v.Decode(&p); err != nil {
+		// "yaml: unmarshal errors:\n  line 5: cannot unmarshal …": the first
+		if m := unmarshalLineRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{Line: line, Msg: m[2]}
+		}
+		return nil, &Error{Line: v.Line, Msg: err.Error()}
+	}
+	if err := p.Validate(); err != nil {
+		line := v.Line
+		var n int
+		if _, scanErr := fmt.Sscanf(err.Error(), "rule %d:", &n); scanErr == nil {
+			if rules := valueOf(v, "rules"); rules != nil && n >= 1 && n <= len(rules.Content) {
+				line = rules.Content[n-1].Line
+			}
+		} else if m := valueOf(v, "mode"); m != nil {
+			line = m.Line
+		}
+		return nil, &Error{Line: line, Msg: err.Error()}
+	}
+	return &p, nil
+}
+
+// knownKeys refuses a key a signature policy does not take, where it
+// stands (a typo in a policy must not pass as no rule).
+func knownKeys(v *yaml.Node, at string) *Error {
+	switch v.Kind {
+	case yaml.SequenceNode:
+		for _, c := range v.Content {
+			if err := knownKeys(c, at); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		allowed := signatureKeys[at]
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k := v.Content[i].Value
+			if !slices.Contains(allowed, k) {
+				where := "signatures"
+				if at != "" {
+					where = at
+				}
+				return &Error{Line: v.Content[i].Line, Msg: fmt.Sprintf("unknown key %q in %s (known keys: %s)", k, where, strings.Join(allowed, ", "))}
+			}
+			if _, nested := signatureKeys[k]; nested {
+				if err := knownKeys(v.Content[i+1], k); err != nil {
+					return err
+				}
+			}
+		}
+	default:
+		if at == "" {
+			return &Error{Line: v.Line, Msg: "want a mapping of mode, trustedRoot and rules"}
+		}
+	}
+	return nil
+}
+
+// valueOf is the value of key in mapping v; nil when absent.
+func valueOf(v *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if v.Content[i].Value == key {
+			return v.Content[i+1]
+		}
+	}
+	return nil
 }

@@ -60,6 +60,12 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		"mirrors:\n  docker.io: ''\n":                   ".pinbot.yaml:2: mirrors:",
 		"- a\n- b\n":                                    ".pinbot.yaml:1: want a mapping",
 		"mirrors: {a: b\n":                              ".pinbot.yaml:1: mirrors: did not find expected ',' or '}'",
+		"signatures: enforce\n":                         ".pinbot.yaml:1: signatures: want a mapping of mode, trustedRoot and rules",
+		"signatures:\n  mode: strict\n":                 `.pinbot.yaml:2: signatures: signature mode "strict": want off, audit or enforce`,
+		"signatures:\n  rules:\n  - images: [a]\n    keyles: {issuer: i, subject: s}\n":                                        `.pinbot.yaml:4: signatures: unknown key "keyles" in rules`,
+		"signatures:\n  rules:\n  - images: [a]\n    key: a.pub\n  - images: [b]\n    keyless: {issuer: i, subjectRegex: s}\n": `.pinbot.yaml:6: signatures: unknown key "subjectRegex" in keyless`,
+		"signatures:\n  rules:\n  - images: [a]\n    key: a.pub\n  - images: [b]\n":                                            ".pinbot.yaml:5: signatures: rule 2: want keyless",
+		"signatures:\n  rules:\n  - images: [a]\n    key: a.pub\n    tlog: maybe\n":                                            ".pinbot.yaml:5: signatures:",
 	} {
 		_, err := Parse(".pinbot.yaml", []byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -233,5 +239,39 @@ func TestExcludes(t *testing.T) {
 	m, _ = NewMatcher([]string{"Dockerfile", ".github/workflows/**"}, nil, nil)
 	if got, globs := m.Excludes("examples/quickstart/repo", true); got != "include" || len(globs) != 2 {
 		t.Errorf("a directory no include glob reaches: %q %v", got, globs)
+	}
+}
+
+// A signature policy is read whole: mode, trusted root, and rules of each
+// kind.
+func TestParseSignatures(t *testing.T) {
+	c, err := Parse("c", []byte(`signatures:
+  mode: enforce
+  trustedRoot: sigstore/trusted_root.json
+  rules:
+  - images: [ghcr.io/acme/*]
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subjectRegExp: https://github\.com/acme/.*
+    attestation:
+      predicateType: https://slsa.dev/provenance/v1
+      sourceRepository: https://github.com/acme/app
+  - images: [registry.example.com/**]
+    key: keys/cosign.pub
+    tlog: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Signatures
+	if p == nil || p.Mode != "enforce" || p.TrustedRoot != "sigstore/trusted_root.json" || len(p.Rules) != 2 {
+		t.Fatalf("%+v", p)
+	}
+	r0, r1 := p.Rules[0], p.Rules[1]
+	if r0.Keyless == nil || r0.Keyless.SubjectRegExp != `https://github\.com/acme/.*` || r0.Attestation == nil || r0.Attestation.SourceRepository != "https://github.com/acme/app" {
+		t.Errorf("rule 1: %+v", r0)
+	}
+	if r1.Key != "keys/cosign.pub" || r1.TLog == nil || *r1.TLog {
+		t.Errorf("rule 2: %+v", r1)
 	}
 }

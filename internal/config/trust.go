@@ -2,17 +2,20 @@ package config
 
 import (
 	"time"
+
+	"github.com/pinbot/pinbot/internal/signature"
 )
 
 // The trust boundary. Some settings decide which servers answer, over which
-// transport, how much is read, and how long a moved tag is held: the
-// operator decides them (flags, the Action's inputs, a configuration file
-// from outside the checkout). A checkout, which a pull request can change,
-// may add mirrors and insecure registries of its own only for the resolver
-// to judge as a checkout's, and its size bound and cooldown count only
-// where the operator said nothing; with --base-config, those settings are
-// read as the base revision holds them, so a pull request cannot change
-// them for its own run.
+// transport, how much is read, how long a moved tag is held, and who must
+// sign the digests written: the operator decides them (flags, the Action's
+// inputs, a configuration file from outside the checkout). A checkout,
+// which a pull request can change, may add mirrors and insecure registries
+// of its own only for the resolver to judge as a checkout's, and its size
+// bound, cooldown and signature policy count only where the operator said
+// nothing; with --base-config, those settings are read as the base
+// revision holds them, so a pull request cannot change them for its own
+// run.
 
 // Sources are where a run's settings come from.
 type Sources struct {
@@ -41,7 +44,27 @@ type Serving struct {
 	CheckoutMirrors, CheckoutInsecure []string
 	MaxFileSize                       int64 // 0: the default
 	MinAge                            time.Duration
+	// Signatures is the signature policy (nil: none), and SignaturesAt
+	// where the files it names (keys, a trusted root) are read.
+	Signatures   *signature.Policy
+	SignaturesAt PolicyAt
 }
+
+// PolicyAt is where a signature policy's files are read: beside the file
+// that holds the policy.
+type PolicyAt int
+
+const (
+	// AtOperator: a file outside the checkout, the operator's; its
+	// files are read from the file system.
+	AtOperator PolicyAt = iota
+	// AtCheckout: the checkout's own file; its files are read from the
+	// checkout (never through a link out of it).
+	AtCheckout
+	// AtBase: the checkout's file as the base revision holds it
+	// (--base-config); its files are read from that revision.
+	AtBase
+)
 
 // Serving settles the settings the operator decides.
 func (s Sources) Serving() Serving {
@@ -57,6 +80,15 @@ func (s Sources) Serving() Serving {
 		Insecure:    append([]string(nil), s.Insecure...),
 		MaxFileSize: file.MaxFileSize,
 		MinAge:      file.MinAge,
+		Signatures:  file.Signatures,
+	}
+	switch {
+	case !s.InCheckout:
+		out.SignaturesAt = AtOperator
+	case s.Base != nil:
+		out.SignaturesAt = AtBase
+	default:
+		out.SignaturesAt = AtCheckout
 	}
 	if s.InCheckout {
 		out.CheckoutMirrors, out.CheckoutInsecure = file.MirrorList(), file.InsecureRegistries

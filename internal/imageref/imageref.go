@@ -158,3 +158,14 @@ func (r Ref) Familiar() string {
 	}
 	return strings.TrimPrefix(repo.RepositoryStr(), "library/")
 }
+
+// Spellings are the ways people write the image's repository: as written,
+// familiar (nginx), in full (index.docker.io/library/nginx) and as
+// docker.io/library/nginx. The configuration's image globs match any.
+func (r Ref) Spellings() []string {
+	out := []string{r.Name, r.Familiar(), r.Repository()}
+	if full := r.Repository(); strings.HasPrefix(full, "index.docker.io/") {
+		out = append(out, "docker.io/"+strings.TrimPrefix(full, "index.docker.io/"))
+	}
+	return out
+}

@@ -116,13 +116,20 @@ type Options struct {
 	// ActionsWeb is GitHub's web address, for compare links
 	// (https://github.com); "": none.
 	ActionsWeb string
+	// Signatures judges who signed the digests the run writes (see
+	// judgeSignatures); nil: none is judged.
+	Signatures Signatures
+	// SignaturesKept judges the digests already written too (pin --check
+	// with a signature mode set).
+	SignaturesKept bool
 	// Sink, when set, takes each changed file once the run has settled
 	// and proved every change (several at once); its error is the
 	// change's Err. A change's new bytes are made for the sink and dropped
 	// once it has taken them (Change.New is nil after), so a run holds
 	// only the files being written. A file that no later stage can change
 	// (first pins alone, no chart's, no action, no container pulling
-	// Always, neither Verify nor Platforms) is handed over as soon as its
+	// Always, neither Verify nor Platforms nor an enforced signature
+	// policy) is handed over as soon as its
 	// tags are answered, while the registries answer the others. A run
 	// that is stopped hands over nothing more.
 	Sink func(Change) error
@@ -335,6 +342,9 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	}
 	if opts.Evidence && !opts.Offline {
 		r.evidence()
+	}
+	if opts.Signatures != nil && !opts.Offline {
+		r.judgeSignatures()
 	}
 	for _, ri := range r.refs {
 		ri.pinned = ri.ref.WithDigest(ri.digest)
@@ -752,7 +762,7 @@ func (r *run) report(changes []Change) *report.Report {
 	}
 	if !r.opts.Offline {
 		st := r.res.Stats()
-		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets, Pings: st.Pings}
+		rep.Requests = &report.Requests{TagHeads: st.TagHeads, DigestHeads: st.DigestHeads, ManifestGets: st.ManifestGets, BlobGets: st.BlobGets, Pings: st.Pings, SignatureGets: st.SignatureGets, SignatureHeads: st.SignatureHeads}
 		if ar := r.opts.ActionResolver; ar != nil && r.opts.Actions != ActionsOff {
 			gs := ar.Stats()
 			rep.Requests.GitHub, rep.Requests.GitHubConditional, rep.Requests.GitHubNotModified = int64(gs.Requests), int64(gs.Conditional), int64(gs.NotModified)

@@ -32,7 +32,9 @@ type refInfo struct {
 	// held: the tag moved to moved, first seen at firstSeen, less than the
 	// cooldown ago; the digest written stays until eligible.
 	held                bool
-	evidence            *report.Evidence // a moved tag's old and new image
+	evidence            *report.Evidence  // a moved tag's old and new image
+	signature           *report.Signature // who signed the digest to carry
+	refused             string            // the digest the signature policy refused
 	moved               string
 	firstSeen, eligible time.Time
 	// answered: the tag's answer is in res (or none will come).
@@ -169,7 +171,8 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 	case opts.Offline:
 		e.Status, e.Digest = report.Unverified, s.Ref.Digest
 	case ri.err != nil:
-		e.Status, e.Error, e.Vanished = report.Failed, ri.err.Error(), ri.vanished
+		e.Status, e.Error, e.Vanished, e.Signature = report.Failed, ri.err.Error(), ri.vanished, ri.signature
+		e.Digest = ri.refused
 		return e
 	case ri.vanished:
 		e.Status, e.Digest, e.Vanished = report.Vanished, ri.digest, true
@@ -187,7 +190,7 @@ func entry(file string, s *rewrite.Site, p *sitePlan, ri *refInfo, note rewrite.
 	default:
 		e.Status, e.Digest = report.Pinned, ri.digest
 	}
-	e.Pinned = ri.pinned
+	e.Pinned, e.Signature = ri.pinned, ri.signature
 	e.PullPolicy = policyText(note, s.PullPolicy, opts.PullPolicy)
 	if p.keepAlways {
 		e.PullPolicy = NoteKeptAlways

@@ -12,7 +12,8 @@ import (
 // whose tags are all answered and that no later stage can change: a file of
 // first pins alone (no digest written yet), no chart's file, with no
 // action and no container that pulls Always, in a run that neither
-// verifies digests nor checks their platforms. The run's wall time is then
+// verifies digests, nor checks their platforms, nor enforces a signature
+// policy. The run's wall time is then
 // the network's and the last file's splice, not the network's and every
 // file's. Such a file goes through the sink as the others do; its entries
 // are made later, from the same answers.
@@ -32,7 +33,7 @@ type soon struct {
 // not).
 func (r *run) startSoon(e *early) *soon {
 	o := r.opts
-	if e == nil || o.Sink == nil || o.Edits || o.Offline || o.Verify || len(o.Platforms) > 0 {
+	if e == nil || o.Sink == nil || o.Edits || o.Offline || o.Verify || len(o.Platforms) > 0 || o.enforcing() {
 		return nil
 	}
 	s := &soon{r: r, e: e, done: map[string]bool{}, waiting: map[string][]*fileRun{}, pending: map[*fileRun]int{},

@@ -298,6 +298,7 @@ func (r *Report) body(version string, bud budget) string {
 	table("Not pinned: these could not be resolved or checked", "| File | Reference | Error |\n| --- | --- | --- |", by(Failed), bud.pins, func(e Entry) string {
 		return fmt.Sprintf("| %s | %s | %s |", code(e.Location()), code(e.Ref), cell(e.Error))
 	})
+	cut += writeSignatures(&b, r.Entries, bud.pins)
 	if left := writeEvidence(&b, by(Updated), bud.evidence); left > 0 {
 		fmt.Fprintf(&b, "\n_Evidence for %d more moved %s left out: the description would be longer than GitHub accepts. `pinbot pin --output json` shows it all._\n", left, plural(left, "tag", "tags"))
 	}
@@ -583,4 +584,107 @@ func signedMegabytes(n int64) string {
 		return "+" + megabytes(n)
 	}
 	return "-" + megabytes(-n)
+}
+
+// writeSignatures is the table of who signed each digest judged (each
+// image and digest once), and whether the policy is met; at most maxRows
+// rows (-1: all). It returns the rows left out.
+func writeSignatures(b *strings.Builder, entries []Entry, maxRows int) (cut int) {
+	seen := map[string]bool{}
+	rows, plain := 0, 0
+	defer func() {
+		if plain > 0 && rows > 0 {
+			fmt.Fprintf(b, "\n%d other %s unsigned; no rule names %s, and no digest %s replace was signed.\n", plain, plural(plain, "digest is", "digests are"), plural(plain, "its image", "their images"), plural(plain, "it would", "they would"))
+		}
+	}()
+	for _, e := range entries {
+		s := e.Signature
+		key := e.Image + "@" + e.Digest
+		if s == nil || seen[key] {
+			continue
+		}
+		if s.Plain() {
+			seen[key] = true
+			plain++
+			continue
+		}
+		seen[key] = true
+		if maxRows >= 0 && rows >= maxRows {
+			cut++
+			continue
+		}
+		if rows == 0 {
+			b.WriteString("\n### Signatures\n\nWho signed each digest, as Sigstore's transparency log and the policy's keys verify it.\n\n| Image | Digest | Signed by | Logged | Source | Policy |\n| --- | --- | --- | --- | --- | --- |\n")
+		}
+		rows++
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", code(e.Image), code(ShortDigest(e.Digest)), signerCell(s), loggedCell(s), signatureSource(s), policyCell(s))
+	}
+	return cut
+}
+
+func signerCell(s *Signature) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range s.Signers {
+		what := g.Identity
+		if g.PredicateType != "" {
+			what += " (" + g.PredicateType + ")"
+		}
+		if seen[what] {
+			continue
+		}
+		seen[what] = true
+		c := code(evidenceCut(what))
+		if g.Issuer != "" {
+			c += " via " + code(evidenceCut(g.Issuer))
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return cell(s.Who())
+	}
+	if s.PerPlatform > 0 {
+		out = append(out, fmt.Sprintf("(each of %d platforms)", s.PerPlatform))
+	}
+	return strings.Join(out, "<br>")
+}
+
+func loggedCell(s *Signature) string {
+	for _, g := range s.Signers {
+		if g.Time != nil {
+			return g.Time.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	if len(s.Signers) > 0 {
+		return "not logged"
+	}
+	return ""
+}
+
+func signatureSource(s *Signature) string {
+	repo, commit := s.Source()
+	if repo == "" {
+		return ""
+	}
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if commit != "" {
+		return code(evidenceCut(repo)) + " @ " + code(evidenceCut(commit))
+	}
+	return code(evidenceCut(repo))
+}
+
+func policyCell(s *Signature) string {
+	switch {
+	case s.Refused:
+		return "refused: " + cell(evidenceCut(s.Problem))
+	case s.Problem != "":
+		return "not met (audit): " + cell(evidenceCut(s.Problem))
+	case s.Rule != "":
+		return "rule met: " + code(evidenceCut(s.Rule))
+	case len(s.Continuity) > 0:
+		return "same signer as the digest replaced"
+	}
+	return ""
 }

@@ -75,6 +75,140 @@ type Entry struct {
 	// PullPolicy says what happened to the container's imagePullPolicy:
 	// "added IfNotPresent", "Always -> IfNotPresent", "kept Never".
 	PullPolicy string `json:"pullPolicy,omitempty"`
+	// Signature is who signed Digest, when the run judged it.
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// Signature is what a digest's signatures show, judged by the signature
+// policy.
+type Signature struct {
+	// Status is signed, unsigned, invalid (signatures found, none
+	// verified) or unknown (the registry could not be read).
+	Status  string   `json:"status"`
+	Signers []Signer `json:"signers,omitempty"`
+	// Rule is the signer the policy's rule for the image names.
+	Rule string `json:"rule,omitempty"`
+	// Continuity is who signed the digest replaced, when no rule names
+	// the image: the new digest must be signed by the same.
+	Continuity []string `json:"continuity,omitempty"`
+	// Problem is why the policy is not met ("" when it is); Refused, that
+	// enforce refused the digest for it.
+	Problem string `json:"problem,omitempty"`
+	Refused bool   `json:"refused,omitempty"`
+	// Notes are signatures that did not verify, and what could not be read.
+	Notes []string `json:"notes,omitempty"`
+	// PerPlatform is how many platform manifests were signed one by one,
+	// where the index is not.
+	PerPlatform int `json:"perPlatform,omitempty"`
+}
+
+// Signer is one verified signature or attestation.
+type Signer struct {
+	// Identity is the certificate's subject (a workflow, an e-mail
+	// address), or "key FILE".
+	Identity string `json:"identity"`
+	Issuer   string `json:"issuer,omitempty"`
+	// Time is when the transparency log took the signature.
+	Time *time.Time `json:"time,omitempty"`
+	// PredicateType is an attestation's; "" for a signature.
+	PredicateType    string `json:"predicateType,omitempty"`
+	SourceRepository string `json:"sourceRepository,omitempty"`
+	SourceCommit     string `json:"sourceCommit,omitempty"`
+	Format           string `json:"format"`
+}
+
+// Who says, in a few words, who signed: the signatures' signers, each
+// once; "unsigned" when none verified.
+func (s *Signature) Who() string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, g := range s.Signers {
+		if g.PredicateType != "" || seen[g.Identity] {
+			continue
+		}
+		seen[g.Identity] = true
+		ids = append(ids, g.Identity)
+	}
+	switch {
+	case len(ids) > 0:
+		return "signed by " + strings.Join(ids, ", ")
+	case len(s.Signers) > 0:
+		return "attested, not signed"
+	case s.Status == "invalid":
+		return "signature invalid"
+	case s.Status == "unknown":
+		return "signatures not read"
+	}
+	return "unsigned"
+}
+
+// Plain tells a digest unsigned, of which no rule and no earlier signer
+// asked a signature.
+func (s *Signature) Plain() bool {
+	return s.Status == "unsigned" && s.Problem == "" && s.Rule == "" && len(s.Continuity) == 0
+}
+
+// SignatureSummary counts the digests whose signatures were judged, each
+// image and digest once: "signatures: 3 signed, 2 unsigned, 1 refused";
+// "" when none was.
+func (r *Report) SignatureSummary() string {
+	seen := map[string]bool{}
+	counts := map[string]int{}
+	refused := 0
+	for _, e := range r.Entries {
+		s := e.Signature
+		if s == nil || seen[e.Image+"@"+e.Digest] {
+			continue
+		}
+		seen[e.Image+"@"+e.Digest] = true
+		counts[s.Status]++
+		if s.Refused {
+			refused++
+		}
+	}
+	var parts []string
+	for _, st := range []string{"signed", "unsigned", "invalid", "unknown"} {
+		if n := counts[st]; n > 0 {
+			word := st
+			if st == "unknown" {
+				word = "not read"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, word))
+		}
+	}
+	if refused > 0 {
+		parts = append(parts, fmt.Sprintf("%d refused by the policy", refused))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "signatures: " + strings.Join(parts, ", ")
+}
+
+// Source is the source repository and commit the signers name, "" when
+// none does.
+func (s *Signature) Source() (repo, commit string) {
+	for _, g := range s.Signers {
+		if g.SourceRepository != "" {
+			return g.SourceRepository, g.SourceCommit
+		}
+	}
+	return "", ""
+}
+
+// Note is the signature in a few words for a line of text: who signed,
+// and the policy's problem when it is not refused (audit); "" for a
+// digest unsigned that no rule and no earlier signer asked to be signed,
+// which says nothing a reader needs.
+func (s *Signature) Note() string {
+	if s == nil || s.Plain() {
+		return ""
+	}
+	note := s.Who()
+	if s.Problem != "" && !s.Refused {
+		note += "; signature policy not met (audit): " + s.Problem
+	}
+	return note
 }
 
 // Action tells an entry of an action or a reusable workflow a workflow
@@ -227,6 +361,10 @@ type Requests struct {
 	ManifestGets int64 `json:"manifestGets,omitempty"` // GET of a manifest (a refused HEAD, platforms, --verify)
 	BlobGets     int64 `json:"blobGets,omitempty"`     // GET of an image's config (its platform)
 	Pings        int64 `json:"pings,omitempty"`        // GET /v2/, once per registry
+	// SignatureGets are the GETs of the signatures of digests judged: their
+	// referrers, cosign's tags, the manifests and blobs those list.
+	SignatureGets  int64 `json:"signatureGets,omitempty"`
+	SignatureHeads int64 `json:"signatureHeads,omitempty"` // HEADs of cosign's tags
 	// GitHub's API, asked about actions: every request, those asked with
 	// the commit known (If-None-Match), and of those the 304s
 	GitHub            int64 `json:"github,omitempty"`

@@ -39,6 +39,9 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if e.PolicyChanged() || strings.HasPrefix(e.PullPolicy, "kept Always (") {
 				line += "; imagePullPolicy " + Term(e.PullPolicy)
 			}
+			if n := e.Signature.Note(); n != "" {
+				line += "; " + Term(n)
+			}
 		case e.Status == Held:
 			line = fmt.Sprintf("%s: %s: held: %s (--min-age)", loc, Term(e.Ref), Term(HeldNote(e, time.Now())))
 		case e.PolicyChanged() && r.Offline:
@@ -68,6 +71,11 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	}
 	if _, err := fmt.Fprintln(w, r.Summary()); err != nil {
 		return err
+	}
+	if s := r.SignatureSummary(); s != "" {
+		if _, err := fmt.Fprintln(w, s); err != nil {
+			return err
+		}
 	}
 	if !verbose {
 		return writeSkipped(w, r)
@@ -197,12 +205,18 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 		case e.Status == Vanished:
 			_, err = fmt.Fprintf(w, "%s: %s -> %s (URGENT: %s)%s\n", loc, Term(e.Ref), Term(e.Pinned), VanishedNote, note)
 		case e.Status == Pinned || e.Status == Updated:
+			if n := e.Signature.Note(); n != "" {
+				note += "; " + Term(n)
+			}
 			_, err = fmt.Fprintf(w, "%s: %s -> %s%s\n", loc, Term(e.Ref), Term(e.Pinned), note)
 		case e.PolicyChanged():
 			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", loc, Term(e.Ref), Term(e.PullPolicy))
 		case e.Status == Held:
 			_, err = fmt.Fprintf(w, "%s: %s: held, not failed: %s (--min-age)\n", loc, Term(e.Ref), Term(HeldNote(e, time.Now())))
 		case verbose && e.Status == Current:
+			if n := e.Signature.Note(); n != "" {
+				note += "; " + Term(n)
+			}
 			_, err = fmt.Fprintf(w, "%s: %s: current%s\n", loc, Term(e.Ref), note)
 		case verbose && e.Status == Unverified:
 			_, err = fmt.Fprintf(w, "%s: %s: pinned (not verified offline)\n", loc, Term(e.Ref))
@@ -253,14 +267,21 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 // resolved, 2 files could not be read".
 func failures(r *Report) string {
 	var parts []string
-	platforms := 0
+	platforms, refused := 0, 0
 	for _, e := range r.Entries {
-		if e.Status == Failed && len(e.Missing) > 0 {
+		switch {
+		case e.Status != Failed:
+		case e.Signature != nil && e.Signature.Refused:
+			refused++
+		case len(e.Missing) > 0:
 			platforms++
 		}
 	}
-	if n := r.Counts()[Failed] - platforms; n > 0 {
+	if n := r.Counts()[Failed] - platforms - refused; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s could not be resolved", n, plural(n, "reference", "references")))
+	}
+	if refused > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s refused by the signature policy", refused, plural(refused, "digest", "digests")))
 	}
 	if platforms > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s not cover the platforms asked for", platforms, plural(platforms, "reference does", "references do")))

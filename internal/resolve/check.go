@@ -34,13 +34,18 @@ type Stats struct {
 	// SignatureGets are the GETs of a digest's signatures: its referrers,
 	// cosign's tags, their manifests and blobs.
 	SignatureGets int64 `json:"signatureGets,omitempty"`
+	// SignatureHeads are the HEADs of cosign's tags (.sig, .att): is there
+	// one to read?
+	SignatureHeads int64 `json:"signatureHeads,omitempty"`
 }
 
-type counters struct{ tagHeads, digestHeads, manifestGets, blobGets, signatureGets atomic.Int64 }
+type counters struct {
+	tagHeads, digestHeads, manifestGets, blobGets, signatureGets, signatureHeads atomic.Int64
+}
 
 // Stats is what the Resolver has asked so far.
 func (r *Resolver) Stats() Stats {
-	return Stats{r.count.tagHeads.Load(), r.count.digestHeads.Load(), r.count.manifestGets.Load(), r.count.blobGets.Load(), r.https.pings.Load(), r.count.signatureGets.Load()}
+	return Stats{r.count.tagHeads.Load(), r.count.digestHeads.Load(), r.count.manifestGets.Load(), r.count.blobGets.Load(), r.https.pings.Load(), r.count.signatureGets.Load(), r.count.signatureHeads.Load()}
 }
 
 // digestTarget is where digest d is asked for: through the longest matching

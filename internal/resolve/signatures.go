@@ -74,6 +74,16 @@ func (r *Resolver) Manifest(ctx context.Context, ref name.Reference) (*v1.Manife
 		if err != nil {
 			return err
 		}
+		if _, isTag := t.(name.Tag); isTag {
+			// a HEAD first: most images have no cosign tag, and a HEAD
+			// is no pull where a registry counts them
+			r.count.signatureHeads.Add(1)
+			if _, err := r.puller.Head(ctx, t); isNotFound(err) {
+				return signature.ErrNotFound
+			} else if err != nil {
+				return quoted(err)
+			}
+		}
 		r.count.signatureGets.Add(1)
 		desc, err := r.puller.Get(ctx, t)
 		if isNotFound(err) {

@@ -168,7 +168,9 @@ func (c *Checker) judge(ctx context.Context, req Request) Verdict {
 	} else if req.Old != nil {
 		old := c.signatures(ctx, *req.Old).signers
 		if len(old) == 0 {
-			pp := c.perPlatform(ctx, *req.Old, req.Platforms, func(*found) string { return "" })
+			// A publisher that signs each platform signs them all alike:
+			// one platform tells who signed the digest replaced.
+			pp := c.perPlatform(ctx, *req.Old, req.Platforms, 1, func(*found) string { return "" })
 			if pp != nil && len(pp.failed) == 0 {
 				old = pp.signers
 			}
@@ -178,7 +180,7 @@ func (c *Checker) judge(ctx context.Context, req Request) Verdict {
 	problem := c.meets(rule, v.Continuity, f)
 	if problem != "" {
 		// An index unsigned as a whole may be signed platform by platform.
-		pp := c.perPlatform(ctx, req.Digest, req.Platforms, func(g *found) string { return c.meets(rule, v.Continuity, g) })
+		pp := c.perPlatform(ctx, req.Digest, req.Platforms, MaxPlatforms, func(g *found) string { return c.meets(rule, v.Continuity, g) })
 		if pp != nil && len(pp.failed) == 0 {
 			v.Status, v.Signers, v.PerPlatform = StatusSigned, pp.signers, pp.n
 			return v
@@ -301,9 +303,9 @@ type platforms struct {
 }
 
 // perPlatform judges an index platform by platform: each manifest the run
-// requires (or every one it lists) must be signed and pass ok. Nil when d is no index,
-// or lists no platform to judge.
-func (c *Checker) perPlatform(ctx context.Context, d name.Digest, want []v1.Platform, ok func(*found) string) *platforms {
+// requires (or every one it lists; at most limit) must be signed and pass
+// ok. Nil when d is no index, or lists no platform to judge.
+func (c *Checker) perPlatform(ctx context.Context, d name.Digest, want []v1.Platform, limit int, ok func(*found) string) *platforms {
 	children, err := c.reg.Index(ctx, d)
 	if err != nil || len(children) == 0 {
 		return nil
@@ -320,6 +322,7 @@ func (c *Checker) perPlatform(ctx context.Context, d name.Digest, want []v1.Plat
 	if len(picked) == 0 || len(picked) > MaxPlatforms {
 		return nil
 	}
+	picked = picked[:min(len(picked), limit)]
 	out := &platforms{n: len(picked)}
 	var shared []string
 	for i, m := range picked {
