@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pinbot/pinbot/internal/actions/actionstest"
 	"github.com/pinbot/pinbot/internal/registrytest"
 	"github.com/pinbot/pinbot/internal/render"
+	"github.com/pinbot/pinbot/internal/signature/sigtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -35,6 +37,8 @@ var mirroredHosts = []string{"docker.io", "ghcr.io", "quay.io", "gcr.io", "regis
 type scriptRegistry struct {
 	reg         *registrytest.Registry
 	generations map[string]int
+	sigstore    *sigtest.Sigstore       // a Fulcio, Rekor and TSA of the script's own
+	keys        map[string]*sigtest.Key // publishers' keys, by the file their public half is in
 }
 
 // TestScript runs the end-to-end scripts in testdata/script: pinbot as a
@@ -56,6 +60,13 @@ type scriptRegistry struct {
 //	                       answer GETs of the manifest with MANIFEST_UNKNOWN (HEADs find it)
 //
 // (both set $D_<ref> to the digest pushed: $D_nginx_1_25 for nginx:1.25)
+//
+//	sign [-legacy | -key FILE [-nolog]] REF IDENTITY
+//	                       sign the digest REF was last pushed at: keyless as IDENTITY
+//	                       (GitHub Actions' issuer) in a Sigstore bundle found by its
+//	                       referrers tag, or cosign's older .sig layer; or with the key
+//	                       whose public half is (written to) FILE, logged unless -nolog
+//	sigstore-root FILE     write the script's Sigstore's trusted_root.json to FILE
 //
 //	status CODE CMD ARGS   run CMD and check its exit status
 //	manifest-requests reset | HEADS GETS
@@ -97,6 +108,13 @@ func TestScript(t *testing.T) {
 					ct = ""
 				}
 				ts.Value("reg").(*scriptRegistry).reg.ContentType(ct)
+			},
+			"sign": scriptSign,
+			"sigstore-root": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: sigstore-root FILE")
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), ts.Value("reg").(*scriptRegistry).sigstore.TrustedRoot(), 0o644))
 			},
 			"lie-digest":        scriptLieDigest,
 			"unknown-to-get":    scriptUnknownToGet,
@@ -151,7 +169,7 @@ func digestVar(ref string) string { return "D_" + nonWord.ReplaceAllString(ref, 
 func setupRegistry(env *testscript.Env) error {
 	reg := registrytest.Start()
 	env.Defer(reg.Close)
-	env.Values["reg"] = &scriptRegistry{reg: reg, generations: map[string]int{}}
+	env.Values["reg"] = &scriptRegistry{reg: reg, generations: map[string]int{}, sigstore: sigtest.NewSigstore(env.T()), keys: map[string]*sigtest.Key{}}
 	dir, err := os.MkdirTemp("", "pinbot-script-config")
 	if err != nil {
 		return err
@@ -199,6 +217,56 @@ func scriptPush(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		sr.generations[ref] = 0
 		ts.Setenv(digestVar(ref), digest)
+	}
+}
+
+// scriptSign is "sign [-legacy | -key FILE [-nolog]] REF IDENTITY".
+func scriptSign(ts *testscript.TestScript, neg bool, args []string) {
+	sr := ts.Value("reg").(*scriptRegistry)
+	legacy, keyFile, logged := false, "", true
+	for len(args) > 2 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-legacy":
+			legacy, args = true, args[1:]
+		case "-key":
+			keyFile, args = args[1], args[2:]
+		case "-nolog":
+			logged, args = false, args[1:]
+		default:
+			ts.Fatalf("sign: unknown %s", args[0])
+		}
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: sign [-legacy | -key FILE [-nolog]] REF IDENTITY")
+	}
+	ref, identity := args[0], args[1]
+	digest := ts.Getenv(digestVar(ref))
+	if digest == "" {
+		ts.Fatalf("sign: %s was not pushed", ref)
+	}
+	target, err := sr.reg.Target(ref)
+	ts.Check(err)
+	d := target.Context().Digest(digest)
+	h, err := v1.NewHash(digest)
+	ts.Check(err)
+	payload := sigtest.SimpleSigning(target.Context().Name(), h)
+	switch {
+	case keyFile != "":
+		k := sr.keys[keyFile]
+		if k == nil {
+			k = sigtest.NewKey(scriptT{ts})
+			sr.keys[keyFile] = k
+			k.Write(ts.MkAbs("."), keyFile)
+		}
+		var log *sigtest.Sigstore
+		if logged {
+			log = sr.sigstore
+		}
+		sigtest.AttachCosign(scriptT{ts}, d, ".sig", k.Legacy(payload, log))
+	case legacy:
+		sigtest.AttachCosign(scriptT{ts}, d, ".sig", sr.sigstore.Legacy(identity, sigtest.GitHub, payload))
+	default:
+		sigtest.AttachBundle(scriptT{ts}, d, sr.sigstore.SignatureBundle(identity, sigtest.GitHub, h))
 	}
 }
 
@@ -275,3 +343,8 @@ func scriptManifestRequests(ts *testscript.TestScript, neg bool, args []string) 
 		ts.Fatalf("manifest requests: %d HEAD, %d GET; want %s HEAD, %s GET", heads, gets, want[0], want[1])
 	}
 }
+
+// scriptT is a script as sigtest takes a test.
+type scriptT struct{ ts *testscript.TestScript }
+
+func (s scriptT) Fatal(args ...any) { s.ts.Fatalf("%s", fmt.Sprint(args...)) }

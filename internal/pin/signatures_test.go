@@ -84,9 +84,13 @@ spec:
 	return w
 }
 
-func (w *signedWorld) run(t *testing.T, p signature.Policy, opts Options) (*Result, map[string]report.Entry) {
+func (w *signedWorld) run(t *testing.T, p signature.Policy, opts Options, more ...string) (*Result, map[string]report.Entry) {
 	t.Helper()
-	co := tree(t, map[string]string{"pod.yaml": w.manifest})
+	files := map[string]string{"pod.yaml": w.manifest}
+	for i := 0; i+1 < len(more); i += 2 {
+		files[more[i]] = more[i+1]
+	}
+	co := tree(t, files)
 	opts.Signatures = signature.New(p, w.res, nil, func() (root.TrustedMaterial, error) { return w.tm, nil })
 	var written []Change
 	opts.Sink = func(c Change) error {
@@ -145,6 +149,23 @@ func TestSignaturesEnforce(t *testing.T) {
 	for _, want := range []string{"### Signatures", "refused: the digest it replaces was signed by", "rule met:", "same signer as the digest replaced", "| Not pinned"} {
 		if !strings.Contains(body, want) && !(want == "| Not pinned" && strings.Contains(body, "### Not pinned")) {
 			t.Errorf("the body does not say %q:\n%s", want, body)
+		}
+	}
+}
+
+// A file of first pins alone is written as soon as its tags answer, but
+// not under an enforced policy, which may refuse one of them.
+func TestSignaturesEnforceWritesNothingEarly(t *testing.T) {
+	w := newSignedWorld(t)
+	toolRule := signature.Rule{Images: []string{"acme/tool"}, Keyless: &signature.Keyless{Issuer: sigtest.GitHub, Subject: releaseID}}
+	solo := "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  containers:\n  - {name: t, image: \"acme/tool:v1\"}\n"
+	out, e := w.run(t, signature.Policy{Mode: signature.ModeEnforce, Rules: []signature.Rule{toolRule}}, Options{}, "solo.yaml", solo)
+	if tl := e["acme/tool"]; tl.Status != report.Failed || !tl.Signature.Refused {
+		t.Fatalf("tool: %+v", tl)
+	}
+	for _, c := range out.Changes {
+		if c.Path == "solo.yaml" {
+			t.Errorf("solo.yaml was written:\n%s", c.New)
 		}
 	}
 }

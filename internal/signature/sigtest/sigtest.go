@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -40,6 +39,18 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
+// T is what sigtest needs of a test: T, or a testscript's T.
+type T interface {
+	Fatal(args ...any)
+}
+
+// helper marks the caller a helper where t can.
+func helper(t T) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
 // GitHub is the OIDC issuer of GitHub Actions' tokens.
 const GitHub = "https://token.actions.githubusercontent.com"
 
@@ -48,13 +59,13 @@ const SignPredicate = "https://sigstore.dev/cosign/sign/v1"
 
 // Sigstore is a Fulcio, Rekor and TSA of the test's own.
 type Sigstore struct {
-	t  testing.TB
+	t  T
 	vs *ca.VirtualSigstore
 }
 
 // NewSigstore starts a Sigstore.
-func NewSigstore(t testing.TB) *Sigstore {
-	t.Helper()
+func NewSigstore(t T) *Sigstore {
+	helper(t)
 	vs, err := ca.NewVirtualSigstore()
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +75,7 @@ func NewSigstore(t testing.TB) *Sigstore {
 
 // TrustedRoot is the Sigstore's trusted_root.json.
 func (s *Sigstore) TrustedRoot() []byte {
-	s.t.Helper()
+	helper(s.t)
 	// The virtual logs keep their IDs as hex text; a trusted root holds
 	// the raw bytes.
 	fix := func(in map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
@@ -134,7 +145,7 @@ func Provenance(repo, commit string) map[string]any {
 // Bundle is a cosign v3 Sigstore bundle: a DSSE envelope of statement,
 // signed by identity (issued by issuer), logged with an inclusion proof.
 func (s *Sigstore) Bundle(identity, issuer string, statement []byte) []byte {
-	s.t.Helper()
+	helper(s.t)
 	e, err := s.vs.AttestAtTime(identity, issuer, statement, time.Now().Add(5*time.Minute), true)
 	if err != nil {
 		s.t.Fatal(err)
@@ -174,7 +185,7 @@ func (s *Sigstore) protoEntries(entries []*tlog.Entry) []*protorekor.Transparenc
 
 // promise is the log's signed entry timestamp for tle.
 func (s *Sigstore) promise(tle *protorekor.TransparencyLogEntry) []byte {
-	s.t.Helper()
+	helper(s.t)
 	set, err := s.vs.RekorSignPayload(tlog.RekorPayload{
 		Body:           base64.StdEncoding.EncodeToString(tle.GetCanonicalizedBody()),
 		IntegratedTime: tle.GetIntegratedTime(),
@@ -187,8 +198,8 @@ func (s *Sigstore) promise(tle *protorekor.TransparencyLogEntry) []byte {
 	return set
 }
 
-func bundleJSON(t testing.TB, vm *protobundle.VerificationMaterial, env *dsse.Envelope) []byte {
-	t.Helper()
+func bundleJSON(t T, vm *protobundle.VerificationMaterial, env *dsse.Envelope) []byte {
+	helper(t)
 	payload, err := base64.StdEncoding.DecodeString(env.Payload)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +218,7 @@ func bundleJSON(t testing.TB, vm *protobundle.VerificationMaterial, env *dsse.En
 		Content:              &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{Payload: payload, PayloadType: env.PayloadType, Signatures: sigs}},
 	}
 	if _, err := bundle.NewBundle(pb); err != nil {
-		t.Fatalf("the bundle made is not valid: %v", err)
+		t.Fatal("the bundle made is not valid: ", err)
 	}
 	out, err := protojson.Marshal(pb)
 	if err != nil {
@@ -239,7 +250,7 @@ func SimpleSigning(repo string, digest v1.Hash) []byte {
 // Legacy is cosign's older keyless signature of payload (SimpleSigning):
 // a layer with its signature, certificate and log entry as annotations.
 func (s *Sigstore) Legacy(identity, issuer string, payload []byte) Layer {
-	s.t.Helper()
+	helper(s.t)
 	cert, priv, err := s.vs.GenerateLeafCert(identity, issuer)
 	if err != nil {
 		s.t.Fatal(err)
@@ -260,7 +271,7 @@ func (s *Sigstore) Legacy(identity, issuer string, payload []byte) Layer {
 // logged enters a hashedrekord of payload's signature into the log, and
 // returns cosign's bundle annotation for it.
 func (s *Sigstore) logged(payload, sig, pubPEM []byte) string {
-	s.t.Helper()
+	helper(s.t)
 	sum := sha256.Sum256(payload)
 	body, _ := json.Marshal(map[string]any{
 		"apiVersion": "0.0.1",
@@ -290,8 +301,8 @@ func (s *Sigstore) logged(payload, sig, pubPEM []byte) string {
 	return string(out)
 }
 
-func sign(t testing.TB, priv *ecdsa.PrivateKey, payload []byte) []byte {
-	t.Helper()
+func sign(t T, priv *ecdsa.PrivateKey, payload []byte) []byte {
+	helper(t)
 	sum := sha256.Sum256(payload)
 	sig, err := ecdsa.SignASN1(rand.Reader, priv, sum[:])
 	if err != nil {
@@ -302,12 +313,12 @@ func sign(t testing.TB, priv *ecdsa.PrivateKey, payload []byte) []byte {
 
 // Key is a publisher's signing key.
 type Key struct {
-	t    testing.TB
+	t    T
 	priv *ecdsa.PrivateKey
 }
 
 // NewKey makes a key.
-func NewKey(t testing.TB) *Key {
+func NewKey(t T) *Key {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -327,6 +338,9 @@ func (k *Key) PublicPEM() []byte {
 // Write writes the public key into dir as name and returns its path.
 func (k *Key) Write(dir, file string) string {
 	p := filepath.Join(dir, file)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		k.t.Fatal(err)
+	}
 	if err := os.WriteFile(p, k.PublicPEM(), 0o644); err != nil {
 		k.t.Fatal(err)
 	}
@@ -367,8 +381,8 @@ func (r raw) MediaType() (types.MediaType, error) { return r.mt, nil }
 // emptyJSON is OCI's empty descriptor's content.
 var emptyJSON = []byte("{}")
 
-func push(t testing.TB, repo name.Repository, blobs ...[]byte) {
-	t.Helper()
+func push(t T, repo name.Repository, blobs ...[]byte) {
+	helper(t)
 	for _, b := range blobs {
 		if err := remote.WriteLayer(repo, static.NewLayer(b, types.MediaType("application/octet-stream"))); err != nil {
 			t.Fatal(err)
@@ -384,8 +398,8 @@ func descriptor(mt types.MediaType, b []byte, ann map[string]string) v1.Descript
 // AttachBundle attaches a Sigstore bundle to subject as cosign v3 does: a
 // manifest naming subject, found by the referrers API (or, where the
 // registry has none, its tag fallback, which the push updates).
-func AttachBundle(t testing.TB, subject name.Digest, bundleJSON []byte) v1.Hash {
-	t.Helper()
+func AttachBundle(t T, subject name.Digest, bundleJSON []byte) v1.Hash {
+	helper(t)
 	const bt = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	push(t, subject.Context(), bundleJSON, emptyJSON)
 	sub, err := remote.Head(subject)
@@ -411,8 +425,8 @@ func AttachBundle(t testing.TB, subject name.Digest, bundleJSON []byte) v1.Hash 
 
 // AttachCosign writes cosign's sha256-<hex>.sig (or .att, by suffix) tag
 // of subject with layers.
-func AttachCosign(t testing.TB, subject name.Digest, suffix string, layers ...Layer) {
-	t.Helper()
+func AttachCosign(t T, subject name.Digest, suffix string, layers ...Layer) {
+	helper(t)
 	cfg := []byte(`{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}`)
 	push(t, subject.Context(), cfg)
 	var descs []v1.Descriptor
@@ -436,7 +450,7 @@ func AttachCosign(t testing.TB, subject name.Digest, suffix string, layers ...La
 // DSSE is cosign's older attestation layer: a DSSE envelope of statement
 // signed by identity, with its certificate and log entry as annotations.
 func (s *Sigstore) DSSE(identity, issuer string, statement []byte) Layer {
-	s.t.Helper()
+	helper(s.t)
 	e, err := s.vs.Attest(identity, issuer, statement)
 	if err != nil {
 		s.t.Fatal(err)
