@@ -125,6 +125,8 @@ func TestActionRunsPinbot(t *testing.T) {
 			"pin --check --output github --pull-policy IfNotPresent --config ci/pinbot.yaml --offline -- ."},
 		{map[string]string{"command": "check", "base": "0123abc"},
 			"pin --check --output github --pull-policy IfNotPresent --base-config 0123abc -- ."},
+		{map[string]string{"command": "check", "base": "0123abc", "signatures": "enforce"},
+			"pin --check --output github --pull-policy IfNotPresent --signatures enforce --base-config 0123abc -- ."},
 		{map[string]string{"command": "pr", "base": "0123abc"},
 			"pr --branch pinbot/digests --output github --pull-policy IfNotPresent -- ."},
 		{map[string]string{"command": "pin", "pull-policy": "keep", "paths": "*.yaml"},

@@ -42,6 +42,8 @@ func failureTitle(e Entry) string {
 		return "Vanished digest"
 	case len(e.Missing) > 0:
 		return "Platform missing"
+	case e.Signature != nil && e.Signature.Refused:
+		return "Signature refused"
 	}
 	return "Image not resolved"
 }

@@ -21,6 +21,7 @@ const (
 	RuleVanished   = "pinbot/vanished-digest"
 	RulePlatform   = "pinbot/missing-platform"
 	RuleUnjudged   = "pinbot/chart-not-judged"
+	RuleSignature  = "pinbot/signature-refused"
 )
 
 type sarifRule struct {
@@ -47,6 +48,17 @@ type sarifDefault struct {
 }
 
 var sarifRules = []sarifRule{
+	{
+		ID: RuleSignature, Name: "SignatureRefused",
+		ShortDescription: sarifText{"Digest refused by the signature policy"},
+		FullDescription:  sarifText{"The digest the tag points at is not signed as the signature policy requires: by the signer a rule names, or by whoever signed the digest it replaces. pinbot leaves the reference as it was."},
+		Help: sarifHelp{
+			Text:     "Check who published the new digest before taking it; if the signer changed on purpose, change the rule under signatures: in the operator's configuration.",
+			Markdown: "Check who published the new digest before taking it; if the signer changed on purpose, change the rule under `signatures:` in the operator's configuration.",
+		},
+		Default:    sarifDefault{"error"},
+		Properties: map[string]any{"tags": []string{"supply-chain", "containers", "signatures"}},
+	},
 	{
 		ID: RuleUnpinned, Name: "UnpinnedImage",
 		ShortDescription: sarifText{"Container image not pinned to a digest"},
@@ -181,6 +193,8 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 			}
 		case e.Status == Failed && len(e.Missing) > 0:
 			rule, msg = RulePlatform, fmt.Sprintf("%s: %s", e.Ref, e.Error)
+		case e.Status == Failed && e.Signature != nil && e.Signature.Refused:
+			rule, msg = RuleSignature, fmt.Sprintf("%s: %s", e.Ref, e.Error)
 		case e.Status == Failed:
 			rule, msg = RuleUnresolved, fmt.Sprintf("%s could not be resolved: %s", e.Ref, e.Error)
 		case e.Status == Unpinned:
