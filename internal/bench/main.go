@@ -14,7 +14,8 @@
 // counts them by kind, pushes -refs images (each in its own repository),
 // writes -files Deployments naming them, builds pinbot and runs it as a
 // process: pin, then pin --check, then pin --offline --check (the scan with no
-// network). It prints wall times, requests by kind, pinbot's peak
+// network); and pin --signatures audit, which judges the signatures of
+// every digest it writes. It prints wall times, requests by kind, pinbot's peak
 // RSS, and the ratio of the wall time to the bound the network allows:
 // ceil(refs / 16 per registry) x delay, plus one ping.
 package main
@@ -144,6 +145,8 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 	}
 	steps := []step{
 		{"pin", append([]string{"pin"}, flags...), 0},
+		// every digest written judged: the signature requests, counted
+		{"pin --signatures audit", append([]string{"pin", "--signatures", "audit"}, flags...), 0},
 		{"pin --check", append([]string{"pin", "--check"}, flags...), 0},
 		{"pin --offline --check", []string{"pin", "--offline", "--check"}, -1},
 	}
@@ -158,7 +161,7 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 		var rss float64
 		var requests string
 		for r := 0; r < runs; r++ {
-			if step.name == "pin" { // each run pins the tree as written
+			if !slices.Contains(step.args, "--check") && !strings.HasSuffix(step.name, "--diff") { // each run pins the tree as written
 				if err := os.RemoveAll(tree); err != nil {
 					return err
 				}

@@ -63,11 +63,17 @@ func StartProxy(upstream string, tr http.RoundTripper, delay time.Duration) (*Pr
 	return p, nil
 }
 
-// kindOf names a registry request: ping, token, manifest HEAD/GET, blob.
+// kindOf names a registry request: ping, token, manifest HEAD/GET, blob,
+// and the signature lookups: referrers, and the tags a digest's signatures
+// are kept under.
 func kindOf(req *http.Request) string {
 	switch path := req.URL.Path; {
 	case path == "/v2/" || path == "/v2":
 		return "ping"
+	case strings.Contains(path, "/manifests/sha256-"):
+		return "signature-tag " + req.Method // cosign's .sig/.att, the referrers tag
+	case strings.Contains(path, "/referrers/"):
+		return "referrers " + req.Method
 	case strings.Contains(path, "/manifests/"):
 		return "manifest " + req.Method
 	case strings.Contains(path, "/blobs/"):

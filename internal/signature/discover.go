@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -84,9 +85,38 @@ type discovered struct {
 }
 
 // discover finds d's signatures and attestations: bundles among its
-// referrers (the API, else its tag fallback), then cosign's .sig and .att
-// tags.
+// referrers (the API, else its tag fallback), and on cosign's .sig and
+// .att tags; the three are asked at once, and found in that order.
 func discover(ctx context.Context, reg Registry, d name.Digest) discovered {
+	var parts [3]discovered
+	var wg sync.WaitGroup
+	wg.Go(func() { parts[0] = referred(ctx, reg, d) })
+	hexPart := strings.TrimPrefix(d.DigestStr(), "sha256:")
+	for i, t := range []struct {
+		suffix string
+		format Format
+		layer  string
+	}{{".sig", FormatSig, simpleSigningType}, {".att", FormatAtt, dsseType}} {
+		wg.Go(func() {
+			tag := d.Context().Tag("sha256-" + hexPart + t.suffix)
+			cs, err := readCosign(ctx, reg, tag, t.format, t.layer)
+			if err != nil {
+				parts[i+1].notes = append(parts[i+1].notes, tag.TagStr()+": "+err.Error())
+			}
+			parts[i+1].candidates = cs
+		})
+	}
+	wg.Wait()
+	var out discovered
+	for _, p := range parts {
+		out.candidates = append(out.candidates, p.candidates...)
+		out.notes = append(out.notes, p.notes...)
+	}
+	return out
+}
+
+// referred reads the Sigstore bundles among d's referrers.
+func referred(ctx context.Context, reg Registry, d name.Digest) discovered {
 	var out discovered
 	refs, err := reg.Referrers(ctx, d)
 	if err != nil {
@@ -104,19 +134,6 @@ func discover(ctx context.Context, reg Registry, d name.Digest) discovered {
 			break
 		}
 		out.candidates = append(out.candidates, readBundle(ctx, reg, d.Context().Digest(desc.Digest.String())))
-	}
-	hexPart := strings.TrimPrefix(d.DigestStr(), "sha256:")
-	for _, t := range []struct {
-		suffix string
-		format Format
-		layer  string
-	}{{".sig", FormatSig, simpleSigningType}, {".att", FormatAtt, dsseType}} {
-		tag := d.Context().Tag("sha256-" + hexPart + t.suffix)
-		cs, err := readCosign(ctx, reg, tag, t.format, t.layer)
-		if err != nil {
-			out.notes = append(out.notes, tag.TagStr()+": "+err.Error())
-		}
-		out.candidates = append(out.candidates, cs...)
 	}
 	return out
 }

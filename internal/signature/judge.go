@@ -94,7 +94,7 @@ func New(policy Policy, reg Registry, keys []Key, trusted Trusted) *Checker {
 		once.Do(func() { tm, tmErr = trusted() })
 		return tm, tmErr
 	}
-	return &Checker{policy: policy, reg: reg, v: verifier{trusted: lazy, keys: keys}, jobs: 8, seen: map[string]*found{}}
+	return &Checker{policy: policy, reg: reg, v: verifier{trusted: lazy, keys: keys}, jobs: 32, seen: map[string]*found{}}
 }
 
 // Mode is the policy's mode.
