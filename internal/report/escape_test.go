@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -170,4 +171,45 @@ func FuzzEscapers(f *testing.F) {
 			t.Fatalf("uriPath(%q) = %q does not read back: %q %v", s, u, back, err)
 		}
 	})
+}
+
+// What a certificate or a registry says of a signer reaches the body, the
+// terminal and the annotations escaped for each: a signer's identity, its
+// issuer, the provenance's source, a policy's problem.
+func TestSignatureStringsEscaped(t *testing.T) {
+	for _, s := range hostile {
+		when := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		sig := &Signature{Status: "signed", Signers: []Signer{{Identity: s, Issuer: s, Time: &when, SourceRepository: s, SourceCommit: s, PredicateType: s, Format: "bundle"}}, Problem: s, Rule: s}
+		refused := &Signature{Status: "signed", Signers: sig.Signers, Problem: s, Refused: true}
+		r := &Report{Files: 1, Entries: []Entry{
+			{File: "a.yaml", Line: 1, Ref: "nginx:1", Image: "nginx", Tag: "1", Digest: "sha256:" + strings.Repeat("a", 64), Pinned: "nginx:1@sha256:" + strings.Repeat("a", 64), Status: Pinned, Signature: sig},
+			{File: "a.yaml", Line: 2, Ref: "redis:7", Image: "redis", Tag: "7", Digest: "sha256:" + strings.Repeat("b", 64), Status: Failed, Error: "refused by the signature policy: " + s, Signature: refused},
+		}}
+		body := r.Body("test")
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "| `nginx`") || strings.HasPrefix(l, "| `redis`") {
+				if strings.Contains(l, "\r") || strings.Count(strings.ReplaceAll(l, `\|`, ""), "|") != 7 {
+					t.Errorf("%q: the signature row breaks out of its cells:\n%s", s, l)
+				}
+			}
+		}
+		var text, ann strings.Builder
+		if err := WriteText(&text, r, true); err != nil {
+			t.Fatal(err)
+		}
+		WriteProblems(&text, r)
+		for _, l := range strings.Split(strings.TrimSuffix(text.String(), "\n"), "\n") {
+			if strings.ContainsAny(l, "\r\x1b\u202e\u2028") || strings.HasPrefix(l, "::") {
+				t.Errorf("%q: a terminal line %q", s, l)
+			}
+		}
+		if err := WriteAnnotations(&ann, r, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(ann.String(), "\n"), "\n") {
+			if !strings.HasPrefix(l, "::") {
+				t.Errorf("%q: an annotation spills onto a line of its own: %q", s, l)
+			}
+		}
+	}
 }
