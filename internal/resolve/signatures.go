@@ -113,6 +113,15 @@ func (r *Resolver) Index(ctx context.Context, d name.Digest) ([]v1.Descriptor, e
 		if err != nil {
 			return err
 		}
+		// a HEAD first: most digests are images, and a HEAD is no pull
+		r.count.signatureHeads.Add(1)
+		head, err := r.puller.Head(ctx, t)
+		if err != nil {
+			return quoted(err)
+		}
+		if !head.MediaType.IsIndex() {
+			return nil
+		}
 		r.count.signatureGets.Add(1)
 		desc, err := r.puller.Get(ctx, t)
 		if err != nil {
