@@ -52,16 +52,13 @@ func (r *Resolver) Referrers(ctx context.Context, d name.Digest) ([]v1.Descripto
 			return err
 		}
 		r.count.signatureGets.Add(1)
-		idx, err := remote.Referrers(t, append(r.ropts[:len(r.ropts):len(r.ropts)], remote.WithAuthFromKeychain(r.opts.Keychain), remote.WithContext(ctx))...)
+		// the resolver's puller: its transports and tokens, no new handshake
+		idx, err := remote.Referrers(t, remote.Reuse(r.puller), remote.WithContext(ctx))
 		if err != nil {
 			return quoted(err)
 		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return quoted(err)
-		}
-		out = im.Manifests
-		return nil
+		out, err = manifestsOf(idx)
+		return err
 	})
 	return out, err
 }
@@ -134,12 +131,8 @@ func (r *Resolver) Index(ctx context.Context, d name.Digest) ([]v1.Descriptor, e
 		if err != nil {
 			return quoted(err)
 		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return quoted(err)
-		}
-		out = im.Manifests
-		return nil
+		out, err = manifestsOf(idx)
+		return err
 	})
 	return out, err
 }
@@ -172,4 +165,13 @@ func (r *Resolver) Blob(ctx context.Context, d name.Digest, limit int64) ([]byte
 		return nil
 	})
 	return out, err
+}
+
+// manifestsOf lists an index's manifests.
+func manifestsOf(idx v1.ImageIndex) ([]v1.Descriptor, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, quoted(err)
+	}
+	return im.Manifests, nil
 }

@@ -432,3 +432,39 @@ func TestVerdictJSON(t *testing.T) {
 		t.Errorf("%s %v", b, err)
 	}
 }
+
+// On a bearer registry, judging asks no token of its own: the resolver's
+// puller, and the token it holds for the repository, serve the lookups.
+func TestRequestsBearer(t *testing.T) {
+	reg := registrytest.StartWith(registrytest.Options{Auth: registrytest.Bearer})
+	defer reg.Close()
+	d, err := reg.Push("acme/app:v1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.ResetCounts()
+	res, err := resolve.New(resolve.Options{
+		Mirrors:  []resolve.Mirror{{From: "docker.io", To: reg.Host + "/" + registrytest.Prefix + "/docker.io"}},
+		Insecure: []string{reg.Host}, Keychain: authn.NewMultiKeychain(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("acme/app:v1")
+	if got := res.Resolve(context.Background(), []name.Tag{tag})[tag.Name()]; got.Digest != d {
+		t.Fatalf("resolved %+v", got)
+	}
+	digest, _ := name.NewDigest("docker.io/acme/app@" + d)
+	c := signature.New(signature.Policy{}, res, nil, func() (root.TrustedMaterial, error) { return nil, nil })
+	if v := c.Judge(context.Background(), []signature.Request{{Spellings: spellings, Digest: digest}})[0]; v.Status != signature.StatusUnsigned {
+		t.Fatalf("verdict %+v", v)
+	}
+	for scope, n := range reg.Counts().Tokens {
+		if n != 1 {
+			t.Errorf("%d tokens for %s, want 1", n, scope)
+		}
+	}
+	if c := reg.Counts(); c.Pings != 1 {
+		t.Errorf("%d pings, want 1", c.Pings)
+	}
+}
