@@ -166,7 +166,13 @@ func (c *Checker) judge(ctx context.Context, req Request) Verdict {
 	if rule != nil {
 		v.Rule = rule.String()
 	} else if req.Old != nil {
-		old := c.signatures(ctx, *req.Old).signers
+		oldFound := c.signatures(ctx, *req.Old)
+		old := oldFound.signers
+		if len(old) == 0 && len(oldFound.notes) > 0 {
+			// who signed before is unknown: continuity cannot be shown
+			v.Problem = "the signatures of the digest it replaces could not be read (" + oldFound.notes[0] + "): whether its signer signed this one is not shown"
+			return v
+		}
 		if len(old) == 0 {
 			// A publisher that signs each platform signs them all alike:
 			// one platform tells who signed the digest replaced.

@@ -3,6 +3,7 @@ package signature_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -467,4 +468,23 @@ func TestRequestsBearer(t *testing.T) {
 	if c := reg.Counts(); c.Pings != 1 {
 		t.Errorf("%d pings, want 1", c.Pings)
 	}
+}
+
+// A digest replaced whose signatures cannot be read leaves continuity
+// unshown: a problem, never a pass.
+func TestContinuityUnread(t *testing.T) {
+	e := newEnv(t, true)
+	old, _ := e.image(t, "v1", 1)
+	d, _ := e.image(t, "v1", 2)
+	broken := brokenReferrers{e.res}
+	c := signature.New(signature.Policy{}, broken, nil, func() (root.TrustedMaterial, error) { return e.tm, nil })
+	v := c.Judge(context.Background(), []signature.Request{{Spellings: spellings, Digest: d, Old: &old}})[0]
+	wantProblem(t, v, "the signatures of the digest it replaces could not be read (referrers: the registry is down)")
+}
+
+// brokenReferrers answers every referrers request with an error.
+type brokenReferrers struct{ *resolve.Resolver }
+
+func (brokenReferrers) Referrers(context.Context, name.Digest) ([]v1.Descriptor, error) {
+	return nil, errors.New("the registry is down")
 }
