@@ -87,14 +87,7 @@ type Trusted func() (root.TrustedMaterial, error)
 // New makes a Checker. keys are the policy's public keys; trusted loads
 // the trusted root.
 func New(policy Policy, reg Registry, keys []Key, trusted Trusted) *Checker {
-	var once sync.Once
-	var tm root.TrustedMaterial
-	var tmErr error
-	lazy := func() (root.TrustedMaterial, error) {
-		once.Do(func() { tm, tmErr = trusted() })
-		return tm, tmErr
-	}
-	return &Checker{policy: policy, reg: reg, v: verifier{trusted: lazy, keys: keys}, jobs: 32, seen: map[string]*found{}}
+	return &Checker{policy: policy, reg: reg, v: verifier{trusted: sync.OnceValues(trusted), keys: keys}, jobs: 32, seen: map[string]*found{}}
 }
 
 // Mode is the policy's mode.
@@ -217,53 +210,43 @@ func verdictOf(f *found) Verdict {
 // meets says why a digest's signatures do not meet the rule, or the
 // continuity of the signers before it; "" when they do.
 func (c *Checker) meets(rule *Rule, continuity []string, f *found) string {
-	var why string
 	switch {
 	case rule != nil:
-		why = ruleProblem(rule, f.signers)
+		return ruleProblem(rule, f)
 	case len(continuity) > 0:
 		for _, s := range f.signers {
 			if slices.Contains(continuity, s.Identity()) {
 				return ""
 			}
 		}
-		why = "the digest it replaces was signed by " + strings.Join(continuity, ", ") + "; this one is " + signedBy(f.signers)
+		return "the digest it replaces was signed by " + strings.Join(continuity, ", ") + "; this one " + describe(f)
 	case len(f.signers) == 0 && len(f.invalid) > 0:
-		why = "signature invalid"
-	default:
-		return ""
+		return "signature invalid: it " + describe(f)
 	}
-	if len(f.signers) == 0 && len(f.invalid) == 0 && len(f.notes) > 0 {
-		why += " (its signatures could not all be read)"
-	}
-	return why
+	return ""
 }
 
-// ruleProblem says why signers do not meet rule; "" when they do.
-func ruleProblem(rule *Rule, signers []Signer) string {
+// ruleProblem says why f's signatures do not meet rule; "" when they do.
+func ruleProblem(rule *Rule, f *found) string {
 	signed := false
-	for _, s := range signers {
+	for _, s := range f.signers {
 		if s.PredicateType == "" && rule.matches(s) {
 			signed = true
 		}
 	}
 	if !signed {
-		why := "not signed by " + rule.String() + "; it is " + signedBy(signers)
-		if rule.Key != "" && !rule.logged() {
-			return why
-		}
-		for _, s := range signers {
-			if s.Key == rule.Key && rule.Key != "" && !s.Logged {
+		for _, s := range f.signers {
+			if s.Key == rule.Key && rule.Key != "" && !s.Logged && rule.logged() {
 				return "signed by " + rule.String() + " without a transparency-log entry, which the rule requires (tlog: false accepts it)"
 			}
 		}
-		return why
+		return "not signed by " + rule.String() + "; it " + describe(f)
 	}
 	a := rule.Attestation
 	if a == nil {
 		return ""
 	}
-	for _, s := range signers {
+	for _, s := range f.signers {
 		if s.PredicateType == a.PredicateType && rule.matches(s) && (a.SourceRepository == "" || sameRepository(s.SourceRepository, a.SourceRepository)) {
 			return ""
 		}
@@ -274,21 +257,29 @@ func ruleProblem(rule *Rule, signers []Signer) string {
 	return "no " + a.PredicateType + " attestation by " + rule.String()
 }
 
+// describe says what a digest's signatures show, after "it" or "this
+// one": who signed; or that those found do not verify, and why; or that
+// none is there, or could be read.
+func describe(f *found) string {
+	switch ids := identities(f.signers); {
+	case len(ids) > 0:
+		return "is signed by " + strings.Join(ids, ", ")
+	case len(f.invalid) == 1:
+		return "carries a signature that does not verify: " + f.invalid[0]
+	case len(f.invalid) > 1:
+		return fmt.Sprintf("carries %d signatures that do not verify, the first: %s", len(f.invalid), f.invalid[0])
+	case len(f.notes) > 0:
+		return "is unsigned, as far as could be read: " + f.notes[0]
+	}
+	return "is unsigned"
+}
+
 func sameRepository(got, want string) bool {
 	norm := func(s string) string {
 		s = strings.TrimSuffix(strings.TrimPrefix(s, "git+"), ".git")
 		return strings.ToLower(strings.TrimSuffix(s, "/"))
 	}
 	return got != "" && norm(got) == norm(want)
-}
-
-// signedBy says who signed, in words.
-func signedBy(signers []Signer) string {
-	ids := identities(signers)
-	if len(ids) == 0 {
-		return "unsigned"
-	}
-	return "signed by " + strings.Join(ids, ", ")
 }
 
 // identities are the signers' identities, once each, sorted.

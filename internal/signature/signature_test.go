@@ -178,7 +178,7 @@ func TestLegacySignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	v = judge(t, e.checker(signature.Policy{Rules: []signature.Rule{{Images: []string{"acme/app"}, Key: "other.pub"}}}, other), logged, nil)
-	wantProblem(t, v, "not signed by key other.pub; it is unsigned")
+	wantProblem(t, v, "not signed by key other.pub; it carries a signature that does not verify: cosign .sig (sha256-")
 	if v.Status != signature.StatusInvalid || !strings.Contains(strings.Join(v.Notes, "\n"), "signed with a key the policy does not know") {
 		t.Errorf("verdict %+v", v)
 	}
