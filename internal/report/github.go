@@ -86,6 +86,12 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 		if err != nil {
 			return err
 		}
+		// a policy not met in audit: pinned, and said where the line is
+		if s := e.Signature; s != nil && s.Problem != "" && !s.Refused && e.Status != Failed {
+			if err := ann("warning", "Signature policy not met", fmt.Sprintf("%s: %s (audit: pinned anyway)", e.Ref, s.Problem)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, wn := range r.Warnings {
 		level := "warning"

@@ -363,3 +363,32 @@ func TestUnpinned(t *testing.T) {
 		t.Errorf("images %v, actions %v", images, actions)
 	}
 }
+
+// A digest refused by the signature policy is an error in SARIF and the
+// annotations; a policy not met in audit, a warning beside the pin.
+func TestSignatureFindings(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	r := &Report{Files: 1, Entries: []Entry{
+		{File: "a.yaml", Line: 3, Ref: "nginx:1", Image: "nginx", Tag: "1", Digest: d, Pinned: "nginx:1@" + d, Status: Pinned,
+			Signature: &Signature{Status: "unsigned", Rule: "key k.pub", Problem: "not signed by key k.pub; it is unsigned"}},
+		{File: "a.yaml", Line: 4, Ref: "redis:7", Image: "redis", Tag: "7", Digest: d, Status: Failed, Error: "refused by the signature policy: not signed",
+			Signature: &Signature{Status: "unsigned", Problem: "not signed", Refused: true}},
+	}}
+	var sarif, ann strings.Builder
+	if err := WriteSARIF(&sarif, r, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ruleId": "pinbot/signature-policy"`, `"ruleId": "pinbot/signature-refused"`, `"level": "warning"`} {
+		if !strings.Contains(sarif.String(), want) {
+			t.Errorf("SARIF lacks %s:\n%s", want, sarif.String())
+		}
+	}
+	if err := WriteAnnotations(&ann, r, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"::warning file=a.yaml,line=3,title=Signature policy not met::nginx:1: not signed by key k.pub", "::error file=a.yaml,line=4,title=Signature refused::redis:7: refused"} {
+		if !strings.Contains(ann.String(), want) {
+			t.Errorf("annotations lack %q:\n%s", want, ann.String())
+		}
+	}
+}

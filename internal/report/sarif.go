@@ -22,6 +22,7 @@ const (
 	RulePlatform   = "pinbot/missing-platform"
 	RuleUnjudged   = "pinbot/chart-not-judged"
 	RuleSignature  = "pinbot/signature-refused"
+	RuleAudit      = "pinbot/signature-policy"
 )
 
 type sarifRule struct {
@@ -57,6 +58,17 @@ var sarifRules = []sarifRule{
 			Markdown: "Check who published the new digest before taking it; if the signer changed on purpose, change the rule under `signatures:` in the operator's configuration.",
 		},
 		Default:    sarifDefault{"error"},
+		Properties: map[string]any{"tags": []string{"supply-chain", "containers", "signatures"}},
+	},
+	{
+		ID: RuleAudit, Name: "SignaturePolicyNotMet",
+		ShortDescription: sarifText{"Digest does not meet the signature policy (audit)"},
+		FullDescription:  sarifText{"The digest is not signed as the signature policy requires (by the signer a rule names, or by whoever signed the digest it replaces); in audit mode pinbot pins it anyway and says so."},
+		Help: sarifHelp{
+			Text:     "Check who published the digest; signatures: {mode: enforce} refuses such digests.",
+			Markdown: "Check who published the digest; `signatures: {mode: enforce}` refuses such digests.",
+		},
+		Default:    sarifDefault{"warning"},
 		Properties: map[string]any{"tags": []string{"supply-chain", "containers", "signatures"}},
 	},
 	{
@@ -213,6 +225,11 @@ func WriteSARIF(w io.Writer, r *Report, version string) error {
 		}
 		// the same reference in the same file is the same alert, whatever its line
 		add(rule, msg, e.File, e.Line, e.Column, e.File+"|"+e.Kind+"|"+e.Ref)
+	}
+	for _, e := range r.Entries {
+		if s := e.Signature; s != nil && s.Problem != "" && !s.Refused && e.Status != Failed {
+			add(RuleAudit, fmt.Sprintf("%s: %s (audit: pinned anyway)", e.Ref, s.Problem), e.File, e.Line, e.Column, e.File+"|"+e.Kind+"|"+e.Ref+"|signature")
+		}
 	}
 	for _, fe := range r.Unread {
 		add(RuleUnread, fmt.Sprintf("%s could not be read: %s", fe.File, fe.Error), fe.File, 1, 0, fe.File+"|unread")
