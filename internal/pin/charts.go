@@ -1,7 +1,6 @@
 package pin
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"path"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/pinbot/pinbot/internal/imageref"
 	"github.com/pinbot/pinbot/internal/render"
@@ -838,66 +836,9 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 // isComment tells a rendered line that is a YAML comment alone.
 func isComment(line string) bool { return strings.HasPrefix(strings.TrimSpace(line), "#") }
 
-// isChecksum tells a rendered line that holds a checksum of what the chart
-// renders: an annotation (checksum/config), or a value a checksum names
-// that holds a hash (JupyterHub's checksum_hook-image-puller, the sha256 of
-// its image puller's spec), whose value changes with the images it sums.
-func isChecksum(line string) bool {
-	return strings.Contains(line, "checksum/") || strings.Contains(strings.ToLower(line), "checksum") && hashRE.MatchString(line)
-}
-
-// hashRE is a hash as a template's sha256sum (or sha1sum) writes it.
-var hashRE = regexp.MustCompile(`\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b`)
-
-// base64RE is a run of base64 long enough to hold a document.
-var base64RE = regexp.MustCompile(`[A-Za-z0-9+/]{40,}={0,2}`)
-
-// sameEncoded tells a rendered line that holds base64 of a text (a
-// chart's values, as JupyterHub's hub keeps them in a secret) that the
-// edits changed only by the digests they gave: decoded, each line is the
-// one before but for "@sha256:…" (or the bare hex a digest key holds)
-// where a value was pinned, and for quotes.
-func sameEncoded(after, before string, wants []pinWant) bool {
-	as, bs := base64RE.FindAllStringIndex(after, -1), base64RE.FindAllStringIndex(before, -1)
-	if len(as) == 0 || len(as) != len(bs) {
-		return false
-	}
-	// the line around the encoded runs is the same
-	if base64RE.ReplaceAllString(after, "") != base64RE.ReplaceAllString(before, "") {
-		return false
-	}
-	for k := range as {
-		x, err1 := base64.StdEncoding.DecodeString(after[as[k][0]:as[k][1]])
-		y, err2 := base64.StdEncoding.DecodeString(before[bs[k][0]:bs[k][1]])
-		if err1 != nil || err2 != nil || !utf8.Valid(x) || !utf8.Valid(y) {
-			return false
-		}
-		xl, yl := strings.Split(string(x), "\n"), strings.Split(string(y), "\n")
-		if len(xl) != len(yl) {
-			return false
-		}
-		for n := range xl {
-			if xl[n] != yl[n] && unquote(withoutDigests(xl[n], wants)) != unquote(yl[n]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// withoutDigests is line without the digests the edits gave.
-func withoutDigests(line string, wants []pinWant) string {
-	for _, w := range wants {
-		if w.digest == "" {
-			continue
-		}
-		line = strings.ReplaceAll(line, "@"+w.digest, "")
-		line = strings.ReplaceAll(line, strings.TrimPrefix(w.digest, "sha256:"), "")
-	}
-	return line
-}
-
-func unquote(s string) string { return strings.NewReplacer(`"`, "", "'", "").Replace(s) }
+// isChecksum tells a rendered line that holds a checksum annotation
+// (checksum/config), whose value changes with the values it sums.
+func isChecksum(line string) bool { return strings.Contains(line, "checksum/") }
 
 // differs tells two renders apart.
 func differs(a, b map[string]string) bool { return !maps.Equal(a, b) }
@@ -944,9 +885,6 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 			}
 			if isComment(a[i]) && isComment(b[i]) {
 				continue // a comment deploys nothing (JupyterHub's hash of its images)
-			}
-			if sameEncoded(a[i], b[i], wants) {
-				continue // the values themselves, encoded (JupyterHub's hub secret)
 			}
 			// the values whose digest the line now holds are the cause
 			var culprits []siteRef
