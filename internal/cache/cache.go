@@ -50,10 +50,6 @@ type file struct {
 	Created time.Time `json:"created,omitzero"`
 }
 
-// firstSeenKeyRE is a key of FirstSeen: a canonical tag, "@", a digest;
-// or "action:", an action's repository, "@", its ref, "@", a commit.
-var firstSeenKeyRE = regexp.MustCompile(`^(?:[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|action:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9._/+-]{1,255}@[0-9a-f]{40})$`)
-
 // forgetAfter is how long a first sighting is kept once no run reports it.
 const forgetAfter = 90 * 24 * time.Hour
 
@@ -126,8 +122,12 @@ func (c *Cache) SetFirstSeen(seen map[string]time.Time) {
 }
 
 // keyRE is a key as pinbot files it: a scheme, then a tag as
-// go-containerregistry names it, on one line of printable ASCII.
-var keyRE = regexp.MustCompile(`^https?://[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+// go-containerregistry names it, on one line of printable ASCII. It is
+// compiled when first used: its counted repetition would cost every run's
+// start-up a compile.
+var keyRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^https?://[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+})
 
 // read reads the file, dropping the entries that fail validation, each
 // with a warning to log.
@@ -160,14 +160,14 @@ func (c *Cache) read(log *slog.Logger) (*file, error) {
 		f.Entries = map[string]Entry{}
 	}
 	for k, t := range f.FirstSeen {
-		if !firstSeenKeyRE.MatchString(k) || t.IsZero() {
+		if !imageref.FirstSeenKey(k) || t.IsZero() {
 			log.Warn("a digest cache's first sighting is not a tag and a digest: ignored", "file", c.path, "key", k)
 			delete(f.FirstSeen, k)
 		}
 	}
 	for k, e := range f.Entries {
 		switch {
-		case !keyRE.MatchString(k):
+		case !keyRE().MatchString(k):
 			log.Warn("a digest cache entry is not a tag as pinbot files it: ignored", "file", c.path, "key", k)
 		case !imageref.ValidDigest(e.Digest):
 			log.Warn("a digest cache entry is not a sha256 digest: ignored", "file", c.path, "key", k, "digest", e.Digest)
@@ -193,7 +193,7 @@ func (c *Cache) Lookup(tag string) (string, bool) {
 // Store records what the registry answered for a tag now; a key or digest
 // that would not be read back is not kept.
 func (c *Cache) Store(tag, digest string) {
-	if !keyRE.MatchString(tag) || !imageref.ValidDigest(digest) {
+	if !keyRE().MatchString(tag) || !imageref.ValidDigest(digest) {
 		return
 	}
 	c.mu.Lock()
@@ -231,7 +231,7 @@ func (c *Cache) Save() error {
 			f.FirstSeen = map[string]time.Time{}
 		}
 		for k, t := range c.firstSeen {
-			if firstSeenKeyRE.MatchString(k) {
+			if imageref.FirstSeenKey(k) {
 				f.FirstSeen[k] = latest(t, f.Created).UTC()
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -169,3 +170,15 @@ func (r Ref) Spellings() []string {
 	}
 	return out
 }
+
+// firstSeenKey is a key of the first sightings of moved tags (the cache's,
+// a pull request body's): a canonical tag, "@", a digest; or "action:", an
+// action's repository, "@", its ref, "@", a commit. Compiled when first
+// used: its counted repetitions cost milliseconds, which every run would
+// pay at start.
+var firstSeenKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|action:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9._/+-]{1,255}@[0-9a-f]{40})$`)
+})
+
+// FirstSeenKey tells a key of first sightings, as pinbot writes them.
+func FirstSeenKey(k string) bool { return firstSeenKey().MatchString(k) }

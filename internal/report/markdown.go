@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pinbot/pinbot/internal/imageref"
 	"regexp"
 	"sort"
 	"strings"
@@ -344,10 +345,6 @@ func (r *Report) body(version string, bud budget) string {
 // one line inside a table row, a list item or a code span.
 var firstSeenRE = regexp.MustCompile(`(?m)^<!-- pinbot:first-seen (\{[^<>\n]*\}) -->$`)
 
-// firstSeenKeyRE is a key of the block: a canonical tag, "@", a digest; or
-// "action:", an action's repository, "@", its ref, "@", a commit.
-var firstSeenKeyRE = regexp.MustCompile(`^(?:[a-z0-9.:\[\]-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|action:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9._/+-]{1,255}@[0-9a-f]{40})$`)
-
 // FirstSeenBlock is the machine-readable block of first sightings a pull
 // request body carries: an HTML comment on a line of its own, which no one
 // sees; "" for none.
@@ -357,7 +354,7 @@ func FirstSeenBlock(seen map[string]time.Time) string {
 	}
 	clean := map[string]string{}
 	for k, t := range seen {
-		if firstSeenKeyRE.MatchString(k) {
+		if imageref.FirstSeenKey(k) {
 			clean[k] = t.UTC().Format(time.RFC3339)
 		}
 	}
@@ -386,7 +383,7 @@ func ParseFirstSeen(body string, opened time.Time) map[string]time.Time {
 	}
 	for k, v := range raw {
 		t, err := time.Parse(time.RFC3339, v)
-		if err != nil || !firstSeenKeyRE.MatchString(k) {
+		if err != nil || !imageref.FirstSeenKey(k) {
 			continue
 		}
 		if t.Before(opened) {
