@@ -69,6 +69,8 @@ func TestPR(t *testing.T) {
 			"move":              scriptMove,
 			"unknown-to-get":    scriptUnknownToGet,
 			"status":            scriptStatus,
+			"sign":              scriptSign,
+			"sigstore-root":     scriptSigstoreRoot,
 			"gh-repo": func(ts *testscript.TestScript, neg bool, args []string) {
 				gh := ts.Value("gh").(*githubfake.Server)
 				files := map[string][]byte{}

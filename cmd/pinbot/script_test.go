@@ -109,13 +109,8 @@ func TestScript(t *testing.T) {
 				}
 				ts.Value("reg").(*scriptRegistry).reg.ContentType(ct)
 			},
-			"sign": scriptSign,
-			"sigstore-root": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 {
-					ts.Fatalf("usage: sigstore-root FILE")
-				}
-				ts.Check(os.WriteFile(ts.MkAbs(args[0]), ts.Value("reg").(*scriptRegistry).sigstore.TrustedRoot(), 0o644))
-			},
+			"sign":              scriptSign,
+			"sigstore-root":     scriptSigstoreRoot,
 			"lie-digest":        scriptLieDigest,
 			"unknown-to-get":    scriptUnknownToGet,
 			"manifest-requests": scriptManifestRequests,
@@ -218,6 +213,14 @@ func scriptPush(ts *testscript.TestScript, neg bool, args []string) {
 		sr.generations[ref] = 0
 		ts.Setenv(digestVar(ref), digest)
 	}
+}
+
+// scriptSigstoreRoot is "sigstore-root FILE".
+func scriptSigstoreRoot(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sigstore-root FILE")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), ts.Value("reg").(*scriptRegistry).sigstore.TrustedRoot(), 0o644))
 }
 
 // scriptSign is "sign [-legacy | -key FILE [-nolog]] REF IDENTITY".

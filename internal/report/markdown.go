@@ -619,6 +619,18 @@ func writeSignatures(b *strings.Builder, entries []Entry, maxRows int) (cut int)
 	return cut
 }
 
+// problemText is the most characters of a signature policy's problem in a
+// cell: enough for the signer before and the signer now.
+const problemText = 600
+
+// problemCut is a policy's problem, cut past problemText characters.
+func problemCut(s string) string {
+	if n := []rune(s); len(n) > problemText {
+		return string(n[:problemText]) + "… (cut)"
+	}
+	return s
+}
+
 func signerCell(s *Signature) string {
 	var out []string
 	seen := map[string]bool{}
@@ -675,9 +687,9 @@ func signatureSource(s *Signature) string {
 func policyCell(s *Signature) string {
 	switch {
 	case s.Refused:
-		return "refused: " + cell(evidenceCut(s.Problem))
+		return "refused: " + cell(problemCut(s.Problem))
 	case s.Problem != "":
-		return "not met (audit): " + cell(evidenceCut(s.Problem))
+		return "not met (audit): " + cell(problemCut(s.Problem))
 	case s.Rule != "":
 		return "rule met: " + code(evidenceCut(s.Rule))
 	case len(s.Continuity) > 0:
