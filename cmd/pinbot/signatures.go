@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/config"
@@ -14,6 +16,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/spf13/cobra"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // maxPolicyFile bounds a key or trusted root the policy names.
@@ -61,7 +64,7 @@ func (f *pinFlags) signaturePolicy(cmd *cobra.Command, s *session, serving confi
 		}
 		keys = append(keys, k)
 	}
-	trusted := publicGood(cmd.Context())
+	trusted := publicGood(cmd.Context(), f.timeout)
 	if p.TrustedRoot != "" {
 		data, err := read(p.TrustedRoot)
 		if err != nil {
@@ -81,14 +84,45 @@ func (f *pinFlags) signaturePolicy(cmd *cobra.Command, s *session, serving confi
 
 // publicGood loads Sigstore's public-good trusted root through TUF, as
 // sigstore-go ships its anchor, the first time a signature needs it; kept
-// in memory, nothing written.
-func publicGood(ctx context.Context) signature.Trusted {
+// in memory, nothing written; each request bounded by timeout.
+func publicGood(ctx context.Context, timeout time.Duration) signature.Trusted {
 	return func() (root.TrustedMaterial, error) {
 		opts := tuf.DefaultOptions()
 		opts.DisableLocalCache = true
 		opts.Context = ctx
+		opts.Fetcher = tufFetcher{ctx: ctx, client: &http.Client{Timeout: timeout}}
 		return root.FetchTrustedRootWithOptions(opts)
 	}
+}
+
+// tufFetcher reads TUF's metadata and targets once each, within the run's
+// context and the client's timeout (go-tuf's own waits without a bound).
+type tufFetcher struct {
+	ctx    context.Context
+	client *http.Client
+}
+
+func (f tufFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: res.StatusCode, URL: url}
+	}
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxLength+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxLength {
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is larger than %d bytes", url, maxLength)}
+	}
+	return data, nil
 }
 
 // policyFiles reads a file the signature policy names, relative to the
