@@ -70,6 +70,20 @@ func TestActionInputsAndOutputs(t *testing.T) {
 			t.Errorf("output %s = %q: pinbot writes no such step output (it writes %v)", name, o.Value, written)
 		}
 	}
+	// every output the Action's page names is one a workflow can read
+	page, err := os.ReadFile("../../docs/action.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^Outputs: (.*)$`).FindStringSubmatch(string(page)); m == nil {
+		t.Error("docs/action.md has no Outputs line")
+	} else {
+		for _, o := range regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(m[1], -1) {
+			if _, ok := a.Outputs[o[1]]; !ok {
+				t.Errorf("docs/action.md names the output %s, which action.yml does not declare", o[1])
+			}
+		}
+	}
 	if a.Inputs["command"].Default != "pr" || a.Inputs["token"].Default != "${{ github.token }}" {
 		t.Errorf("defaults: command %q, token %q", a.Inputs["command"].Default, a.Inputs["token"].Default)
 	}

@@ -125,6 +125,9 @@ func WriteAnnotations(w io.Writer, r *Report, check bool) error {
 func WriteStepSummary(w io.Writer, r *Report, check bool) error {
 	var b strings.Builder
 	b.WriteString("### pinbot\n\n" + r.Summary() + "\n")
+	if s := r.SignatureSummary(); s != "" {
+		b.WriteString("\n" + cell(s) + "\n")
+	}
 	if pr := r.PullRequest; pr != nil && pr.URL != "" {
 		fmt.Fprintf(&b, "\nPull request [#%d](%s): %s.\n", pr.Number, pr.URL, pr.Action)
 	}
@@ -188,6 +191,7 @@ func WriteOutputs(w io.Writer, r *Report) error {
 		{"files-changed", strconv.Itoa(len(r.Changed))},
 		{"files-unread", strconv.Itoa(len(r.Unread))},
 		{"charts-not-judged", strconv.Itoa(len(r.Unjudged()))},
+		{"signatures-refused", strconv.Itoa(r.Refused())},
 	} {
 		b.WriteString(outputLine(kv[0], kv[1]))
 	}

@@ -148,6 +148,17 @@ func (s *Signature) Plain() bool {
 	return s.Status == "unsigned" && s.Problem == "" && s.Rule == "" && len(s.Continuity) == 0
 }
 
+// Refused counts the references whose digest the signature policy refused.
+func (r *Report) Refused() int {
+	n := 0
+	for _, e := range r.Entries {
+		if e.Status == Failed && e.Signature != nil && e.Signature.Refused {
+			n++
+		}
+	}
+	return n
+}
+
 // SignatureSummary counts the digests whose signatures were judged, each
 // image and digest once: "signatures: 3 signed, 2 unsigned, 1 refused";
 // "" when none was.

@@ -169,7 +169,7 @@ func TestStepSummaryAndOutputs(t *testing.T) {
 	}
 	b.Reset()
 	WriteOutputs(&b, r)
-	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\nfiles-unread=0\ncharts-not-judged=0\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
+	if want := "pinned=1\nupdated=1\nunpinned=0\nfailed=1\nfiles-changed=1\nfiles-unread=0\ncharts-not-judged=0\nsignatures-refused=0\npr-action=opened\npr-number=7\npr-url=https://github.example/a/b/pull/7\n"; b.String() != want {
 		t.Errorf("outputs:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
@@ -382,6 +382,10 @@ func TestSignatureFindings(t *testing.T) {
 		if !strings.Contains(sarif.String(), want) {
 			t.Errorf("SARIF lacks %s:\n%s", want, sarif.String())
 		}
+	}
+	var outs strings.Builder
+	if err := WriteOutputs(&outs, r); err != nil || !strings.Contains(outs.String(), "\nsignatures-refused=1\n") {
+		t.Errorf("outputs:\n%s %v", outs.String(), err)
 	}
 	if err := WriteAnnotations(&ann, r, false); err != nil {
 		t.Fatal(err)
