@@ -37,7 +37,7 @@ func (r *run) judgeSignatures() {
 	var reqs []signature.Request
 	var asked []*refInfo
 	for _, ri := range r.refs {
-		if ri.err != nil || ri.digest == "" || ri.held || ri.canon == "" {
+		if ri.err != nil || ri.digest == "" || ri.held {
 			continue
 		}
 		spellings := ri.ref.Spellings()
@@ -49,13 +49,15 @@ func (r *run) judgeSignatures() {
 		default:
 			continue
 		}
-		d, err := name.NewDigest(ri.canon + "@" + ri.digest)
+		// by repository: a digest pinned alone, with no tag, is judged too
+		repo := ri.ref.Repository()
+		d, err := name.NewDigest(repo + "@" + ri.digest)
 		if err != nil {
 			continue
 		}
 		req := signature.Request{Spellings: spellings, Digest: d, Platforms: r.opts.Platforms}
 		if bump {
-			if old, err := name.NewDigest(ri.canon + "@" + ri.ref.Digest); err == nil {
+			if old, err := name.NewDigest(repo + "@" + ri.ref.Digest); err == nil {
 				req.Old = &old
 			}
 		}

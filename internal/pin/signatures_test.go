@@ -244,4 +244,14 @@ func TestSignaturesKept(t *testing.T) {
 	if a := e["acme/app"]; a.Status != report.Failed || a.Signature == nil || !strings.Contains(a.Error, "not signed by https://github.com/someone/else") {
 		t.Errorf("kept: %+v", a)
 	}
+	// a digest pinned alone, with no tag to follow, is judged as well
+	w.manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: \"acme/app@" + got.Digest + "\"}\n"
+	_, e = w.run(t, signature.Policy{Mode: signature.ModeEnforce, Rules: []signature.Rule{strict}}, Options{SignaturesKept: true})
+	if a := e["acme/app"]; a.Status != report.Failed || !strings.Contains(a.Error, "not signed by https://github.com/someone/else") {
+		t.Errorf("digest alone: %+v", a)
+	}
+	_, e = w.run(t, signature.Policy{Mode: signature.ModeEnforce, Rules: []signature.Rule{appRule}}, Options{SignaturesKept: true})
+	if a := e["acme/app"]; a.Status != report.Current || a.Signature == nil || a.Signature.Status != "signed" {
+		t.Errorf("digest alone, signed as its rule wants: %+v %+v", a, a.Signature)
+	}
 }
