@@ -13,6 +13,8 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"regexp"
+	"unicode"
 
 	"slices"
 	"strconv"
@@ -234,22 +236,35 @@ type Value struct {
 	Image bool
 }
 
+// docSep is where Helm splits a template's output into manifests (see
+// helm's releaseutil.SplitManifests): a line that begins "---", whatever
+// follows on it. A chart whose templates write "---# comment" or
+// "---apiVersion: v1" installs, so it is read as Helm reads it.
+var docSep = regexp.MustCompile(`(?m)^---[ \t]*`)
+
 // Values are the strings a render holds, in a stable order. A template
 // whose output is not YAML is an error naming it.
 func Values(out map[string]string) ([]Value, error) {
 	var vals []Value
 	for _, name := range slices.Sorted(maps.Keys(out)) {
-		d := yaml.NewDecoder(strings.NewReader(out[name]))
-		for doc := 0; ; doc++ {
-			var n yaml.Node
-			err := d.Decode(&n)
-			if errors.Is(err, io.EOF) {
-				break
+		doc := 0
+		for _, text := range docSep.Split(strings.TrimLeftFunc(out[name], unicode.IsSpace), -1) {
+			if strings.TrimSpace(text) == "" {
+				continue
 			}
-			if err != nil {
-				return nil, fmt.Errorf("%s renders what is not YAML: %w", name, err)
+			d := yaml.NewDecoder(strings.NewReader(text))
+			for {
+				var n yaml.Node
+				err := d.Decode(&n)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s renders what is not YAML: %w", name, err)
+				}
+				collect(&n, name+"#"+strconv.Itoa(doc), false, &vals, 0)
+				doc++
 			}
-			collect(&n, name+"#"+strconv.Itoa(doc), false, &vals, 0)
 		}
 	}
 	return vals, nil

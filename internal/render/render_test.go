@@ -201,3 +201,32 @@ func benchChart(b *testing.B) (Files, []byte) {
 	}
 	return files, values
 }
+
+// A template whose output runs a document marker into the next line's text
+// ("---# comment", "---apiVersion: v1") installs with Helm, which splits
+// manifests at any line that begins "---": its values are read as Helm
+// reads them, not refused as YAML that does not parse.
+func TestValuesSplitAsHelmDoes(t *testing.T) {
+	out := map[string]string{
+		"c/templates/a.yaml": "\n---# Permission to approve\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx:1.27\n---apiVersion: v1\nkind: ConfigMap\ndata: {k: v}\n---\n\n",
+	}
+	vals, err := Values(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var images, data []string
+	for _, v := range vals {
+		if v.Image {
+			images = append(images, v.Slot+"="+v.Text)
+		}
+		if v.Text == "v" {
+			data = append(data, v.Slot)
+		}
+	}
+	if strings.Join(images, " ") != "c/templates/a.yaml#0.spec.containers[0].image=nginx:1.27" || strings.Join(data, " ") != "c/templates/a.yaml#1.data.k" {
+		t.Errorf("images %v, data %v", images, data)
+	}
+	if _, err := Values(map[string]string{"c/templates/b.yaml": "a: [\n"}); err == nil || !strings.Contains(err.Error(), "c/templates/b.yaml renders what is not YAML") {
+		t.Errorf("not YAML: %v", err)
+	}
+}

@@ -136,14 +136,23 @@ func (w *yamlWalk) isImageMap(m *yaml.Node, p []string) bool {
 	return false
 }
 
+// empty tells a value that holds nothing: null, or "".
+func empty(v *yaml.Node) bool {
+	v = deref(v)
+	return v == nil || v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "")
+}
+
 // imageMap makes the site of an image map.
 func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	repoK, repoV := w.field(m, "repository")
-	if repoK == nil {
-		repoK, repoV = w.field(m, "image")
-	}
-	if repoK == nil {
-		repoK, repoV = w.field(m, "name")
+	if repoK == nil || empty(repoV) {
+		// an empty repository the templates fill from the image's name
+		// (cert-manager: imageRegistry, imageNamespace and name)
+		if k, v := w.field(m, "image"); k != nil && !empty(v) {
+			repoK, repoV = k, v
+		} else if k, v := w.field(m, "name"); k != nil && !empty(v) {
+			repoK, repoV = k, v
+		}
 	}
 	tagK, tagV := w.field(m, "tag")
 	if tagK == nil {
