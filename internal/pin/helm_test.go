@@ -222,6 +222,10 @@ func TestHelmChartsRender(t *testing.T) {
 		// resolved at a "host" named --prometheus-config-reloader=quay.io
 		{chart: "reloader", pinned: []string{"quay.io/prometheus-operator/prometheus-operator:v0.93.1"},
 			left: []string{"--prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"}},
+		// a repository the templates make from a registry, a namespace and
+		// the image's name (cert-manager), in a template that runs a
+		// document marker into a comment
+		{chart: "named", pinned: []string{"quay.io/jetstack/cert-manager-controller:v1.19.0"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
