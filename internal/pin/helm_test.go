@@ -226,6 +226,9 @@ func TestHelmChartsRender(t *testing.T) {
 		// the image's name (cert-manager), in a template that runs a
 		// document marker into a comment
 		{chart: "named", pinned: []string{"quay.io/jetstack/cert-manager-controller:v1.19.0"}},
+		// an image's name and tag with its digest apart, the registry a
+		// global's (ingress-nginx)
+		{chart: "ingress", pinned: []string{"registry.k8s.io/ingress-nginx/controller:v1.15.1"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},

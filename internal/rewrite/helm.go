@@ -113,8 +113,9 @@ var looseRE = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-
 func LooksLikeImage(s string) bool { return looseRE.MatchString(s) }
 
 // isImageMap tells a mapping that spells an image in parts: repository
-// (with tag, digest or sha, or under a key naming an image), or
-// registry + image (ingress-nginx).
+// (with tag, digest or sha, or under a key naming an image), or image
+// with a registry, or with a tag or digest under a key naming an image
+// (ingress-nginx).
 func (w *yamlWalk) isImageMap(m *yaml.Node, p []string) bool {
 	has := func(key string) bool { k, _ := w.field(m, key); return k != nil }
 	scalar := func(key string) bool {
@@ -126,7 +127,9 @@ func (w *yamlWalk) isImageMap(m *yaml.Node, p []string) bool {
 	switch {
 	case scalar("repository"):
 		return named || has("tag") || has("digest") || has("sha")
-	case scalar("image") && has("registry"):
+	case scalar("image") && (has("registry") || named && (has("tag") || has("digest"))):
+		// registry + image, or image with its tag or digest under a key
+		// naming an image (ingress-nginx, its registry left to a global)
 		return true
 	case named && scalar("name") && (has("tag") || has("version")):
 		// {name, tag} (JupyterHub), {name, version}: under a key naming
