@@ -96,18 +96,26 @@ func (g *requests) Go(host string, f func(ctx context.Context, err error)) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		release, err := g.r.acquire(g.ctx, host)
-		if err != nil {
+		if err := g.r.hold(g.ctx, host, func(ctx context.Context) error { f(ctx, nil); return nil }); err != nil {
 			f(g.ctx, err)
-			return
 		}
-		defer release()
-		done := g.r.opts.Progress.Start(host)
-		defer done()
-		ctx, cancel := context.WithTimeoutCause(g.ctx, g.r.opts.Timeout, &budgetError{g.r.opts.Timeout})
-		defer cancel()
-		f(ctx, nil)
 	}()
+}
+
+// hold runs f holding a slot for a request to host (counted in flight),
+// with ctx bounding the whole of f to the resolver's timeout; the
+// context's error, f not run, when it ends before a slot is free.
+func (r *Resolver) hold(ctx context.Context, host string, f func(ctx context.Context) error) error {
+	release, err := r.acquire(ctx, host)
+	if err != nil {
+		return err
+	}
+	defer release()
+	done := r.opts.Progress.Start(host)
+	defer done()
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Timeout, &budgetError{r.opts.Timeout})
+	defer cancel()
+	return f(ctx)
 }
 
 // Wait waits for every f to return.

@@ -18,17 +18,9 @@ import (
 
 var _ signature.Registry = (*Resolver)(nil)
 
-// slot runs f holding a slot for a request to ref's registry, bounded by
-// the timeout.
+// slot runs f holding a slot for a request to ref's registry (see hold).
 func (r *Resolver) slot(ctx context.Context, ref name.Reference, f func(ctx context.Context) error) error {
-	release, err := r.acquire(ctx, r.hostOf(ref))
-	if err != nil {
-		return err
-	}
-	defer release()
-	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Timeout, &budgetError{r.opts.Timeout})
-	defer cancel()
-	return f(ctx)
+	return r.hold(ctx, r.hostOf(ref), f)
 }
 
 // target is where ref is asked for: a tag or a digest, through its mirror.

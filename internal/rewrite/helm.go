@@ -177,7 +177,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		}
 		w.add(s)
 	}
-	if repo == nil || repo.Kind != yaml.ScalarNode || repo.Tag == "!!null" || repo.Value == "" {
+	if repo == nil || repo.Kind != yaml.ScalarNode || empty(repo) {
 		s.Written = "(" + strings.Join(p, ".") + ")"
 		s.skip(ReasonNoRepository)
 		done()

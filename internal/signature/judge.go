@@ -141,9 +141,11 @@ func (c *Checker) signatures(ctx context.Context, d name.Digest) *found {
 	return f
 }
 
+// shortWhere is where a signature was found, short: a manifest's digest,
+// or a cosign tag (sha256-0123456789ab….sig).
 func shortWhere(w string) string {
-	if strings.HasPrefix(w, "sha256:") && len(w) > 19 {
-		return w[:19]
+	if strings.HasPrefix(w, "sha256:") {
+		return shortDigest(w)
 	}
 	if len(w) > 28 && strings.HasPrefix(w, "sha256-") {
 		return w[:19] + "…" + w[len(w)-4:]
