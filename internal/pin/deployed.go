@@ -29,32 +29,57 @@ type deployment struct {
 // chart in directory dir (files: the chart's, by path in the chart).
 func (r *run) deployments(dir string, files map[string][]byte) []deployment {
 	var out []deployment
-	for _, fr := range r.files {
-		f := fr.file
-		if f == nil || f.Format != rewrite.FormatManifest || !bytes.Contains(f.Data, []byte("kind:")) ||
-			!(bytes.Contains(f.Data, []byte("argoproj.io")) || bytes.Contains(f.Data, []byte("helm.toolkit.fluxcd.io"))) {
-			continue
-		}
-		d := yaml.NewDecoder(bytes.NewReader(f.Data))
-		for {
-			var doc yaml.Node
-			err := d.Decode(&doc)
-			if errors.Is(err, io.EOF) || err != nil {
-				break
-			}
-			var obj map[string]any
-			if doc.Decode(&obj) != nil {
-				continue
-			}
-			line := 1
-			if len(doc.Content) > 0 {
-				line = doc.Content[0].Line
-			}
-			at := f.Path + ":" + strconv.Itoa(line)
-			out = append(out, deploymentsOf(obj, dir, files, at)...)
-		}
+	for _, o := range r.gitOpsObjects() {
+		out = append(out, deploymentsOf(o.obj, dir, files, o.at)...)
 	}
 	return out
+}
+
+// gitOpsObject is an Argo CD Application or a Flux HelmRelease of the
+// checkout, and where it is ("deploy/app.yaml:3").
+type gitOpsObject struct {
+	obj map[string]any
+	at  string
+}
+
+// gitOpsObjects are the checkout's Argo CD Applications and Flux
+// HelmReleases, read once for every chart of the run (a repository's
+// install manifests, CRDs included, name argoproj.io many times over).
+func (r *run) gitOpsObjects() []gitOpsObject {
+	r.gitOpsOnce.Do(func() {
+		for _, fr := range r.files {
+			f := fr.file
+			if f == nil || f.Format != rewrite.FormatManifest || !bytes.Contains(f.Data, []byte("kind:")) ||
+				!(bytes.Contains(f.Data, []byte("argoproj.io")) || bytes.Contains(f.Data, []byte("helm.toolkit.fluxcd.io"))) ||
+				!(bytes.Contains(f.Data, []byte("Application")) || bytes.Contains(f.Data, []byte("HelmRelease"))) {
+				continue
+			}
+			d := yaml.NewDecoder(bytes.NewReader(f.Data))
+			for {
+				var doc yaml.Node
+				err := d.Decode(&doc)
+				if errors.Is(err, io.EOF) || err != nil {
+					break
+				}
+				var head struct {
+					Kind string `yaml:"kind"`
+				}
+				if doc.Decode(&head) != nil || (head.Kind != "Application" && head.Kind != "HelmRelease") {
+					continue
+				}
+				var obj map[string]any
+				if doc.Decode(&obj) != nil {
+					continue
+				}
+				line := 1
+				if len(doc.Content) > 0 {
+					line = doc.Content[0].Line
+				}
+				r.gitOps = append(r.gitOps, gitOpsObject{obj, f.Path + ":" + strconv.Itoa(line)})
+			}
+		}
+	})
+	return r.gitOps
 }
 
 // deploymentsOf are the values sets one object deploys chart dir with.

@@ -292,6 +292,9 @@ type run struct {
 	refs   map[string]*refInfo // by plan key
 	charts []*chartJudge
 	built  *built.Set // the images the repository builds
+
+	gitOpsOnce sync.Once
+	gitOps     []gitOpsObject // see gitOpsObjects
 }
 
 // Run scans, plans, resolves, splices and proves, and hands the changes to
