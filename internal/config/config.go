@@ -202,27 +202,7 @@ func (c *Config) set(key string, v *yaml.Node) *Error {
 		}
 		c.Actions = strings.ToLower(v.Value)
 	case "insecureRegistries", "include", "exclude", "ignore", "actionsByTag":
-		list, err := stringList(v)
-		if err != nil {
-			return bad(err.line, "%s", err.msg)
-		}
-		for j, g := range list {
-			if key != "insecureRegistries" && !doublestar.ValidatePattern(g) {
-				return bad(v.Content[j].Line, "%q is not a valid glob", g)
-			}
-		}
-		switch key {
-		case "insecureRegistries":
-			c.InsecureRegistries = list
-		case "include":
-			c.Include = list
-		case "exclude":
-			c.Exclude = list
-		case "ignore":
-			c.Ignore = list
-		case "actionsByTag":
-			c.ActionsByTag = list
-		}
+		return c.setList(key, v)
 	case "pullPolicy":
 		if v.Kind != yaml.ScalarNode {
 			return bad(v.Line, "want IfNotPresent, Always or keep")
@@ -255,6 +235,36 @@ func (c *Config) set(key string, v *yaml.Node) *Error {
 		c.MinAge = d
 	default:
 		return &Error{Msg: fmt.Sprintf("unknown key %q (known keys: %s)", key, strings.Join(keys, ", "))}
+	}
+	return nil
+}
+
+// setList sets one of the keys that hold a list of strings (globs, but
+// for insecureRegistries).
+func (c *Config) setList(key string, v *yaml.Node) *Error {
+	bad := func(line int, format string, args ...any) *Error {
+		return &Error{Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	list, err := stringList(v)
+	if err != nil {
+		return bad(err.line, "%s", err.msg)
+	}
+	for j, g := range list {
+		if key != "insecureRegistries" && !doublestar.ValidatePattern(g) {
+			return bad(v.Content[j].Line, "%q is not a valid glob", g)
+		}
+	}
+	switch key {
+	case "insecureRegistries":
+		c.InsecureRegistries = list
+	case "include":
+		c.Include = list
+	case "exclude":
+		c.Exclude = list
+	case "ignore":
+		c.Ignore = list
+	case "actionsByTag":
+		c.ActionsByTag = list
 	}
 	return nil
 }
