@@ -229,6 +229,8 @@ func TestHelmChartsRender(t *testing.T) {
 		// an image's name and tag with its digest apart, the registry a
 		// global's (ingress-nginx)
 		{chart: "ingress", pinned: []string{"registry.k8s.io/ingress-nginx/controller:v1.15.1"}},
+		// tags written null and ~, which follow appVersion (loki-canary)
+		{chart: "canary", pinned: []string{"docker.io/grafana/loki-canary:2.9.1", "docker.io/grafana/promtail:2.9.1"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -314,6 +316,9 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "metrics", "values.yaml")); !regexp.MustCompile(`\n  tag: "v0\.8\.0@sha256:[0-9a-f]{64}" # pinbot:appVersion=0\.8\.0\n`).Match(data) {
 		t.Errorf("the tag appVersion gives is not written with its digest and mark:\n%s", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "canary", "values.yaml")); !regexp.MustCompile(`\n  tag: "2\.9\.1@sha256:[0-9a-f]{64}" # pinbot:appVersion=2\.9\.1\n(.*\n)+    tag: "2\.9\.1@sha256:[0-9a-f]{64}" # pinbot:appVersion=2\.9\.1\n`).Match(data) {
+		t.Errorf("a null tag that follows appVersion is not written with its digest and mark:\n%s", data)
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
 		t.Errorf("the decorated digest key did not get bare hex:\n%s", data)

@@ -324,8 +324,9 @@ func (w *yamlWalk) pullPolicy(m *yaml.Node, s *Site) {
 var appVersionMarkRE = regexp.MustCompile(`#\s*pinbot:appVersion=(\S+)`)
 
 // appVersionSlot finds where the tag a chart takes from appVersion goes
-// in image map m: into an empty tag (tag: "" or tag: with nothing), or a
-// new tag line after the repository; "" or why there is no room.
+// in image map m: into an empty tag (tag: "", tag: null or ~, or tag:
+// with nothing), or a new tag line after the repository; "" or why there
+// is no room.
 func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVersion string) (*tagSlot, string) {
 	slot := &tagSlot{appVersion: appVersion}
 	d := w.f.src.data
@@ -361,6 +362,16 @@ func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVer
 			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
 		}
 		slot.at, slot.end, slot.quote = at, at, true
+	case t.Tag == "!!null" && t.Style == 0:
+		// tag: null, tag: ~ (loki-canary): the null gives way to the value
+		sp, after, err := w.f.locate(t)
+		if err != nil {
+			return nil, "its empty tag cannot be written into"
+		}
+		if m.Style&yaml.FlowStyle != 0 || !restBlank(after) {
+			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		}
+		slot.at, slot.end, slot.null = sp.start, sp.end, true
 	default:
 		sp, after, err := w.f.locate(t)
 		if err != nil || t.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {

@@ -121,6 +121,7 @@ type tagSlot struct {
 	// [at, end): the tag's text (empty for tag: ""), inside any quotes
 	at, end int
 	quote   bool // a value written after "tag:", quoted
+	null    bool // a value written quoted in place of null or ~
 	markAt  int  // where the mark goes, after the value (0: with the value)
 	// newLine: the map has no tag key; a line "tag: ..." goes after the
 	// repository's
@@ -153,6 +154,8 @@ func (t *tagSlot) edits(edits []Edit, text string, f *File) []Edit {
 		return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.mark.start, End: t.mark.end, Text: t.appVersion})
 	case t.quote:
 		return append(edits, Edit{Start: t.at, End: t.end, Text: ` "` + text + `"` + mark})
+	case t.null:
+		return append(edits, Edit{Start: t.at, End: t.end, Text: `"` + text + `"` + mark})
 	}
 	return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.markAt, End: t.markAt, Text: mark})
 }
