@@ -218,8 +218,10 @@ func TestGolden(t *testing.T) {
 var (
 	digestRE    = regexp.MustCompile(`@?sha256:[0-9a-f]{64}`)
 	addedLineRE = regexp.MustCompile(`^\s*(imagePullPolicy: (IfNotPresent|Always)|digest: sha256:[0-9a-f]{64}|tag: "[A-Za-z0-9_.-]+@sha256:[0-9a-f]{64}" # pinbot:appVersion=\S+)\r?$`)
-	// a tag pinbot took from appVersion, written with its digest and mark
-	appVersionTagRE = regexp.MustCompile(`(tag:)( ?"[A-Za-z0-9_.-]*")?( # pinbot:appVersion=\S+)?(\r?)$`)
+	// a tag pinbot took from appVersion, written with its digest (in
+	// place of "", null, ~ or nothing), and its mark at the line's end
+	appVersionMarkEndRE = regexp.MustCompile(` # pinbot:appVersion=\S+(\r?)$`)
+	appVersionTagRE     = regexp.MustCompile(`^(\s*tag:)(?: ?"[A-Za-z0-9_.-]*"| null| ~)?`)
 )
 
 // checkOnlyImageLines: every changed line differs only by a digest (or a
@@ -250,7 +252,8 @@ var flowDigestRE = regexp.MustCompile(`, digest: sha256:[0-9a-f]{64}`)
 func norm(line string) string {
 	line = flowDigestRE.ReplaceAllString(line, "")
 	line = digestRE.ReplaceAllString(line, "")
-	line = appVersionTagRE.ReplaceAllString(line, "$1$4")
+	line = appVersionMarkEndRE.ReplaceAllString(line, "$1")
+	line = appVersionTagRE.ReplaceAllString(line, "$1")
 	line = strings.ReplaceAll(line, ", imagePullPolicy: IfNotPresent", "")
 	line = strings.ReplaceAll(line, ", imagePullPolicy: Always", "")
 	line = strings.ReplaceAll(line, `, "imagePullPolicy": "IfNotPresent"`, "")

@@ -330,17 +330,40 @@ var appVersionMarkRE = regexp.MustCompile(`#\s*pinbot:appVersion=(\S+)`)
 func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVersion string) (*tagSlot, string) {
 	slot := &tagSlot{appVersion: appVersion}
 	d := w.f.src.data
-	restBlank := func(from int) bool {
-		for i := from; i < len(d) && d[i] != '\n' && d[i] != '\r'; i++ {
-			if d[i] != ' ' && d[i] != '\t' {
-				return false
-			}
+	flow := m.Style&yaml.FlowStyle != 0
+	// room tells whether the mark has room on the line after the value
+	// (which ends at from): the line's end, or after a comment the line
+	// already carries (kept as it is); markAt is set for the latter.
+	room := func(from int) string {
+		if flow {
+			return "its empty tag is in a flow mapping: no room to mark it as following appVersion"
 		}
-		return true
+		i := from
+		for i < len(d) && (d[i] == ' ' || d[i] == '\t') {
+			i++
+		}
+		if i == len(d) || d[i] == '\n' || d[i] == '\r' {
+			return ""
+		}
+		if d[i] != '#' || i == from {
+			return "its empty tag shares its line: no room to mark it as following appVersion"
+		}
+		end := i
+		for end < len(d) && d[end] != '\n' && d[end] != '\r' {
+			end++
+		}
+		comment := strings.TrimRight(string(d[i:end]), " \t")
+		if strings.Contains(comment, "@schema") && !strings.HasSuffix(comment, "]") {
+			// helm-values-schema-json reads "# @schema key:value" to the
+			// line's end: a mark after it would join the value
+			return "its empty tag's line carries a schema annotation (" + comment + ") that a mark after it would change"
+		}
+		slot.markAt = i + len(comment)
+		return ""
 	}
 	switch t := deref(tagV); {
 	case tagK == nil:
-		if m.Style&yaml.FlowStyle != 0 {
+		if flow {
 			return nil, "a flow mapping without a tag key"
 		}
 		var ok bool
@@ -358,8 +381,8 @@ func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVer
 			return nil, "its empty tag cannot be written into"
 		}
 		at := ko + len(tagK.Value) + 1
-		if m.Style&yaml.FlowStyle != 0 || !restBlank(at) {
-			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		if why := room(at); why != "" {
+			return nil, why
 		}
 		slot.at, slot.end, slot.quote = at, at, true
 	case t.Tag == "!!null" && t.Style == 0:
@@ -368,8 +391,8 @@ func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVer
 		if err != nil {
 			return nil, "its empty tag cannot be written into"
 		}
-		if m.Style&yaml.FlowStyle != 0 || !restBlank(after) {
-			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		if why := room(after); why != "" {
+			return nil, why
 		}
 		slot.at, slot.end, slot.null = sp.start, sp.end, true
 	default:
@@ -377,10 +400,13 @@ func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVer
 		if err != nil || t.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 			return nil, "its empty tag cannot be written into"
 		}
-		if m.Style&yaml.FlowStyle != 0 || !restBlank(after) {
-			return nil, "its empty tag shares its line (a comment, or a flow mapping): no room to mark it as following appVersion"
+		if why := room(after); why != "" {
+			return nil, why
 		}
-		slot.at, slot.end, slot.markAt = sp.start, sp.end, after
+		slot.at, slot.end = sp.start, sp.end
+		if slot.markAt == 0 {
+			slot.markAt = after
+		}
 	}
 	return slot, ""
 }

@@ -122,7 +122,7 @@ type tagSlot struct {
 	at, end int
 	quote   bool // a value written after "tag:", quoted
 	null    bool // a value written quoted in place of null or ~
-	markAt  int  // where the mark goes, after the value (0: with the value)
+	markAt  int  // where the mark goes: after the value, or after the comment on its line (0: with the value)
 	// newLine: the map has no tag key; a line "tag: ..." goes after the
 	// repository's
 	newLine     bool
@@ -153,9 +153,12 @@ func (t *tagSlot) edits(edits []Edit, text string, f *File) []Edit {
 	case t.mark.valid: // a move: the tag, then the mark's version
 		return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.mark.start, End: t.mark.end, Text: t.appVersion})
 	case t.quote:
-		return append(edits, Edit{Start: t.at, End: t.end, Text: ` "` + text + `"` + mark})
+		text = ` "` + text + `"`
 	case t.null:
-		return append(edits, Edit{Start: t.at, End: t.end, Text: `"` + text + `"` + mark})
+		text = `"` + text + `"`
+	}
+	if t.markAt == 0 { // the mark right after the value
+		return append(edits, Edit{Start: t.at, End: t.end, Text: text + mark})
 	}
 	return append(edits, Edit{Start: t.at, End: t.end, Text: text}, Edit{Start: t.markAt, End: t.markAt, Text: mark})
 }
