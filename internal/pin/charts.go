@@ -524,15 +524,27 @@ func (j *chartJudge) origin(slot string) string {
 	return "from " + tmpl + ", which renders it from no value pinbot can edit"
 }
 
-// probeCluster renders chart j with its first values set that renders as
-// if the cluster ran another Kubernetes version, and notes each image field
-// that renders otherwise there: a reference that follows the cluster
-// (a kubectl whose tag is .Capabilities.KubeVersion) is right on no real
+// probeCluster renders chart j as if the cluster ran another Kubernetes
+// version, with each values set that renders an image field no set before
+// it rendered (a Job only a ci/ file turns on), and notes each image field
+// that renders otherwise there: a reference that follows the cluster (a
+// kubectl whose tag is .Capabilities.KubeVersion) is right on no real
 // cluster when pinned at Helm's default. A chart that does not render at
 // the other version (its kubeVersion asks for a newer one) is not probed.
 func (r *run) probeCluster(j *chartJudge) {
+	probed := map[string]bool{} // image fields rendered by a set probed
 	for n, vs := range j.sets {
 		if vs.err != nil {
+			continue
+		}
+		fresh := false
+		for slot, v := range vs.values {
+			if v.Image && !probed[slot] {
+				fresh = true
+				break
+			}
+		}
+		if !fresh {
 			continue
 		}
 		out, err := r.opts.Renderer.RenderAt(r.ctx, j.files, vs.valuesIn(j.files), render.OtherKubeVersion())
@@ -543,6 +555,11 @@ func (r *run) probeCluster(j *chartJudge) {
 		if err != nil {
 			return
 		}
+		for slot, v := range vs.values {
+			if v.Image {
+				probed[slot] = true
+			}
+		}
 		for _, v := range vals {
 			if was, ok := vs.values[v.Slot]; ok && was.Image && was.Text != v.Text {
 				if j.cluster == nil {
@@ -551,7 +568,6 @@ func (r *run) probeCluster(j *chartJudge) {
 				j.cluster[setSlot{n, v.Slot}] = v.Text
 			}
 		}
-		return
 	}
 }
 
