@@ -194,6 +194,10 @@ func (r *run) judgeCharts() {
 			continue
 		}
 		for k, site := range fr.file.Sites {
+			if p := &fr.plans[k]; site.Templated && p.key != "" {
+				p.key, p.skip = "", rewrite.ReasonNoRepository // only a render names it
+				continue
+			}
 			switch site.Kind {
 			case rewrite.KindHelmImage, rewrite.KindHelmValue, rewrite.KindHelmTemplate:
 				if p := &fr.plans[k]; p.key != "" && p.noted() == "" {
@@ -341,6 +345,10 @@ func (j *chartJudge) settle(id siteRef) {
 	}
 	if rs == nil && site.Loose {
 		p.key, p.hidden = "", true // found by its form alone, and no image
+		return
+	}
+	if rs == nil && site.Templated {
+		p.key, p.skip = "", rewrite.ReasonNoRepository // nor does a render name one
 		return
 	}
 	if rs == nil {
@@ -612,13 +620,17 @@ func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files,
 				p.key, p.hidden = "", true
 				continue
 			}
-			start, end, ok := site.Mark()
+			start, end, space, ok := site.Mark()
 			if !ok {
 				p.key, p.skip = "", rewrite.ReasonUneditable+": pinbot cannot tell which rendered image it makes"
 				continue
 			}
 			anyLoose = anyLoose || site.Loose
-			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: "pinbotmark" + strconv.Itoa(len(ids)) + "z"})
+			marker := "pinbotmark" + strconv.Itoa(len(ids)) + "z"
+			if space {
+				marker = " " + marker
+			}
+			edits = append(edits, rewrite.Edit{Start: start, End: end, Text: marker})
 			ids = append(ids, siteRef{fr, k})
 		}
 		out, err := rewrite.Apply(f.Data, edits)

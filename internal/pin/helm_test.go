@@ -233,6 +233,9 @@ func TestHelmChartsRender(t *testing.T) {
 		{chart: "ingress", pinned: []string{"registry.k8s.io/ingress-nginx/controller:v1.15.1"}},
 		// tags written null and ~, which follow appVersion (loki-canary)
 		{chart: "canary", pinned: []string{"docker.io/grafana/loki-canary:2.9.1", "docker.io/grafana/promtail:2.9.1"}},
+		// an image map whose parts the templates supply, repository
+		// included (traefik), and a repository: null beside a tag
+		{chart: "templated", pinned: []string{"docker.io/traefik:v3.7.11", "busybox:1.36"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -325,6 +328,9 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "canary", "values.yaml")); !regexp.MustCompile(`\n  tag: "2\.9\.1@sha256:[0-9a-f]{64}" # pinbot:appVersion=2\.9\.1\n(.*\n)+    tag: "2\.9\.1@sha256:[0-9a-f]{64}" # pinbot:appVersion=2\.9\.1\n`).Match(data) {
 		t.Errorf("a null tag that follows appVersion is not written with its digest and mark:\n%s", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "templated", "values.yaml")); !regexp.MustCompile(`\n  repository:  # @schema type:\[string, null\]\n.*\n  tag: "v3\.7\.11@sha256:[0-9a-f]{64}"  # @schema type:\[string, null\] # pinbot:appVersion=v3\.7\.11\n(.*\n)+    repository: null\n    tag: "1\.36@sha256:[0-9a-f]{64}"\n`).Match(data) {
+		t.Errorf("an image map whose repository the templates supply is not pinned in its tag alone:\n%s", data)
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
 		t.Errorf("the decorated digest key did not get bare hex:\n%s", data)

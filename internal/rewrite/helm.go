@@ -178,21 +178,30 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		w.add(s)
 	}
 	if repo == nil || repo.Kind != yaml.ScalarNode || empty(repo) {
+		// a repository the templates supply (traefik's repository: null,
+		// defaulted in _helpers.tpl): in a chart, marked where it is
+		// empty, the render tells the reference
 		s.Written = "(" + strings.Join(p, ".") + ")"
-		s.skip(ReasonNoRepository)
-		done()
-		return
-	}
-	full := repo.Value
-	if reg := w.str(m, "registry"); reg != "" {
-		full = strings.TrimSuffix(reg, "/") + "/" + full
-	} else if hv.registry != "" {
-		full = strings.TrimSuffix(hv.registry, "/") + "/" + full
-	}
-	s.Written = full
-	if repoV.Kind == yaml.ScalarNode {
-		if sp, _, err := w.f.locate(repo); err == nil {
-			s.helmOf().mark = sp
+		sp, space, ok := w.emptyValue(repoK, repoV)
+		if hv.chart == nil || !ok {
+			s.skip(ReasonNoRepository)
+			done()
+			return
+		}
+		s.Templated = true
+		s.helmOf().mark, s.helm.markSpace = sp, space
+	} else {
+		full := repo.Value
+		if reg := w.str(m, "registry"); reg != "" {
+			full = strings.TrimSuffix(reg, "/") + "/" + full
+		} else if hv.registry != "" {
+			full = strings.TrimSuffix(hv.registry, "/") + "/" + full
+		}
+		s.Written = full
+		if repoV.Kind == yaml.ScalarNode {
+			if sp, _, err := w.f.locate(repo); err == nil {
+				s.helmOf().mark = sp
+			}
 		}
 	}
 
@@ -232,8 +241,10 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 			// the tag the chart renders from appVersion, with the digest,
 			// goes into the map's tag, marked as following appVersion
 			slot, why := w.appVersionSlot(m, repoK, repoV, tagK, tagV, hv.chart.AppVersion)
-			s.Written += ":" + hv.chart.AppVersion
-			s.parse(w.f)
+			if !s.Templated {
+				s.Written += ":" + hv.chart.AppVersion
+				s.parse(w.f)
+			}
 			s.AppVersion = true
 			if why != "" {
 				s.skip(ReasonAppVersionTag + why)
@@ -246,15 +257,25 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 		}
 		tag, fromAppVersion = hv.chart.AppVersion, true
 	}
-	s.Written += ":" + tag
+	written := ":" + tag
 	switch {
 	case hasDigestKey && bareHexRE.MatchString(d.Value):
-		s.Written += "@sha256:" + d.Value // the template writes "@sha256:" itself
+		written += "@sha256:" + d.Value // the template writes "@sha256:" itself
 		s.bare = true
 	case hasDigestKey && d.Value != "":
-		s.Written += "@" + d.Value
+		written += "@" + d.Value
 	}
-	s.parse(w.f)
+	if s.Templated {
+		// no name to parse: the tag and digest as the values hold them
+		// (the render gives the rest)
+		s.Ref.Tag, s.Ref.Digest, _ = strings.Cut(strings.TrimPrefix(written, ":"), "@")
+		if s.Ref.Digest == "" && strings.Contains(tag, "@") {
+			s.Ref.Tag, s.Ref.Digest, _ = strings.Cut(tag, "@")
+		}
+	} else {
+		s.Written += written
+		s.parse(w.f)
+	}
 	if fromAppVersion {
 		s.AppVersion = true
 	}
@@ -301,6 +322,32 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	}
 	w.pullPolicy(m, s)
 	done()
+}
+
+// emptyValue is where a marker goes in place of the empty value v of key
+// k: over null or ~, inside "" or '', or after "k:" where nothing follows
+// (space: the marker needs a space before it). ok is false where pinbot
+// cannot tell (an alias, a flow mapping's key without a value).
+func (w *yamlWalk) emptyValue(k, v *yaml.Node) (sp span, space, ok bool) {
+	if k == nil || v == nil || v.Kind != yaml.ScalarNode || !empty(v) {
+		return span{}, false, false
+	}
+	d := w.f.src.data
+	switch {
+	case v.Tag == "!!null" && v.Value == "":
+		ko, ok := w.f.src.offset(k.Line, k.Column)
+		if !ok || k.Style != 0 || ko+len(k.Value) >= len(d) || d[ko+len(k.Value)] != ':' {
+			return span{}, false, false
+		}
+		at := ko + len(k.Value) + 1
+		if at < len(d) && d[at] != ' ' && d[at] != '\t' && d[at] != '\n' && d[at] != '\r' {
+			return span{}, false, false // a flow mapping's "k:," or the like
+		}
+		return span{start: at, end: at, valid: true}, true, true
+	default: // null, ~, "", ''
+		sp, _, err := w.f.locate(v)
+		return sp, false, err == nil
+	}
 }
 
 // pullPolicy notes an image map's pullPolicy, which follows --pull-policy.

@@ -70,6 +70,11 @@ type Site struct {
 	// Loose: a Helm value found by its form alone, under a key no rule
 	// knows; it is an image only where a render shows it as one.
 	Loose bool
+	// Templated: a Helm image map whose repository the chart's templates
+	// supply (repository: null); Written names its place in the values,
+	// Ref holds only the tag and digest written, and only a render tells
+	// the reference.
+	Templated bool
 	bare  bool // the digest key holds bare hex (see BareDigest)
 
 	ref       span       // the reference's characters in the file
@@ -84,6 +89,9 @@ type Site struct {
 type helmPart struct {
 	path []string // see ValuePath
 	mark span     // an image map's repository value (see Mark)
+	// markSpace: the mark goes where a value is missing ("repository:"
+	// with nothing after it), and needs a space before it
+	markSpace bool
 	slot *tagSlot // a Helm tag that follows the chart's appVersion
 }
 
@@ -196,15 +204,17 @@ type digestKey struct {
 
 // Mark is the bytes [start, end) of the value that names the site's image:
 // the reference itself, or an image map's repository. A chart's templates
-// are told which rendered image a value makes by writing a marker there.
-func (s *Site) Mark() (start, end int, ok bool) {
+// are told which rendered image a value makes by writing a marker there;
+// space: the marker needs a space before it (a repository missing after
+// its key's colon).
+func (s *Site) Mark() (start, end int, space, ok bool) {
 	switch {
 	case s.helm != nil && s.helm.mark.valid:
-		return s.helm.mark.start, s.helm.mark.end, true
+		return s.helm.mark.start, s.helm.mark.end, s.helm.markSpace, true
 	case s.ref.valid:
-		return s.ref.start, s.ref.end, true
+		return s.ref.start, s.ref.end, false, true
 	}
-	return 0, 0, false
+	return 0, 0, false, false
 }
 
 // HasDigestKey tells an image map whose digest goes into a key of its own
