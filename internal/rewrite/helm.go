@@ -325,7 +325,7 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 }
 
 // emptyValue is where a marker goes in place of the empty value v of key
-// k: over null or ~, inside "" or '', or after "k:" where nothing follows
+// k: over null or ~, inside empty quotes, or after "k:" where nothing follows
 // (space: the marker needs a space before it). ok is false where pinbot
 // cannot tell (an alias, a flow mapping's key without a value).
 func (w *yamlWalk) emptyValue(k, v *yaml.Node) (sp span, space, ok bool) {

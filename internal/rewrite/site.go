@@ -75,7 +75,7 @@ type Site struct {
 	// Ref holds only the tag and digest written, and only a render tells
 	// the reference.
 	Templated bool
-	bare  bool // the digest key holds bare hex (see BareDigest)
+	bare      bool // the digest key holds bare hex (see BareDigest)
 
 	ref       span       // the reference's characters in the file
 	container *container // built-in Kubernetes container: where imagePullPolicy lives
@@ -92,7 +92,7 @@ type helmPart struct {
 	// markSpace: the mark goes where a value is missing ("repository:"
 	// with nothing after it), and needs a space before it
 	markSpace bool
-	slot *tagSlot // a Helm tag that follows the chart's appVersion
+	slot      *tagSlot // a Helm tag that follows the chart's appVersion
 }
 
 // ValuePath is where a Helm value sits in its values: the keys down to it
