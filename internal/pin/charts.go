@@ -265,9 +265,9 @@ func (r *run) judge(j *chartJudge) {
 	// Values found by their form alone are marked too, unless the chart
 	// does not render with them marked: then they are let go (they were
 	// never known to be images) and the chart is marked without them.
-	marked, ids, markedVals, why := r.mark(j, files, true)
+	marked, ids, markedVals, why := r.mark(j, files, markAll)
 	if why != "" && ids != nil {
-		marked, ids, markedVals, why = r.mark(j, files, false)
+		marked, ids, markedVals, why = r.mark(j, files, markKnown)
 	}
 	if why != "" {
 		r.skipAll(j, why)
@@ -281,10 +281,47 @@ func (r *run) judge(j *chartJudge) {
 	// Images no set the chart ships renders: on with the switches above
 	// them (enabled: false), in one more set of pinbot's own.
 	r.switchOn(j, ids, marked)
+	ids = append(ids, r.markTemplated(j, files)...)
 	j.findUnowned()
 	for _, id := range ids {
 		j.settle(id)
 	}
+}
+
+// markTemplated marks, in renders of their own, the image maps whose
+// repository the templates supply (repository: null): a marker there
+// makes the templates take it over whatever they would use instead (a
+// global's repository, argo-events'), so such a value claims only image
+// fields no other value makes. It returns their ids; one that claims none
+// is left (see settle).
+func (r *run) markTemplated(j *chartJudge, files render.Files) []siteRef {
+	owned := map[setSlot]bool{}
+	for _, rs := range j.sites {
+		for _, ss := range rs.slots {
+			owned[ss] = true
+		}
+	}
+	_, ids, markedVals, why := r.mark(j, files, markTemplated)
+	if len(ids) == 0 {
+		return nil
+	}
+	if why != "" { // the chart checks the value's form: the render names none
+		return ids
+	}
+	for n, vals := range markedVals {
+		if vals != nil {
+			j.land(n, vals, ids)
+		}
+	}
+	for _, id := range ids {
+		if rs := j.sites[id]; rs != nil {
+			rs.slots = slices.DeleteFunc(rs.slots, func(ss setSlot) bool { return owned[ss] })
+			if len(rs.slots) == 0 {
+				delete(j.sites, id)
+			}
+		}
+	}
+	return ids
 }
 
 // valueSets are the values sets chart dir is judged with: values.yaml
@@ -591,13 +628,21 @@ func (j *chartJudge) followsCluster(rs *renderedSite) string {
 	return ""
 }
 
+// Which values mark marks.
+const (
+	markAll       = iota // every value naming an image, those found by their form alone too
+	markKnown            // those a rule knows
+	markTemplated        // image maps whose repository the templates supply, alone
+)
+
 // mark writes a marker over each value of chart j that names an image
-// (with loose: those found by their form alone too), renders every set
-// with them, and returns the marked files, which value each marker stands
-// for, and each set's rendered values; or why the chart cannot be judged
-// so (ids nil when no loose value was marked, so trying without them
-// would change nothing).
-func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files, []siteRef, [][]render.Value, string) {
+// (which: see markAll), renders every set with them, and returns the
+// marked files, which value each marker stands for, and each set's
+// rendered values; or why the chart cannot be judged so (ids nil when no
+// loose value was marked, so trying without them would change nothing).
+// Image maps whose repository the templates supply are marked alone
+// (markTemplated), and never with the others.
+func (r *run) mark(j *chartJudge, files render.Files, which int) (render.Files, []siteRef, [][]render.Value, string) {
 	// NOTES.txt are left out: they are no manifests, and charts check
 	// their values there (a repository they do not know is an error).
 	marked := maps.Clone(files)
@@ -613,10 +658,10 @@ func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files,
 		var edits []rewrite.Edit
 		for k, site := range f.Sites {
 			p := &fr.plans[k]
-			if p.key == "" {
+			if p.key == "" || site.Templated != (which == markTemplated) {
 				continue
 			}
-			if site.Loose && !loose {
+			if site.Loose && which == markKnown {
 				p.key, p.hidden = "", true
 				continue
 			}
@@ -653,7 +698,7 @@ func (r *run) mark(j *chartJudge, files render.Files, loose bool) (render.Files,
 	for n, vs := range j.sets {
 		if err := markedErrs[n]; vs.err == nil && err != nil {
 			// a template that checks its values' form: judged as a whole, or not at all
-			if !anyLoose {
+			if !anyLoose && which != markTemplated {
 				ids = nil
 			}
 			return nil, ids, nil, "the chart does not render with markers in place of its image values (" + vs.name() + ": " + safetext.Term(firstLine(err.Error())) + ")"

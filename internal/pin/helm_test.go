@@ -236,6 +236,9 @@ func TestHelmChartsRender(t *testing.T) {
 		// an image map whose parts the templates supply, repository
 		// included (traefik), and a repository: null beside a tag
 		{chart: "templated", pinned: []string{"docker.io/traefik:v3.7.11", "busybox:1.36"}},
+		// components whose empty repository defaults to a global's
+		// (argo-events): the global is pinned, not each component
+		{chart: "globals", pinned: []string{"quay.io/argoproj/argo-events:v1.9.10", "quay.io/argoproj/argo-events:v1.9.10"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -331,6 +334,10 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "templated", "values.yaml")); !regexp.MustCompile(`\n  repository:  # @schema type:\[string, null\]\n.*\n  tag: "v3\.7\.11@sha256:[0-9a-f]{64}"  # @schema type:\[string, null\] # pinbot:appVersion=v3\.7\.11\n(.*\n)+    repository: null\n    tag: "1\.36@sha256:[0-9a-f]{64}"\n`).Match(data) {
 		t.Errorf("an image map whose repository the templates supply is not pinned in its tag alone:\n%s", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "globals", "values.yaml")); !regexp.MustCompile(`^global:\n  image:\n    repository: quay\.io/argoproj/argo-events\n    tag: "v1\.9\.10@sha256:[0-9a-f]{64}" # pinbot:appVersion=v1\.9\.10\n`).Match(data) ||
+		strings.Count(string(data), `tag: ""`) != 2 {
+		t.Errorf("a global image is not pinned in its own tag alone:\n%s", data)
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "decorated", "values.yaml")); !regexp.MustCompile(`sha: "[0-9a-f]{64}"`).Match(data) {
 		t.Errorf("the decorated digest key did not get bare hex:\n%s", data)

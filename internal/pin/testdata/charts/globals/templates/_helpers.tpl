@@ -1,0 +1,3 @@
+{{- define "globals.defaultTag" -}}
+{{- default .Chart.AppVersion .Values.global.image.tag }}
+{{- end -}}
