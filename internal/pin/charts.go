@@ -295,15 +295,31 @@ func (r *run) judge(j *chartJudge) {
 // fields no other value makes. It returns their ids; one that claims none
 // is left (see settle).
 func (r *run) markTemplated(j *chartJudge, files render.Files) []siteRef {
+	if !slices.ContainsFunc(j.members, func(fr *fileRun) bool {
+		return slices.ContainsFunc(fr.file.Sites, func(s *rewrite.Site) bool { return s.Templated })
+	}) {
+		return nil
+	}
 	owned := map[setSlot]bool{}
 	for _, rs := range j.sites {
 		for _, ss := range rs.slots {
 			owned[ss] = true
 		}
 	}
-	_, ids, markedVals, why := r.mark(j, files, markTemplated)
-	if len(ids) == 0 {
-		return nil
+	// only the sets that render an image no value makes are rendered
+	// again; none: the values are left, with no render of their own
+	unclaimed := map[int]bool{}
+	for n, vs := range j.sets {
+		for slot, v := range vs.values {
+			if vs.err == nil && v.Image && !owned[setSlot{n, slot}] && isReference(v.Text) {
+				unclaimed[n] = true
+				break
+			}
+		}
+	}
+	_, ids, markedVals, why := r.markIn(j, files, markTemplated, unclaimed)
+	if len(ids) == 0 || len(unclaimed) == 0 {
+		return ids
 	}
 	if why != "" { // the chart checks the value's form: the render names none
 		return ids
@@ -643,6 +659,11 @@ const (
 // Image maps whose repository the templates supply are marked alone
 // (markTemplated), and never with the others.
 func (r *run) mark(j *chartJudge, files render.Files, which int) (render.Files, []siteRef, [][]render.Value, string) {
+	return r.markIn(j, files, which, nil)
+}
+
+// markIn is mark, rendering only the sets only names (nil: all).
+func (r *run) markIn(j *chartJudge, files render.Files, which int, only map[int]bool) (render.Files, []siteRef, [][]render.Value, string) {
 	// NOTES.txt are left out: they are no manifests, and charts check
 	// their values there (a repository they do not know is an error).
 	marked := maps.Clone(files)
@@ -687,7 +708,7 @@ func (r *run) mark(j *chartJudge, files render.Files, which int) (render.Files, 
 	markedVals := make([][]render.Value, len(j.sets))
 	markedErrs := make([]error, len(j.sets))
 	eachSet(len(j.sets), func(n int) {
-		if vs := j.sets[n]; vs.err == nil {
+		if vs := j.sets[n]; vs.err == nil && (only == nil || only[n]) {
 			out, err := r.opts.Renderer.Render(r.ctx, marked, vs.valuesIn(marked))
 			if err == nil {
 				markedVals[n], err = render.Values(out)
