@@ -491,6 +491,11 @@ func appVersionTag(p *sitePlan, site *rewrite.Site, rendered string) string {
 	if ref.Tag == "" || ref.Digest != "" {
 		return "renders as " + safetext.Term(rendered) + ": no tag of its own to write with the digest"
 	}
+	if v := site.SlotAppVersion(); site.MovedTag() == "" && !strings.Contains(ref.Tag, v) {
+		// the tag is another value's (strimzi's defaultImageTag): written
+		// here, it would hold this image when that value moves
+		return "renders as " + safetext.Term(rendered) + ": its tag comes from another value than the chart's appVersion " + safetext.Term(v) + ", which a tag written here would override"
+	}
 	p.more().tag = ref.Tag
 	return ""
 }

@@ -239,6 +239,10 @@ func TestHelmChartsRender(t *testing.T) {
 		// components whose empty repository defaults to a global's
 		// (argo-events): the global is pinned, not each component
 		{chart: "globals", pinned: []string{"quay.io/argoproj/argo-events:v1.9.10", "quay.io/argoproj/argo-events:v1.9.10"}},
+		// empty tags that default to one value for all the images, not
+		// to appVersion (strimzi): left, where a tag written would
+		// override that value; an image's own tag is pinned
+		{chart: "defaulted", pinned: []string{"quay.io/strimzi/kafka-bridge:1.1.0"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -308,6 +312,12 @@ func TestHelmChartsRender(t *testing.T) {
 	for _, e := range out.Report.Entries {
 		if strings.Contains(e.Ref, "acme/docs") || strings.Contains(e.Ref, "acme/parser") {
 			t.Errorf("a value that only reads like an image is reported: %s %s %s", e.Ref, e.Status, e.Reason)
+		}
+	}
+	for _, e := range out.Report.Entries {
+		if e.File == "defaulted/values.yaml" && e.Line == 8 &&
+			(e.Status != report.Skipped || !strings.Contains(e.Reason, "its tag comes from another value than the chart's appVersion 0.1.0")) {
+			t.Errorf("a tag from another value than appVersion: %s %s%s", e.Status, e.Reason, e.Error)
 		}
 	}
 	followers := map[string]string{ // the values files whose kubectl follows the cluster, and what it renders

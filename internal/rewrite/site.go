@@ -144,6 +144,15 @@ type tagSlot struct {
 // renders from appVersion), with its digest: Rewrite is given "tag@digest".
 func (s *Site) TagSlot() bool { return s.tagSlot() != nil }
 
+// SlotAppVersion is the appVersion a Helm tag pinbot writes follows (see
+// TagSlot); "" for a site without one.
+func (s *Site) SlotAppVersion() string {
+	if s.tagSlot() == nil {
+		return ""
+	}
+	return s.tagSlot().appVersion
+}
+
 // MovedTag is the tag a marked appVersion tag moves to, "" when it stays.
 func (s *Site) MovedTag() string {
 	if s.tagSlot() == nil {
