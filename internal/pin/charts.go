@@ -838,7 +838,9 @@ func (r *run) proveCharts() {
 				err := fmt.Errorf("not written: the chart's render does not prove the edits: %s", failure)
 				files := map[*fileRun]bool{}
 				for _, id := range culprits {
-					id.f.plans[id.site].more().fail = err
+					if p := &id.f.plans[id.site]; p.skip == "" { // a skip: no pin to make after all
+						p.more().fail = err
+					}
 					files[id.f] = true
 				}
 				r.spliceAll(files)
@@ -911,6 +913,12 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 						p.bare = true
 						retry[w.id.f] = true
 						continue
+					}
+					if g == w.ref && site.AddsTag() {
+						// the tag key pinbot added is not one the chart
+						// reads (gatekeeper's is release): no pin to make
+						p := &w.id.f.plans[w.id.site]
+						p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
 					}
 					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", w.id.f.file.Path, site.Line,
 						site.Written, w.ref, g, vs.name(), w.kept), nil, []siteRef{w.id}

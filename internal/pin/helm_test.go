@@ -243,6 +243,10 @@ func TestHelmChartsRender(t *testing.T) {
 		// to appVersion (strimzi): left, where a tag written would
 		// override that value; an image's own tag is pinned
 		{chart: "defaulted", pinned: []string{"quay.io/strimzi/kafka-bridge:1.1.0"}},
+		// a tag under a key no rule knows (release), equal to appVersion
+		// (gatekeeper): the tag key pinbot adds renders nothing, so the
+		// value is left, and the chart's other value pinned
+		{chart: "released", pinned: []string{"busybox:1.36"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -319,6 +323,15 @@ func TestHelmChartsRender(t *testing.T) {
 			(e.Status != report.Skipped || !strings.Contains(e.Reason, "its tag comes from another value than the chart's appVersion 0.1.0")) {
 			t.Errorf("a tag from another value than appVersion: %s %s%s", e.Status, e.Reason, e.Error)
 		}
+	}
+	for _, e := range out.Report.Entries {
+		if e.File == "released/values.yaml" && e.Line == 2 &&
+			(e.Status != report.Skipped || !strings.Contains(e.Reason, "a tag key added renders nothing")) {
+			t.Errorf("a tag key the chart does not read: %s %s%s", e.Status, e.Reason, e.Error)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "released", "values.yaml")); strings.Count(string(data), "sha256:") != 1 {
+		t.Errorf("a tag key the chart does not read was written:\n%s", data)
 	}
 	followers := map[string]string{ // the values files whose kubectl follows the cluster, and what it renders
 		"kubectl/values.yaml": "bitnami/kubectl:",

@@ -144,6 +144,10 @@ type tagSlot struct {
 // renders from appVersion), with its digest: Rewrite is given "tag@digest".
 func (s *Site) TagSlot() bool { return s.tagSlot() != nil }
 
+// AddsTag tells a Helm image map without a tag key, to which pinbot adds
+// one holding the tag appVersion gives, with its digest.
+func (s *Site) AddsTag() bool { return s.tagSlot() != nil && s.tagSlot().newLine }
+
 // SlotAppVersion is the appVersion a Helm tag pinbot writes follows (see
 // TagSlot); "" for a site without one.
 func (s *Site) SlotAppVersion() string {
