@@ -914,11 +914,17 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 						retry[w.id.f] = true
 						continue
 					}
-					if g == w.ref && site.AddsTag() {
-						// the tag key pinbot added is not one the chart
-						// reads (gatekeeper's is release): no pin to make
+					if g == w.ref {
+						// the edit renders nothing: the image is not made
+						// from this value (a tag key pinbot added that the
+						// chart does not read, gatekeeper's being release;
+						// a repository: null whose marker took a branch
+						// the value does not): no pin to make here
 						p := &w.id.f.plans[w.id.site]
-						p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
+						p.skip = "the chart renders " + safetext.Term(w.ref) + " from another value: an edit to this one renders nothing"
+						if site.AddsTag() {
+							p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
+						}
 					}
 					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", w.id.f.file.Path, site.Line,
 						site.Written, w.ref, g, vs.name(), w.kept), nil, []siteRef{w.id}

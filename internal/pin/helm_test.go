@@ -245,7 +245,8 @@ func TestHelmChartsRender(t *testing.T) {
 		{chart: "defaulted", pinned: []string{"quay.io/strimzi/kafka-bridge:1.1.0"}},
 		// a tag under a key no rule knows (release), equal to appVersion
 		// (gatekeeper): the tag key pinbot adds renders nothing, so the
-		// value is left, and the chart's other value pinned
+		// value is left, and the chart's other value pinned; so is a
+		// repository: null whose marker takes a branch the value does not
 		{chart: "released", pinned: []string{"busybox:1.36"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
@@ -325,10 +326,22 @@ func TestHelmChartsRender(t *testing.T) {
 		}
 	}
 	for _, e := range out.Report.Entries {
-		if e.File == "released/values.yaml" && e.Line == 2 &&
+		if e.File == "released/values.yaml" && e.Ref == "openpolicyagent/gatekeeper:v3.24.0" &&
 			(e.Status != report.Skipped || !strings.Contains(e.Reason, "a tag key added renders nothing")) {
 			t.Errorf("a tag key the chart does not read: %s %s%s", e.Status, e.Reason, e.Error)
 		}
+	}
+	branched := false
+	for _, e := range out.Report.Entries {
+		if e.File == "released/values.yaml" && e.Ref == "(preInstall.crdRepository.image)" {
+			branched = true
+			if e.Status != report.Skipped || !strings.Contains(e.Reason, "from another value: an edit to this one renders nothing") {
+				t.Errorf("a repository: null whose marker took another branch: %s %s%s", e.Status, e.Reason, e.Error)
+			}
+		}
+	}
+	if !branched {
+		t.Error("a repository: null whose marker took another branch is not in the report")
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "released", "values.yaml")); strings.Count(string(data), "sha256:") != 1 {
 		t.Errorf("a tag key the chart does not read was written:\n%s", data)
