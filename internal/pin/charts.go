@@ -921,7 +921,7 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 						// a repository: null whose marker took a branch
 						// the value does not): no pin to make here
 						p := &w.id.f.plans[w.id.site]
-						p.skip = "the chart renders " + safetext.Term(w.ref) + " from another value: an edit to this one renders nothing"
+						p.skip = "an edit to this value does not change what the chart renders (" + safetext.Term(w.ref) + "): the image comes from another value, or the digest is dropped"
 						if site.AddsTag() {
 							p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
 						}
