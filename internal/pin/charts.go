@@ -813,6 +813,38 @@ type pinWant struct {
 	digest        string // the digest the value was given
 }
 
+// renderCulprits finds, of the values pinned, those whose edit alone
+// stops values set vs from rendering (a template that reads the tag as a
+// version: kong's semver of image.tag): the values of the files the set
+// reads (values.yaml, the set's own file) and of the templates, each
+// rendered with its edit alone. None: the edits fail only together, and
+// the chart is refused as a whole.
+func (r *run) renderCulprits(j *chartJudge, vs *valueSet, wants []pinWant) []siteRef {
+	var culprits []siteRef
+	for _, w := range wants {
+		fr, rel := w.id.f, j.rel(w.id.f.file.Path)
+		if rel != "values.yaml" && rel != vs.file && isValuesSet(rel) {
+			continue // a values file this set does not read
+		}
+		edits, _ := fr.file.EditSites(func(k int) string {
+			if k != w.id.site {
+				return ""
+			}
+			return r.digestAt(&fr.plans[k])
+		}, r.policyOf(fr))
+		out, err := rewrite.Apply(fr.file.Data, edits)
+		if err != nil {
+			continue
+		}
+		files := maps.Clone(j.files)
+		files[rel] = out
+		if _, err := r.opts.Renderer.Render(r.ctx, files, vs.valuesIn(files)); err != nil {
+			culprits = append(culprits, w.id)
+		}
+	}
+	return culprits
+}
+
 // proveCharts renders every chart whose files changed, and keeps the
 // changes only where the render shows them as meant. A digest key whose
 // template writes "@sha256:" itself is given bare hex, and proved again.
@@ -892,7 +924,8 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 		}
 		out, err := outs[n], errs[n]
 		if err != nil {
-			return fmt.Sprintf("the chart no longer renders with %s: %s", vs.name(), firstLine(err.Error())), nil, nil
+			why := fmt.Sprintf("the chart no longer renders with %s: %s", vs.name(), firstLine(err.Error()))
+			return why, nil, r.renderCulprits(j, vs, wants)
 		}
 		vals, err := render.Values(out)
 		if err != nil {

@@ -248,6 +248,9 @@ func TestHelmChartsRender(t *testing.T) {
 		// value is left, and the chart's other value pinned; so is a
 		// repository: null whose marker takes a branch the value does not
 		{chart: "released", pinned: []string{"busybox:1.36"}},
+		// a template that reads the tag as a version (kong): with a digest
+		// the chart no longer renders; that value alone is refused
+		{chart: "semver", pinned: []string{"busybox:1.36"}, left: []string{"kong:3.9"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
@@ -345,6 +348,12 @@ func TestHelmChartsRender(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(root, "released", "values.yaml")); strings.Count(string(data), "sha256:") != 1 {
 		t.Errorf("a tag key the chart does not read was written:\n%s", data)
+	}
+	for _, e := range out.Report.Entries {
+		if e.File == "semver/values.yaml" && e.Ref == "kong:3.9" &&
+			(e.Status != report.Failed || !strings.Contains(e.Error, "the chart no longer renders with values.yaml")) {
+			t.Errorf("a value whose digest stops the chart rendering: %s %s%s", e.Status, e.Reason, e.Error)
+		}
 	}
 	followers := map[string]string{ // the values files whose kubectl follows the cluster, and what it renders
 		"kubectl/values.yaml": "bitnami/kubectl:",

@@ -652,12 +652,7 @@ func (r *run) splice(fr *fileRun) {
 // when a chart's render is to prove them.
 func (r *run) spliceWith(fr *fileRun, digestAt func(j int) string) {
 	f := fr.file
-	edits, notes := f.EditSites(digestAt, func(j int) rewrite.PullPolicy {
-		if fr.plans[j].keepAlways {
-			return rewrite.PolicyKeep
-		}
-		return r.opts.PullPolicy
-	})
+	edits, notes := f.EditSites(digestAt, r.policyOf(fr))
 	edits = append(edits, r.useEdits(fr)...)
 	fr.spliced, fr.edits, fr.notes = nil, nil, notes
 	var out []byte
@@ -674,6 +669,17 @@ func (r *run) spliceWith(fr *fileRun, digestAt func(j int) string) {
 	}
 	if !fr.inChart {
 		f.Settle() // a chart's files are spliced again when its render refuses a value
+	}
+}
+
+// policyOf is the pull policy each of fr's sites is given: --pull-policy,
+// but where its container pulls Always to check credentials.
+func (r *run) policyOf(fr *fileRun) func(j int) rewrite.PullPolicy {
+	return func(j int) rewrite.PullPolicy {
+		if fr.plans[j].keepAlways {
+			return rewrite.PolicyKeep
+		}
+		return r.opts.PullPolicy
 	}
 }
 
