@@ -1032,10 +1032,13 @@ func sameBut(vs *valueSet, out map[string]string, wants []pinWant) (string, []si
 			if isComment(a[i]) && isComment(b[i]) {
 				continue // a comment deploys nothing (JupyterHub's hash of its images)
 			}
-			// the values whose digest the line now holds are the cause
+			// the values whose digest the line now holds are the cause,
+			// whole or cut short (argo-cd's version label turns the tag
+			// into "v3.4.4-sha256-<hex>", 63 characters at most): twelve
+			// hex digits of a digest are found by chance in no line
 			var culprits []siteRef
 			for _, w := range wants {
-				if hex := strings.TrimPrefix(w.digest, "sha256:"); hex != "" && strings.Contains(a[i], hex) {
+				if hex := strings.TrimPrefix(w.digest, "sha256:"); len(hex) >= 12 && strings.Contains(a[i], hex[:12]) {
 					culprits = append(culprits, w.id)
 				}
 			}

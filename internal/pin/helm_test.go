@@ -251,6 +251,9 @@ func TestHelmChartsRender(t *testing.T) {
 		// a template that reads the tag as a version (kong): with a digest
 		// the chart no longer renders; that value alone is refused
 		{chart: "semver", pinned: []string{"busybox:1.36"}, left: []string{"kong:3.9"}},
+		// a version label made from the tag and cut short (argo-cd): the
+		// cut digest still names the value, refused alone
+		{chart: "versionlabel", pinned: []string{"ghcr.io/dexidp/dex:v2.45.1"}, left: []string{"quay.io/argoproj/argocd:v3.4.4"}},
 		// deliberately unprovable: the tag is in a label too; that value
 		// is refused alone, and the chart's other value keeps its pin
 		{chart: "unprovable", pinned: []string{"busybox:1.36"}, left: []string{"grafana/grafana:11.2.0"}},
