@@ -288,6 +288,17 @@ func (r *run) judge(j *chartJudge) {
 	}
 }
 
+// owned are the rendered fields the chart's values claim so far.
+func (j *chartJudge) owned() map[setSlot]bool {
+	owned := map[setSlot]bool{}
+	for _, rs := range j.sites {
+		for _, ss := range rs.slots {
+			owned[ss] = true
+		}
+	}
+	return owned
+}
+
 // markTemplated marks, in renders of their own, the image maps whose
 // repository the templates supply (repository: null): a marker there
 // makes the templates take it over whatever they would use instead (a
@@ -300,12 +311,7 @@ func (r *run) markTemplated(j *chartJudge, files render.Files) []siteRef {
 	}) {
 		return nil
 	}
-	owned := map[setSlot]bool{}
-	for _, rs := range j.sites {
-		for _, ss := range rs.slots {
-			owned[ss] = true
-		}
-	}
+	owned := j.owned()
 	// only the sets that render an image no value makes are rendered
 	// again; none: the values are left, with no render of their own
 	unclaimed := map[int]bool{}
@@ -551,12 +557,7 @@ func (r *run) chartReport(rep *report.Report) []report.Chart {
 // subchart's (charts/*.tgz, whose values pinbot does not write into), or
 // one a template builds from no value.
 func (j *chartJudge) findUnowned() {
-	owned := map[setSlot]bool{}
-	for _, rs := range j.sites {
-		for _, ss := range rs.slots {
-			owned[ss] = true
-		}
-	}
+	owned := j.owned()
 	for n, vs := range j.sets {
 		if vs.err != nil {
 			continue

@@ -324,6 +324,18 @@ func (w *yamlWalk) imageMap(m *yaml.Node, p []string, hv *helmVals) {
 	done()
 }
 
+// afterColon is the offset just past the colon that follows plain key k
+// ("tag:" with nothing after it); false where k is quoted or its colon is
+// not right after it.
+func (w *yamlWalk) afterColon(k *yaml.Node) (int, bool) {
+	d := w.f.src.data
+	ko, ok := w.f.src.offset(k.Line, k.Column)
+	if !ok || k.Style != 0 || ko+len(k.Value) >= len(d) || d[ko+len(k.Value)] != ':' {
+		return 0, false
+	}
+	return ko + len(k.Value) + 1, true
+}
+
 // emptyValue is where a marker goes in place of the empty value v of key
 // k: over null or ~, inside empty quotes, or after "k:" where nothing follows
 // (space: the marker needs a space before it). ok is false where pinbot
@@ -335,11 +347,10 @@ func (w *yamlWalk) emptyValue(k, v *yaml.Node) (sp span, space, ok bool) {
 	d := w.f.src.data
 	switch {
 	case v.Tag == "!!null" && v.Value == "":
-		ko, ok := w.f.src.offset(k.Line, k.Column)
-		if !ok || k.Style != 0 || ko+len(k.Value) >= len(d) || d[ko+len(k.Value)] != ':' {
+		at, ok := w.afterColon(k)
+		if !ok {
 			return span{}, false, false
 		}
-		at := ko + len(k.Value) + 1
 		if at < len(d) && d[at] != ' ' && d[at] != '\t' && d[at] != '\n' && d[at] != '\r' {
 			return span{}, false, false // a flow mapping's "k:," or the like
 		}
@@ -423,11 +434,10 @@ func (w *yamlWalk) appVersionSlot(m, repoK, repoV, tagK, tagV *yaml.Node, appVer
 		return nil, "its tag is an alias"
 	case t.Tag == "!!null" && t.Value == "":
 		// tag: with nothing after it: the value goes after the colon
-		ko, ok := w.f.src.offset(tagK.Line, tagK.Column)
-		if !ok || tagK.Style != 0 || ko+len(tagK.Value) >= len(d) || d[ko+len(tagK.Value)] != ':' {
+		at, ok := w.afterColon(tagK)
+		if !ok {
 			return nil, "its empty tag cannot be written into"
 		}
-		at := ko + len(tagK.Value) + 1
 		if why := room(at); why != "" {
 			return nil, why
 		}
