@@ -573,7 +573,7 @@ func outcome(rep *report.Report, check bool) error {
 	switch {
 	case rep.Failed(), check && len(rep.Ununderstood()) > 0:
 		return &exitError{code: exitFailure}
-	case check && len(rep.Work()) > 0:
+	case check && rep.WorkCount() > 0:
 		return &exitError{code: exitWork}
 	}
 	return nil

@@ -419,16 +419,31 @@ func (r *Report) Ununderstood() []Warning {
 	return out
 }
 
-// Work are the entries that change their files (or, offline, that lack a digest).
-func (r *Report) Work() []Entry {
-	var out []Entry
-	for _, e := range r.Entries {
-		if e.Changes() || e.Status == Unpinned {
+// Work are the entries that change their files (or, offline, that lack a
+// digest), pointing into r.Entries: a tree of many thousand references has
+// its entries once.
+func (r *Report) Work() []*Entry {
+	out := make([]*Entry, 0, r.WorkCount())
+	for i := range r.Entries {
+		if e := &r.Entries[i]; e.isWork() {
 			out = append(out, e)
 		}
 	}
 	return out
 }
+
+// WorkCount is len(r.Work()), counted without making it.
+func (r *Report) WorkCount() int {
+	n := 0
+	for i := range r.Entries {
+		if r.Entries[i].isWork() {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *Entry) isWork() bool { return e.Changes() || e.Status == Unpinned }
 
 // Sort orders entries by file, line and column.
 func (r *Report) Sort() {

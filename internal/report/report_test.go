@@ -396,3 +396,20 @@ func TestSignatureFindings(t *testing.T) {
 		}
 	}
 }
+
+// Work points into the entries it lists, and WorkCount counts them without
+// making the list: a gate over many thousand references copies none.
+func TestWorkPointsIntoEntries(t *testing.T) {
+	r := &Report{Entries: []Entry{
+		{File: "a.yaml", Ref: "nginx:1.25", Status: Unpinned},
+		{File: "a.yaml", Ref: "redis:7", Status: Current},
+		{File: "b.yaml", Ref: "alpine:3", Status: Pinned, Pinned: "alpine:3@sha256:" + strings.Repeat("a", 64)},
+	}}
+	work := r.Work()
+	if len(work) != 2 || r.WorkCount() != 2 {
+		t.Fatalf("work %d, count %d; want 2", len(work), r.WorkCount())
+	}
+	if work[0] != &r.Entries[0] || work[1] != &r.Entries[2] {
+		t.Error("Work copied the entries")
+	}
+}

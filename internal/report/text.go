@@ -191,8 +191,9 @@ func locate(file string, line int) string {
 // "file:line: ref -> pinned", for a CI gate, then the verdict: never
 // "current" when anything failed or could not be read.
 func WriteCheck(w io.Writer, r *Report, verbose bool) error {
-	work := r.Work()
-	for _, e := range r.Entries {
+	work := r.WorkCount()
+	for i := range r.Entries {
+		e := &r.Entries[i]
 		loc := termLoc(e.File, e.Line)
 		note := ""
 		if e.Note != "" {
@@ -212,7 +213,7 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 		case e.PolicyChanged():
 			_, err = fmt.Fprintf(w, "%s: %s: imagePullPolicy %s\n", loc, Term(e.Ref), Term(e.PullPolicy))
 		case e.Status == Held:
-			_, err = fmt.Fprintf(w, "%s: %s: held, not failed: %s (--min-age)\n", loc, Term(e.Ref), Term(HeldNote(e, time.Now())))
+			_, err = fmt.Fprintf(w, "%s: %s: held, not failed: %s (--min-age)\n", loc, Term(e.Ref), Term(HeldNote(*e, time.Now())))
 		case verbose && e.Status == Current:
 			if n := e.Signature.Note(); n != "" {
 				note += "; " + Term(n)
@@ -239,11 +240,11 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 	switch {
 	case r.Files == 0 && failed == 0:
 		_, err = fmt.Fprintln(w, "nothing checked: no file in scope is in a format pinbot reads (0 files scanned)")
-	case len(work) == 0 && failed == 0 && r.Offline && c[Unverified] > 0:
+	case work == 0 && failed == 0 && r.Offline && c[Unverified] > 0:
 		_, err = fmt.Fprintf(w, "every image reference is pinned; offline, no digest was checked against its registry (%s)\n", r.Summary())
-	case len(work) == 0 && failed == 0:
+	case work == 0 && failed == 0:
 		_, err = fmt.Fprintf(w, "all image references are pinned and current (%s)\n", r.Summary())
-	case len(work) == 0:
+	case work == 0:
 		if c[Current]+c[Unverified] == 0 {
 			_, err = fmt.Fprintf(w, "nothing could be checked: %s (%s)\n", failures(r), r.Summary())
 		} else {
@@ -254,7 +255,7 @@ func WriteCheck(w io.Writer, r *Report, verbose bool) error {
 		if r.Offline {
 			fix = "run pinbot pin to pin them"
 		}
-		msg := fmt.Sprintf("%d %s to pin or update: %s", len(work), plural(len(work), "reference", "references"), fix)
+		msg := fmt.Sprintf("%d %s to pin or update: %s", work, plural(work, "reference", "references"), fix)
 		if failed > 0 {
 			msg += "; and not checked: " + failures(r)
 		}

@@ -32,7 +32,7 @@ func (f *File) scanDockerfile() error {
 			pe.Msg = le.Unwrap().Error()
 		}
 		if pe.Line == 0 && strings.Contains(pe.Msg, "heredoc") {
-			for l := len(f.src.lines); l >= 1; l-- {
+			for l := len(f.src.lines()); l >= 1; l-- {
 				if bytes.Contains(f.src.text(l), []byte("<<")) {
 					pe.Line = l
 					break
@@ -107,7 +107,7 @@ func (w *dockerWalk) syntax() {
 	if i < 0 {
 		return
 	}
-	start := w.f.src.lines[line-1] + eq + i
+	start := w.f.src.lines()[line-1] + eq + i
 	w.add(w.newSite(KindDockerfileSyntax, val, span{start: start, end: start + len(val), valid: true}, line))
 }
 
@@ -115,9 +115,9 @@ func (w *dockerWalk) syntax() {
 // continuations and the comment lines inside them.
 func (w *dockerWalk) tokens(n *parser.Node) []token {
 	var out []token
-	for line := n.StartLine; line <= n.EndLine && line <= len(w.f.src.lines); line++ {
+	for line := n.StartLine; line <= n.EndLine && line <= len(w.f.src.lines()); line++ {
 		text := w.f.src.text(line)
-		base := w.f.src.lines[line-1]
+		base := w.f.src.lines()[line-1]
 		if line > n.StartLine && bytes.HasPrefix(bytes.TrimLeft(text, " \t"), []byte("#")) {
 			continue
 		}

@@ -172,6 +172,7 @@ func ScanIn(ctx context.Context, cx *Context, p string, format Format, data []by
 		}
 		return a.Column - b.Column
 	})
+	f.src.drop() // the sites know their lines; an edit that needs the index makes it again
 	return f, nil
 }
 

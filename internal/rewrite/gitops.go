@@ -155,11 +155,11 @@ func (w *yamlWalk) blockLines(v *yaml.Node) (*blockMap, bool) {
 // offset maps an offset of the value to the file's.
 func (bm *blockMap) offset(off int, f *File) (int, bool) {
 	line := bm.sub.lineOf(off)
-	col := off - bm.sub.lines[line-1]
-	if line-1+bm.first > len(f.src.lines) {
+	col := off - bm.sub.lines()[line-1]
+	if line-1+bm.first > len(f.src.lines()) {
 		return 0, false
 	}
-	return f.src.lines[bm.first+line-2] + bm.indent + col, true
+	return f.src.lines()[bm.first+line-2] + bm.indent + col, true
 }
 
 // translate moves a site found in the value into the file: its spans. A

@@ -135,11 +135,11 @@ func TestSourceOffsets(t *testing.T) {
 	// against a character-at-a-time walk.
 	for _, text := range []string{"ab\ncd\r\nef", "a\u2028b\nçé\nxy\x85z", "\ufeffk: v\n  - x\n", "abc", "a\rb\r\n\n"} {
 		s := newSource([]byte(text))
-		for line := 0; line <= len(s.lines)+1; line++ {
+		for line := 0; line <= len(s.lines())+1; line++ {
 			for col := 0; col <= len(text)+2; col++ {
 				want, wantOK := -1, false
-				if line >= 1 && line <= len(s.lines) && col >= 1 {
-					want, wantOK = s.lines[line-1], true
+				if line >= 1 && line <= len(s.lines()) && col >= 1 {
+					want, wantOK = s.lines()[line-1], true
 					for c := 1; c < col; c++ {
 						if want >= len(s.data) || breakLen(s.data, want) > 0 {
 							want, wantOK = -1, false
@@ -207,7 +207,7 @@ func TestSourceLines(t *testing.T) {
 		"", "a", "a\n", "\n\n", "a\nb", "a\r\nb\r\n", "a\rb", "\r", "\r\r\n", "a\u0085b\u2028c\u2029d",
 		"\ufeff", "\ufeffa\nb", "\xc2\n\xe2\x80\n\xe2\x80\xa8", "é\nà\r\n€", "x\xc2", "x\xe2\x80",
 	} {
-		if got, want := newSource([]byte(in)).lines, lineStarts([]byte(in)); !reflect.DeepEqual(got, want) {
+		if got, want := newSource([]byte(in)).lines(), lineStarts([]byte(in)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: lines %v, want %v", in, got, want)
 		}
 	}
@@ -353,5 +353,24 @@ func TestMayNameImages(t *testing.T) {
 		if got := MayNameImages(tc.format, []byte(tc.data)); got != tc.want {
 			t.Errorf("%v %q: %v, want %v", tc.format, tc.data, got, tc.want)
 		}
+	}
+}
+
+// A scanned file keeps no line index (a tree of many thousand files would
+// keep them all until its edits), and an edit that needs one makes it again.
+func TestScanDropsTheLineIndex(t *testing.T) {
+	in := "FROM alpine:3.20\nRUN true\nFROM nginx:1.25 AS web\n"
+	f, err := Scan("Dockerfile", FormatDockerfile, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.src.index != nil {
+		t.Error("the scan kept its line index")
+	}
+	if len(f.Sites) != 2 || f.Sites[1].Line != 3 {
+		t.Fatalf("sites = %s", describeSites(f.Sites))
+	}
+	if got, want := f.src.lineOf(len(in)-3), 3; got != want {
+		t.Errorf("lineOf after the drop = %d, want %d", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -15,31 +16,56 @@ var bom = []byte("\ufeff")
 // lone CR, NEL, LS or PS; columns are 1-based and count characters, not bytes;
 // a leading UTF-8 byte order mark is not part of line 1.
 type source struct {
-	data  []byte
-	lines []int // byte offset where each line starts; lines[0] is line 1
+	data []byte
+	mu   sync.Mutex
+	// index is the byte offset where each line starts; index[0] is line 1.
+	// It is made when first asked, and dropped once the scan is done (see
+	// File.Scanned): a tree of many thousand files keeps none of theirs.
+	index []int
 	// marked: the file holds "pinbot:ignore" somewhere (most hold none,
 	// and need no line looked at for it).
 	marked bool
 }
 
 func newSource(data []byte) *source {
-	s := &source{data: data, marked: bytes.Contains(data, []byte("pinbot:ignore"))}
+	return &source{data: data, marked: bytes.Contains(data, []byte("pinbot:ignore"))}
+}
+
+// lines is the index of line starts, made when first asked.
+func (s *source) lines() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		s.index = lineIndex(s.data)
+	}
+	return s.index
+}
+
+// drop lets the index go; lines makes it again if asked.
+func (s *source) drop() {
+	s.mu.Lock()
+	s.index = nil
+	s.mu.Unlock()
+}
+
+// lineIndex is the byte offset where each line of data starts.
+func lineIndex(data []byte) []int {
 	start := 0
 	if bytes.HasPrefix(data, bom) {
 		start = len(bom)
 	}
-	s.lines = make([]int, 1, bytes.Count(data, []byte{'\n'})+2)
-	s.lines[0] = start
+	lines := make([]int, 1, bytes.Count(data, []byte{'\n'})+2)
+	lines[0] = start
 	rest := data[start:]
 	if bytes.IndexByte(rest, '\r') < 0 && bytes.IndexByte(rest, 0xC2) < 0 && bytes.IndexByte(rest, 0xE2) < 0 {
 		// LF is the only line break: find each at once.
 		for i := start; ; {
 			j := bytes.IndexByte(data[i:], '\n')
 			if j < 0 {
-				return s
+				return lines
 			}
 			i += j + 1
-			s.lines = append(s.lines, i)
+			lines = append(lines, i)
 		}
 	}
 	for i := start; i < len(data); {
@@ -53,9 +79,9 @@ func newSource(data []byte) *source {
 			continue
 		}
 		i += n
-		s.lines = append(s.lines, i)
+		lines = append(lines, i)
 	}
-	return s
+	return lines
 }
 
 // breakStart marks the bytes a line break may start with.
@@ -85,10 +111,11 @@ func breakLen(data []byte, i int) int {
 
 // offset is the byte offset of a 1-based line and character column.
 func (s *source) offset(line, col int) (int, bool) {
-	if line < 1 || line > len(s.lines) || col < 1 {
+	lines := s.lines()
+	if line < 1 || line > len(lines) || col < 1 {
 		return 0, false
 	}
-	off := s.lines[line-1]
+	off := lines[line-1]
 	if end := off + col - 1; end <= len(s.data) && asciiLine(s.data[off:end]) {
 		return end, true // one byte a character
 	}
@@ -114,10 +141,11 @@ func asciiLine(text []byte) bool {
 
 // lineOf is the 1-based line holding byte offset off.
 func (s *source) lineOf(off int) int {
-	lo, hi := 0, len(s.lines)-1
+	lines := s.lines()
+	lo, hi := 0, len(lines)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if s.lines[mid] <= off {
+		if lines[mid] <= off {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -128,7 +156,7 @@ func (s *source) lineOf(off int) int {
 
 // columnOf is the 1-based character column of byte offset off.
 func (s *source) columnOf(off int) int {
-	start := s.lines[s.lineOf(off)-1]
+	start := s.lines()[s.lineOf(off)-1]
 	if off < start { // inside a byte order mark
 		return 1
 	}
@@ -148,13 +176,14 @@ func (s *source) lineEnd(off int) (int, string) {
 
 // text is line's content without its line break.
 func (s *source) text(line int) []byte {
-	if line < 1 || line > len(s.lines) {
+	lines := s.lines()
+	if line < 1 || line > len(lines) {
 		return nil
 	}
-	start := s.lines[line-1]
+	start := lines[line-1]
 	end := len(s.data)
-	if line < len(s.lines) {
-		end = s.lines[line]
+	if line < len(lines) {
+		end = lines[line]
 	}
 	for end > start && (s.data[end-1] == '\n' || s.data[end-1] == '\r') {
 		end--

@@ -21,7 +21,7 @@ var templateImageRE = regexp.MustCompile(`^[ \t]*(?:-[ \t]+)?"?image"?:[ \t]+(\S
 
 func (f *File) scanTemplate() error {
 	inComment := false
-	for line := 1; line <= len(f.src.lines); line++ {
+	for line := 1; line <= len(f.src.lines()); line++ {
 		text := f.src.text(line)
 		// {{/* a template comment */}} spread over lines holds no sites
 		if inComment {
@@ -40,7 +40,7 @@ func (f *File) scanTemplate() error {
 		if m == nil || bytes.HasPrefix(bytes.TrimLeft(text, " \t"), []byte("#")) {
 			continue
 		}
-		base := f.src.lines[line-1]
+		base := f.src.lines()[line-1]
 		start, end := m[2], m[3]
 		val := text[start:end]
 		s := &Site{Kind: KindHelmTemplate, Line: line, Column: f.src.columnOf(base + start)}

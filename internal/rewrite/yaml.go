@@ -469,7 +469,7 @@ func (w *yamlWalk) blockSlot(k, v *yaml.Node) (lineEnd int, eol, indent string, 
 	if !ok {
 		return 0, "", "", false
 	}
-	lineStart := w.f.src.lines[k.Line-1]
+	lineStart := w.f.src.lines()[k.Line-1]
 	if n := kOff - lineStart; n <= len(spaces) && asciiLine(w.f.src.data[lineStart:kOff]) && !bytes.ContainsRune(w.f.src.data[lineStart:kOff], '\t') {
 		return lineEnd, eol, spaces[:n], true // as many spaces as characters: shared
 	}
