@@ -42,6 +42,16 @@ type gitOpsObject struct {
 	at  string
 }
 
+// mayDeploy tells a manifest that may hold an Argo CD Application or a Flux
+// HelmRelease: the only files, beside the charts' own, whose bytes judging
+// the charts reads after the scan.
+func mayDeploy(f *rewrite.File) bool {
+	d := f.Data
+	return f.Format == rewrite.FormatManifest && bytes.Contains(d, []byte("kind:")) &&
+		(bytes.Contains(d, []byte("argoproj.io")) || bytes.Contains(d, []byte("helm.toolkit.fluxcd.io"))) &&
+		(bytes.Contains(d, []byte("Application")) || bytes.Contains(d, []byte("HelmRelease")))
+}
+
 // gitOpsObjects are the checkout's Argo CD Applications and Flux
 // HelmReleases, read once for every chart of the run (a repository's
 // install manifests, CRDs included, name argoproj.io many times over).
@@ -49,9 +59,7 @@ func (r *run) gitOpsObjects() []gitOpsObject {
 	r.gitOpsOnce.Do(func() {
 		for _, fr := range r.files {
 			f := fr.file
-			if f == nil || f.Format != rewrite.FormatManifest || !bytes.Contains(f.Data, []byte("kind:")) ||
-				!(bytes.Contains(f.Data, []byte("argoproj.io")) || bytes.Contains(f.Data, []byte("helm.toolkit.fluxcd.io"))) ||
-				!(bytes.Contains(f.Data, []byte("Application")) || bytes.Contains(f.Data, []byte("HelmRelease"))) {
+			if f == nil || !fr.deploys {
 				continue
 			}
 			d := yaml.NewDecoder(bytes.NewReader(f.Data))

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -584,6 +585,48 @@ func TestChartsAreJudgedAsDeployed(t *testing.T) {
 	for _, want := range []string{"values.yaml with the values of Application deploy/apps.yaml:1", "values.yaml with the values of HelmRelease deploy/apps.yaml:15"} {
 		if !strings.Contains(sets, want) {
 			t.Errorf("sets %q lack %q", sets, want)
+		}
+	}
+}
+
+// A GitOps resource whose file also names an image of its own is written as
+// soon as that image's tag answers, before the charts are judged: its bytes
+// stay for the judging, which deploys the chart with its values.
+func TestChartsAreJudgedAsDeployedAfterTheirFileIsWritten(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "testdata/deployed", root)
+	apps, err := os.ReadFile(filepath.Join(root, "deploy/apps.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root, "deploy/apps.yaml", string(apps)+"---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: example.com/plain:1.0\n")
+	co, err := checkout.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	var mu sync.Mutex
+	var order []string
+	sr := &streamResolver{asked: map[string]int{}, got: make(chan string, 1000)}
+	out, err := Run(context.Background(), co, sr, Options{Sink: func(c Change) error {
+		mu.Lock()
+		order = append(order, c.Path)
+		mu.Unlock()
+		return co.WriteFile(c.Path, c.Old, c.New)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(order) == 0 || order[0] != "deploy/apps.yaml" {
+		t.Errorf("written in the order %v; want deploy/apps.yaml first, as its tag answered", order)
+	}
+	status := map[string]report.Status{}
+	for _, e := range out.Report.Entries {
+		status[e.Image] = e.Status
+	}
+	for _, image := range []string{"nginx", "quay.io/prometheus/node-exporter", "redis", "example.com/plain"} {
+		if status[image] != report.Pinned {
+			t.Errorf("%s: %q, want pinned (%v)", image, status[image], out.Report.Entries)
 		}
 	}
 }

@@ -203,6 +203,10 @@ type fileRun struct {
 	// change is what the sink made of it (nil: nothing to change)
 	early  bool
 	change *Change
+	// deploys: it may hold an Argo CD Application or a Flux HelmRelease
+	// (see mayDeploy), whose bytes judging the charts reads; told as it is
+	// scanned, so that no file's bytes are read after they may have gone
+	deploys bool
 }
 
 // path is the file's path, "" when the scan found it none of pinbot's.
@@ -318,6 +322,9 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	early := r.startResolving()
 	soon := r.startSoon(early)
 	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.files, opts.Jobs, opts.Progress, func(i int) {
+		if f := r.files[i].file; f != nil {
+			r.files[i].deploys = mayDeploy(f)
+		}
 		r.plan(i)
 		early.ask(r, i)
 		soon.track(r.files[i])

@@ -145,14 +145,17 @@ func (s *soon) write(fr *fileRun, tags []string) {
 		}
 	}
 	// the same splice and hand-over as the run's own, with these digests;
-	// its bytes stay until the charts are judged (a GitOps resource's are
-	// read then), and go in write
+	// once written (or found unchanged), its bytes go, but a GitOps
+	// resource's, which judging the charts reads
 	fr.early = true
 	s.r.spliceWith(fr, func(j int) string { return digests[j] })
 	if fr.edits != nil {
 		c := Change{Path: fr.file.Path, Old: fr.file.Data, Mode: fr.mode}
 		s.r.handOver(fr, &c)
 		fr.change = &c
+	}
+	if (fr.change == nil || fr.change.Err == nil) && !fr.deploys {
+		fr.file.Data = nil
 	}
 }
 
