@@ -485,9 +485,14 @@ named as file:line: ref: error).`,
 			}
 			defer s.co.Close()
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if !f.check && !diff && !f.offline {
+			switch {
+			case !f.check && !diff && !f.offline:
 				// Each file is written as soon as its references settle.
 				s.opts.Sink = func(c pin.Change) error { return s.co.WriteFile(c.Path, c.Old, c.New) }
+			case f.check && !diff:
+				// The gate writes nothing, and keeps no file's bytes once
+				// its change is known: they are handed over, and dropped.
+				s.opts.Sink = func(pin.Change) error { return nil }
 			}
 			s.opts.Edits = diff
 			if s.opts.MinAge > 0 && s.cache == nil && !f.offline {
@@ -498,7 +503,7 @@ named as file:line: ref: error).`,
 				return err
 			}
 			s.saveCache(g.logger(stderr), res.Report)
-			if s.opts.Sink != nil { // the scan has found them
+			if !f.check && !diff && !f.offline { // the scan has found them
 				removeStale(s.co, g.logger(stderr))
 			}
 			rep := res.Report

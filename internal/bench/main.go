@@ -144,6 +144,9 @@ func run(nfiles, nrefs int, delay time.Duration, which, dir string, runs int, ke
 		want int
 	}
 	steps := []step{
+		// the gate over a tree not pinned yet (the others run on the tree the
+		// steps before pinned)
+		{"pin --check (unpinned)", append([]string{"pin", "--check"}, flags...), 1},
 		{"pin", append([]string{"pin"}, flags...), 0},
 		// every digest written judged: the signature requests, counted
 		{"pin --signatures audit", append([]string{"pin", "--signatures", "audit"}, flags...), 0},
