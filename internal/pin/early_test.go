@@ -15,6 +15,7 @@ import (
 	"github.com/pinbot/pinbot/internal/checkout"
 	"github.com/pinbot/pinbot/internal/render"
 	"github.com/pinbot/pinbot/internal/resolve"
+	"github.com/pinbot/pinbot/internal/rewrite"
 )
 
 // streamResolver answers as anyResolver does, tag by tag as they arrive,
@@ -219,4 +220,52 @@ func (r *renderFlag) Render(ctx context.Context, files render.Files, values []by
 func (r *renderFlag) RenderAt(ctx context.Context, files render.Files, values []byte, kube string) (map[string]string, error) {
 	r.once.Do(r.flag)
 	return r.next.RenderAt(ctx, files, values, kube)
+}
+
+// A file whose pinned tags still answer the digests written is settled as
+// its last tag answers, unchanged, and its bytes go; one whose tag moved is
+// left to the run's own stages (the cooldown, the evidence, a vanished
+// digest are theirs).
+func TestSoonSettlesFilesStillCurrent(t *testing.T) {
+	var handed []string
+	r := &run{ctx: context.Background(), refs: map[string]*refInfo{}, opts: Options{
+		PullPolicy: "IfNotPresent",
+		Sink:       func(c Change) error { handed = append(handed, c.Path); return nil },
+	}}
+	pod := func(image string) []byte {
+		return []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: " + image + "\n    imagePullPolicy: IfNotPresent\n")
+	}
+	current := "example.com/current:1.0@" + digestOf("example.com/current:1.0")
+	moved := "example.com/moved:1.0@sha256:" + strings.Repeat("1", 64)
+	for _, f := range []struct{ path, image string }{{"current.yaml", current}, {"moved.yaml", moved}} {
+		file, err := rewrite.ScanIn(context.Background(), nil, f.path, rewrite.FormatManifest, pod(f.image))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.files = append(r.files, &fileRun{scanned: scanned{file: file}})
+		r.plan(len(r.files) - 1)
+	}
+	e := &early{sent: map[string]bool{}, answers: map[string]resolve.Result{}}
+	s := r.startSoon(e)
+	for _, fr := range r.files {
+		s.track(fr)
+	}
+	for _, tag := range []string{"example.com/current:1.0", "example.com/moved:1.0"} {
+		e.mu.Lock()
+		e.answers[tag] = resolve.Result{Digest: digestOf(tag)}
+		e.mu.Unlock()
+		s.answered(tag)
+	}
+	s.wait()
+	cur, mov := r.files[0], r.files[1]
+	if !cur.early || cur.file.Data != nil || cur.change != nil || cur.err != nil {
+		t.Errorf("current.yaml: early %v, bytes kept %v, change %v, err %v; want settled, unchanged, its bytes gone",
+			cur.early, cur.file.Data != nil, cur.change, cur.err)
+	}
+	if mov.early || mov.file.Data == nil {
+		t.Errorf("moved.yaml: early %v, bytes kept %v; want it left to the run", mov.early, mov.file.Data != nil)
+	}
+	if len(handed) != 0 {
+		t.Errorf("handed over %v; want nothing (no file changes)", handed)
+	}
 }

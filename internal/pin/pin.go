@@ -127,11 +127,11 @@ type Options struct {
 	// change's Err. A change's new bytes are made for the sink and dropped
 	// once it has taken them (Change.New is nil after), so a run holds
 	// only the files being written. A file that no later stage can change
-	// (first pins alone, no chart's, no action, no container pulling
-	// Always, neither Verify nor Platforms nor an enforced signature
-	// policy) is handed over as soon as its
-	// tags are answered, while the registries answer the others. A run
-	// that is stopped hands over nothing more.
+	// (tags with no digest yet or still answering the one written, no
+	// chart's, no action, no container pulling Always, neither Verify nor
+	// Platforms nor an enforced signature policy) is handed over as soon
+	// as its tags are answered, while the registries answer the others,
+	// and its bytes go. A run that is stopped hands over nothing more.
 	Sink func(Change) error
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // soon writes, while the registries still answer other tags, each file
-// whose tags are all answered and that no later stage can change: a file of
-// first pins alone (no digest written yet), no chart's file, with no
+// whose tags are all answered and that no later stage can change: a file
+// whose tags carry no digest yet or still answer the digest written (a
+// moved tag is the cooldown's, the evidence's), no chart's file, with no
 // action and no container that pulls Always, in a run that neither
 // verifies digests, nor checks their platforms, nor enforces a signature
 // policy. The run's wall time is then
@@ -85,7 +86,7 @@ func (s *soon) eligible(fr *fileRun) ([]string, bool) {
 		if p.key == "" || p.skip != "" {
 			continue
 		}
-		if p.key != site.Written || site.Ref.Digest != "" || site.Ref.Follows() == "" || site.PullPolicy == string(rewrite.PolicyAlways) ||
+		if p.key != site.Written || site.Ref.Follows() == "" || site.PullPolicy == string(rewrite.PolicyAlways) ||
 			strings.HasPrefix(string(site.Kind), "helm") || site.TagSlot() {
 			return nil, false
 		}
@@ -138,6 +139,9 @@ func (s *soon) write(fr *fileRun, tags []string) {
 		s.e.mu.Unlock()
 		if res.Err != nil || !imageref.ValidDigest(res.Digest) {
 			return
+		}
+		if d := fr.file.Sites[j].Ref.Digest; d != "" && d != res.Digest {
+			return // a tag that moved: the cooldown, the evidence, the vanished digest are the run's
 		}
 		digests[j] = res.Digest
 		if fr.plans[j].bare {
