@@ -269,3 +269,32 @@ func TestSoonSettlesFilesStillCurrent(t *testing.T) {
 		t.Errorf("handed over %v; want nothing (no file changes)", handed)
 	}
 }
+
+// Offline, a file is settled as soon as it is scanned: each site keeps the
+// digest written, which nothing later changes, so its splice is made then
+// and its bytes go; a GitOps resource keeps its bytes for the charts.
+func TestOfflineSettlesFilesAsScanned(t *testing.T) {
+	r := &run{ctx: context.Background(), refs: map[string]*refInfo{}, opts: Options{Offline: true, PullPolicy: "IfNotPresent"}}
+	files := map[string]string{
+		"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: example.com/a:1.0@" + digestOf("example.com/a:1.0") + "\n  - name: b\n    image: example.com/b:1.0\n",
+		"app.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec: {source: {path: charts/a}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: example.com/a:1.0\n",
+	}
+	for _, p := range []string{"pod.yaml", "app.yaml"} {
+		file, err := rewrite.ScanIn(context.Background(), nil, p, rewrite.FormatManifest, []byte(files[p]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := &fileRun{scanned: scanned{file: file}, deploys: mayDeploy(file)}
+		r.files = append(r.files, fr)
+		r.plan(len(r.files) - 1)
+		r.settleOffline(fr)
+	}
+	pod, app := r.files[0], r.files[1]
+	if !pod.early || pod.file.Data != nil || pod.err != nil || len(pod.notes) != 2 || pod.edits != nil {
+		t.Errorf("pod.yaml: early %v, bytes kept %v, err %v, notes %d, edits %d; want settled with a note a site and no edit, its bytes gone",
+			pod.early, pod.file.Data != nil, pod.err, len(pod.notes), len(pod.edits))
+	}
+	if !app.early || app.file.Data == nil {
+		t.Errorf("app.yaml: early %v, bytes kept %v; want settled, its bytes kept for the charts", app.early, app.file.Data != nil)
+	}
+}

@@ -328,6 +328,7 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 		r.plan(i)
 		early.ask(r, i)
 		soon.track(r.files[i])
+		r.settleOffline(r.files[i])
 	})
 	if err != nil {
 		early.stop()

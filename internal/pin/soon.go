@@ -48,7 +48,7 @@ func (s *soon) track(fr *fileRun) {
 	if s == nil {
 		return
 	}
-	tags, ok := s.eligible(fr)
+	tags, ok := s.r.settlesEarly(fr)
 	if !ok {
 		return
 	}
@@ -72,11 +72,12 @@ func (s *soon) track(fr *fileRun) {
 // BenchmarkManyDocuments).
 const soonMaxBytes = 1 << 20
 
-// eligible tells a file soon may write, with the tag each site follows
-// ("" for a site left alone).
-func (s *soon) eligible(fr *fileRun) ([]string, bool) {
+// settlesEarly tells a file soon may write (and an offline run settle as
+// it is scanned), with the tag each site follows ("" for a site left
+// alone).
+func (r *run) settlesEarly(fr *fileRun) ([]string, bool) {
 	f := fr.file
-	if f == nil || isChartFile(f) || len(f.Data) > soonMaxBytes || len(f.Uses) > 0 && s.r.opts.Actions != ActionsOff && s.r.opts.Actions != "" {
+	if f == nil || isChartFile(f) || len(f.Data) > soonMaxBytes || len(f.Uses) > 0 && r.opts.Actions != ActionsOff && r.opts.Actions != "" {
 		return nil, false
 	}
 	tags := make([]string, len(f.Sites))
@@ -167,5 +168,32 @@ func (s *soon) write(fr *fileRun, tags []string) {
 func (s *soon) wait() {
 	if s != nil {
 		s.wg.Wait()
+	}
+}
+
+// settleOffline splices fr as soon as it is scanned, in a run that asks no
+// registry: each site carries the digest written, if any (see
+// refInfo.settle), which no later stage changes, so the file is settled,
+// and its bytes go, as soon writes a file (a GitOps resource's stay).
+func (r *run) settleOffline(fr *fileRun) {
+	if !r.opts.Offline {
+		return
+	}
+	if _, ok := r.settlesEarly(fr); !ok {
+		return
+	}
+	f := fr.file
+	fr.early = true
+	r.spliceWith(fr, func(j int) string {
+		if p := &fr.plans[j]; p.key != "" && p.skip == "" {
+			if p.bare {
+				return strings.TrimPrefix(f.Sites[j].Ref.Digest, "sha256:")
+			}
+			return f.Sites[j].Ref.Digest
+		}
+		return ""
+	})
+	if !fr.deploys {
+		f.Data = nil
 	}
 }
