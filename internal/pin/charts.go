@@ -936,34 +936,8 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 		for _, v := range vals {
 			got[v.Slot] = v.Text
 		}
-		for _, w := range wants {
-			for _, ss := range j.sites[w.id].slots {
-				if ss.set != n {
-					continue
-				}
-				if g := got[ss.slot]; g != w.kept && g != w.tagless {
-					site := w.id.f.file.Sites[w.id.site]
-					if p := &w.id.f.plans[w.id.site]; strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.f]) {
-						p.bare = true
-						retry[w.id.f] = true
-						continue
-					}
-					if g == w.ref {
-						// the edit renders nothing: the image is not made
-						// from this value (a tag key pinbot added that the
-						// chart does not read, gatekeeper's being release;
-						// a repository: null whose marker took a branch
-						// the value does not): no pin to make here
-						p := &w.id.f.plans[w.id.site]
-						p.skip = "an edit to this value does not change what the chart renders (" + safetext.Term(w.ref) + "): the image comes from another value, or the digest is dropped"
-						if site.AddsTag() {
-							p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
-						}
-					}
-					return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", w.id.f.file.Path, site.Line,
-						site.Written, w.ref, g, vs.name(), w.kept), nil, []siteRef{w.id}
-				}
-			}
+		if why, culprits := provedIn(j, n, got, wants, retry); why != "" {
+			return why, nil, culprits
 		}
 		if len(retry) > 0 {
 			return "a digest key wants bare hex", retry, nil
@@ -978,6 +952,46 @@ func (r *run) prove(j *chartJudge) (string, map[*fileRun]bool, []siteRef) {
 		}
 	}
 	return "", nil, nil
+}
+
+// provedIn checks the field each wanted pin renders in set n's render
+// (got): why one is not as wanted (with it), or "" when all are. A digest
+// key that turns out to want bare hex is marked so, and its file put in
+// retry; a value whose edit renders nothing is left, saying why.
+func provedIn(j *chartJudge, n int, got map[string]string, wants []pinWant, retry map[*fileRun]bool) (string, []siteRef) {
+	vs := j.sets[n]
+	for _, w := range wants {
+		for _, ss := range j.sites[w.id].slots {
+			if ss.set != n {
+				continue
+			}
+			g := got[ss.slot]
+			if g == w.kept || g == w.tagless {
+				continue
+			}
+			site := w.id.f.file.Sites[w.id.site]
+			p := &w.id.f.plans[w.id.site]
+			if strings.Contains(g, "sha256:sha256:") && site.HasDigestKey() && (!p.bare || retry[w.id.f]) {
+				p.bare = true
+				retry[w.id.f] = true
+				continue
+			}
+			if g == w.ref {
+				// the edit renders nothing: the image is not made from
+				// this value (a tag key pinbot added that the chart does
+				// not read, gatekeeper's being release; a repository: null
+				// whose marker took a branch the value does not): no pin
+				// to make here
+				p.skip = "an edit to this value does not change what the chart renders (" + safetext.Term(w.ref) + "): the image comes from another value, or the digest is dropped"
+				if site.AddsTag() {
+					p.skip = "its tag comes from a value pinbot does not know (a tag key added renders nothing): the chart renders " + safetext.Term(w.ref) + " with it or without"
+				}
+			}
+			return fmt.Sprintf("%s:%d: %s renders %q before the edit and %q after (with %s), not %q", w.id.f.file.Path, site.Line,
+				site.Written, w.ref, g, vs.name(), w.kept), []siteRef{w.id}
+		}
+	}
+	return "", nil
 }
 
 // isComment tells a rendered line that is a YAML comment alone.
