@@ -223,9 +223,10 @@ func (r *renderFlag) RenderAt(ctx context.Context, files render.Files, values []
 }
 
 // A file whose pinned tags still answer the digests written is settled as
-// its last tag answers, unchanged, and its bytes go; one whose tag moved is
-// left to the run's own stages (the cooldown, the evidence, a vanished
-// digest are theirs).
+// its last tag answers, unchanged, and its bytes go (a GitOps resource's
+// stay: judging the charts reads them); one whose tag moved is left to the
+// run's own stages (the cooldown, the evidence, a vanished digest are
+// theirs).
 func TestSoonSettlesFilesStillCurrent(t *testing.T) {
 	var handed []string
 	r := &run{ctx: context.Background(), refs: map[string]*refInfo{}, opts: Options{
@@ -237,12 +238,15 @@ func TestSoonSettlesFilesStillCurrent(t *testing.T) {
 	}
 	current := "example.com/current:1.0@" + digestOf("example.com/current:1.0")
 	moved := "example.com/moved:1.0@sha256:" + strings.Repeat("1", 64)
-	for _, f := range []struct{ path, image string }{{"current.yaml", current}, {"moved.yaml", moved}} {
-		file, err := rewrite.ScanIn(context.Background(), nil, f.path, rewrite.FormatManifest, pod(f.image))
+	app := "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec: {source: {path: charts/a}}\n---\n"
+	for _, f := range []struct{ path, data string }{
+		{"current.yaml", string(pod(current))}, {"moved.yaml", string(pod(moved))}, {"app.yaml", app + string(pod(current))},
+	} {
+		file, err := rewrite.ScanIn(context.Background(), nil, f.path, rewrite.FormatManifest, []byte(f.data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.files = append(r.files, &fileRun{scanned: scanned{file: file}})
+		r.files = append(r.files, &fileRun{scanned: scanned{file: file}, deploys: mayDeploy(file)})
 		r.plan(len(r.files) - 1)
 	}
 	e := &early{sent: map[string]bool{}, answers: map[string]resolve.Result{}}
@@ -264,6 +268,9 @@ func TestSoonSettlesFilesStillCurrent(t *testing.T) {
 	}
 	if mov.early || mov.file.Data == nil {
 		t.Errorf("moved.yaml: early %v, bytes kept %v; want it left to the run", mov.early, mov.file.Data != nil)
+	}
+	if gitops := r.files[2]; !gitops.early || gitops.file.Data == nil {
+		t.Errorf("app.yaml: early %v, bytes kept %v; want settled, its bytes kept for judging the charts", gitops.early, gitops.file.Data != nil)
 	}
 	if len(handed) != 0 {
 		t.Errorf("handed over %v; want nothing (no file changes)", handed)

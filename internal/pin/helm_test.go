@@ -589,10 +589,11 @@ func TestChartsAreJudgedAsDeployed(t *testing.T) {
 	}
 }
 
-// A GitOps resource whose file also names an image of its own is written as
-// soon as that image's tag answers, before the charts are judged: its bytes
-// stay for the judging, which deploys the chart with its values.
-func TestChartsAreJudgedAsDeployedAfterTheirFileIsWritten(t *testing.T) {
+// A GitOps resource whose file also names an image of its own, in a run
+// that writes each file as its tags answer, still deploys its chart with
+// its values (that its bytes stay once written early is
+// TestSoonSettlesFilesStillCurrent's).
+func TestChartsAreJudgedAsDeployedWhenTheirFileIsWrittenEarly(t *testing.T) {
 	root := t.TempDir()
 	copyTree(t, "testdata/deployed", root)
 	apps, err := os.ReadFile(filepath.Join(root, "deploy/apps.yaml"))
