@@ -204,7 +204,9 @@ func (f *File) readComment(u *Use, after int) {
 
 // commentStart is where a comment starts on the rest of a line (after a
 // value): a "#" that is not inside quotes and follows a space (or ends a
-// flow collection, as YAML parsers read it), or -1.
+// flow collection, as YAML parsers read it), or -1. A quote opens a quoted
+// scalar only where a scalar may start (after a space or a flow
+// indicator); inside a plain scalar (a flow mapping's `a"b`) it is text.
 func commentStart(line []byte) int {
 	var quote byte
 	for i := 0; i < len(line); i++ {
@@ -214,7 +216,7 @@ func commentStart(line []byte) int {
 			if c == quote {
 				quote = 0
 			}
-		case c == '\'' || c == '"':
+		case (c == '\'' || c == '"') && (i == 0 || strings.IndexByte(" \t{[,:", line[i-1]) >= 0):
 			quote = c
 		case c == '#' && (i == 0 || strings.IndexByte(" \t}],", line[i-1]) >= 0):
 			// after a space, or right after a flow collection's end
