@@ -48,6 +48,9 @@ type Use struct {
 	insert int
 	// other: the line carries a comment that is no version (kept, after ours)
 	other bool
+	// tail: other words follow the version in its comment ("# v4 the
+	// checkout"), read as a version only while it looks like one
+	tail bool
 }
 
 // ReasonLocalAction and its kin say why a "uses:" is left alone.
@@ -189,13 +192,14 @@ func (f *File) readComment(u *Use, after int) {
 		u.Comment, u.Style = m[2], CommentRatchet
 		u.comment = span{start: start + len("ratchet:") + len(m[1]) + 1, end: start + len(first), valid: true}
 	case (versionRE.MatchString(first) || u.Pinned() && ownThenOther) && validRef(strings.TrimPrefix(first, "tag=")):
-		v := versionRE.FindStringSubmatch(first)
 		off := 0
-		if v != nil {
+		if v := versionRE.FindStringSubmatch(first); v != nil {
 			off = len(first) - len(v[1])
 			first = v[1]
+		} else if ref, ok := strings.CutPrefix(first, "tag="); ok {
+			off, first = len("tag="), ref
 		}
-		u.Comment, u.Style = first, CommentPlain
+		u.Comment, u.Style, u.tail = first, CommentPlain, !ownThenOther
 		u.comment = span{start: start + off, end: start + off + len(first), valid: true}
 	default:
 		u.other = true
@@ -205,24 +209,32 @@ func (f *File) readComment(u *Use, after int) {
 // commentStart is where a comment starts on the rest of a line (after a
 // value): a "#" that is not inside quotes and follows a space (or ends a
 // flow collection, as YAML parsers read it), or -1. A quote opens a quoted
-// scalar only where a scalar may start (after a space or a flow
-// indicator); inside a plain scalar (a flow mapping's `a"b`) it is text.
+// scalar only where a scalar may start, after a flow indicator or a value's
+// colon; inside a plain scalar (a flow mapping's key `0 "`) it is text.
 func commentStart(line []byte) int {
 	var quote byte
+	var prev byte // the last byte outside quotes that is no space
 	for i := 0; i < len(line); i++ {
 		c := line[i]
 		switch {
+		case quote == '"' && c == '\\':
+			i++ // an escape: the next byte is text
+		case quote == '\'' && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+			i++ // '' is a quote in a single-quoted scalar
 		case quote != 0:
 			if c == quote {
 				quote = 0
+				prev = c
 			}
-		case (c == '\'' || c == '"') && (i == 0 || strings.IndexByte(" \t{[,:", line[i-1]) >= 0):
+		case (c == '\'' || c == '"') && prev != 0 && strings.IndexByte("{[,:?", prev) >= 0:
 			quote = c
 		case c == '#' && (i == 0 || strings.IndexByte(" \t}],", line[i-1]) >= 0):
 			// after a space, or right after a flow collection's end
 			return i
 		case c == '\n' || c == '\r':
 			return -1
+		case c != ' ' && c != '\t':
+			prev = c
 		}
 	}
 	return -1
@@ -241,6 +253,10 @@ func (u *Use) UseEdits(sha, ref string) []Edit {
 		edits = append(edits, Edit{Start: u.ref.start, End: u.ref.end, Text: sha})
 	}
 	switch {
+	case u.Style == CommentPlain && u.tail && u.Comment != ref && !versionRE.MatchString(ref):
+		// "# v4 the checkout" now tracking main: "# main the checkout"
+		// would not be read as a version again; "# main # the checkout" is
+		edits = append(edits, Edit{Start: u.comment.start, End: u.comment.end, Text: ref + " #"})
 	case u.Style != CommentNone && u.Comment != ref:
 		edits = append(edits, Edit{Start: u.comment.start, End: u.comment.end, Text: ref})
 	case u.Style == CommentNone && u.other:

@@ -245,3 +245,60 @@ func FuzzUses(f *testing.F) {
 		}
 	})
 }
+
+// commentStart finds the comment after a use's value past what may follow
+// it on the line: quoted scalars (with their escapes) hide a "#", a quote
+// inside a plain scalar opens nothing.
+func TestCommentStart(t *testing.T) {
+	for _, c := range []struct {
+		rest string
+		want int
+	}{
+		{" # v1\n", 1},
+		{"\n", -1},
+		{", with: {x: 1}} # note\n", 16},
+		{",0000\"} # 0\n", 8},
+		{",0 \"} # 0\n", 6},
+		{", k: 'a # b'} # v1\n", 14},
+		{", k: 'it''s # x'} # v1\n", 18},
+		{", k: \"a\\\" # b\"} # v1\n", 16},
+		{", k: \"# b\"}#x\n", 11}, // right after a flow collection, as parsers read it
+		{"} #c\n", 2},
+	} {
+		if got := commentStart([]byte(c.rest)); got != c.want {
+			t.Errorf("%q: %d, want %d", c.rest, got, c.want)
+		}
+	}
+}
+
+// A version comment followed by words of its own ("# v4 the checkout")
+// that comes to track a ref that does not look like a version (a branch)
+// is written so that it reads as that ref again: "# main # the checkout";
+// and a Renovate "tag=" comment keeps its prefix out of the ref tracked.
+func TestUsesCommentWithWordsAfterIt(t *testing.T) {
+	for _, c := range []struct{ in, ref, want string }{
+		{"      - uses: o/r@main # v4 the checkout\n", "main", "      - uses: o/r@" + sha1 + " # main # the checkout\n"},
+		{"      - uses: o/r@v5 # v4 the checkout\n", "v5", "      - uses: o/r@" + sha1 + " # v5 the checkout\n"},
+		{"      - uses: o/r@" + sha1 + " # tag=main\n", "main", "      - uses: o/r@" + sha1 + " # tag=main\n"},
+	} {
+		in := "jobs:\n  a:\n    steps:\n" + c.in
+		f, err := Scan(".github/workflows/ci.yml", FormatWorkflow, []byte(in))
+		if err != nil || len(f.Uses) != 1 {
+			t.Fatalf("%q: %v, %d uses", c.in, err, len(f.Uses))
+		}
+		if got := f.Uses[0].Tracks(); got != c.ref {
+			t.Errorf("%q tracks %q, want %q", c.in, got, c.ref)
+		}
+		out, err := Apply([]byte(in), f.Uses[0].UseEdits(sha1, c.ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "jobs:\n  a:\n    steps:\n" + c.want; string(out) != want {
+			t.Errorf("%q pinned:\n%q\nwant:\n%q", c.in, out, want)
+		}
+		again, err := Scan(".github/workflows/ci.yml", FormatWorkflow, out)
+		if err != nil || len(again.Uses) != 1 || again.Uses[0].Tracks() != c.ref || len(again.Uses[0].UseEdits(sha1, c.ref)) != 0 {
+			t.Errorf("%q read again: %v; want it tracking %q, nothing more to do", out, err, c.ref)
+		}
+	}
+}
