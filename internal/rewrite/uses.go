@@ -208,34 +208,48 @@ func (f *File) readComment(u *Use, after int) {
 
 // commentStart is where a comment starts on the rest of a line (after a
 // value): a "#" that is not inside quotes and follows a space (or ends a
-// flow collection, as YAML parsers read it), or -1. A quote opens a quoted
-// scalar only where a scalar may start, after a flow indicator or a value's
-// colon; inside a plain scalar (a flow mapping's key `0 "`) it is text.
+// flow collection, as YAML parsers read it), or -1. What may follow the
+// value on its line is read as YAML's flow tokens are: a quote opens a
+// quoted scalar only where a scalar starts (after "{", "[", "," or an
+// indicator's ":" or "?"); inside a plain scalar (a key `0 "` or `00:"`) it
+// is text.
 func commentStart(line []byte) int {
 	var quote byte
-	var prev byte // the last byte outside quotes that is no space
+	start := false  // a scalar may start here
+	closed := false // a quoted scalar has just ended (a JSON-like key's ":" follows it directly)
 	for i := 0; i < len(line); i++ {
 		c := line[i]
+		next := byte(' ')
+		if i+1 < len(line) {
+			next = line[i+1]
+		}
 		switch {
 		case quote == '"' && c == '\\':
 			i++ // an escape: the next byte is text
-		case quote == '\'' && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+		case quote == '\'' && c == '\'' && next == '\'':
 			i++ // '' is a quote in a single-quoted scalar
 		case quote != 0:
 			if c == quote {
-				quote = 0
-				prev = c
+				quote, closed = 0, true
 			}
-		case (c == '\'' || c == '"') && prev != 0 && strings.IndexByte("{[,:?", prev) >= 0:
-			quote = c
+			continue
 		case c == '#' && (i == 0 || strings.IndexByte(" \t}],", line[i-1]) >= 0):
 			// after a space, or right after a flow collection's end
 			return i
 		case c == '\n' || c == '\r':
 			return -1
-		case c != ' ' && c != '\t':
-			prev = c
+		case c == ' ' || c == '\t':
+			continue // a scalar may still start, or has ended
+		case (c == '\'' || c == '"') && start:
+			quote = c
+		case c == '{' || c == '[' || c == ',':
+			start = true
+		case (c == ':' || c == '?') && (closed || strings.IndexByte(" \t\r\n,[]{}", next) >= 0):
+			start = true // an indicator, not a plain scalar's character
+		default:
+			start = false
 		}
+		closed = false
 	}
 	return -1
 }

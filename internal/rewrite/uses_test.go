@@ -264,6 +264,8 @@ func TestCommentStart(t *testing.T) {
 		{", k: \"a\\\" # b\"} # v1\n", 16},
 		{", k: \"# b\"}#x\n", 11}, // right after a flow collection, as parsers read it
 		{"} #c\n", 2},
+		{",00:\"} # 0\n", 7},              // a colon inside a plain scalar
+		{", \"k\":\"a # b\"} # v1\n", 15}, // a JSON-like key's colon
 	} {
 		if got := commentStart([]byte(c.rest)); got != c.want {
 			t.Errorf("%q: %d, want %d", c.rest, got, c.want)
