@@ -485,8 +485,9 @@ named as file:line: ref: error).`,
 			}
 			defer s.co.Close()
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			writes := !f.check && !diff && !f.offline
 			switch {
-			case !f.check && !diff && !f.offline:
+			case writes:
 				// Each file is written as soon as its references settle.
 				s.opts.Sink = func(c pin.Change) error { return s.co.WriteFile(c.Path, c.Old, c.New) }
 			case f.check && !diff:
@@ -503,7 +504,7 @@ named as file:line: ref: error).`,
 				return err
 			}
 			s.saveCache(g.logger(stderr), res.Report)
-			if !f.check && !diff && !f.offline { // the scan has found them
+			if writes { // the scan has found them
 				removeStale(s.co, g.logger(stderr))
 			}
 			rep := res.Report

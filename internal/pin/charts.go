@@ -324,11 +324,8 @@ func (r *run) markTemplated(j *chartJudge, files render.Files) []siteRef {
 		}
 	}
 	_, ids, markedVals, why := r.markIn(j, files, markTemplated, unclaimed)
-	if len(ids) == 0 || len(unclaimed) == 0 {
-		return ids
-	}
-	if why != "" { // the chart checks the value's form: the render names none
-		return ids
+	if len(ids) == 0 || len(unclaimed) == 0 || why != "" {
+		return ids // nothing rendered, or the chart checks the value's form: no render names one
 	}
 	for n, vals := range markedVals {
 		if vals != nil {

@@ -316,14 +316,15 @@ func Run(ctx context.Context, co *checkout.Checkout, res Resolver, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	if w, ok := opts.Renderer.(interface{ Warm() }); ok && len(r.cx.Charts()) > 0 {
+	charts := len(r.cx.Charts()) > 0
+	if w, ok := opts.Renderer.(interface{ Warm() }); ok && charts {
 		w.Warm() // its workers start while the files are scanned
 	}
 	early := r.startResolving()
 	soon := r.startSoon(early)
 	err = scanAll(ctx, co, r.cx, candidates.files, candidates.formats, r.files, opts.Jobs, opts.Progress, func(i int) {
-		if f := r.files[i].file; f != nil {
-			r.files[i].deploys = mayDeploy(f)
+		if f := r.files[i].file; f != nil && charts {
+			r.files[i].deploys = mayDeploy(f) // read only to judge a chart
 		}
 		r.plan(i)
 		early.ask(r, i)
@@ -627,13 +628,19 @@ func (r *run) digestAt(p *sitePlan) string {
 	if ri == nil || ri.digest == "" {
 		return ""
 	}
+	return p.carry(ri.digest)
+}
+
+// carry is digest as site plan p writes it: bare hex in a digest key that
+// takes it, after the tag appVersion gives where it has one.
+func (p *sitePlan) carry(digest string) string {
 	if p.bare {
-		return strings.TrimPrefix(ri.digest, "sha256:")
+		return strings.TrimPrefix(digest, "sha256:")
 	}
 	if p.planMore != nil && p.tag != "" {
-		return p.tag + "@" + ri.digest
+		return p.tag + "@" + digest
 	}
-	return ri.digest
+	return digest
 }
 
 // spliceAll rewrites the files (only those in only, when it is not nil)

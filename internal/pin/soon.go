@@ -48,7 +48,10 @@ func (s *soon) track(fr *fileRun) {
 	if s == nil {
 		return
 	}
-	tags, ok := s.r.settlesEarly(fr)
+	if !s.r.settlesEarly(fr) {
+		return
+	}
+	tags, ok := tagsOf(fr)
 	if !ok {
 		return
 	}
@@ -73,14 +76,13 @@ func (s *soon) track(fr *fileRun) {
 const soonMaxBytes = 1 << 20
 
 // settlesEarly tells a file soon may write (and an offline run settle as
-// it is scanned), with the tag each site follows ("" for a site left
-// alone).
-func (r *run) settlesEarly(fr *fileRun) ([]string, bool) {
+// it is scanned): one with a site to pin and none that a later stage may
+// change.
+func (r *run) settlesEarly(fr *fileRun) bool {
 	f := fr.file
 	if f == nil || isChartFile(f) || len(f.Data) > soonMaxBytes || len(f.Uses) > 0 && r.opts.Actions != ActionsOff && r.opts.Actions != "" {
-		return nil, false
+		return false
 	}
-	tags := make([]string, len(f.Sites))
 	any := false
 	for j, site := range f.Sites {
 		p := &fr.plans[j]
@@ -89,15 +91,28 @@ func (r *run) settlesEarly(fr *fileRun) ([]string, bool) {
 		}
 		if p.key != site.Written || site.Ref.Follows() == "" || site.PullPolicy == string(rewrite.PolicyAlways) ||
 			strings.HasPrefix(string(site.Kind), "helm") || site.TagSlot() {
-			return nil, false
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+// tagsOf is the tag each of fr's sites follows, as the registries are
+// asked it ("" for a site left alone); false when one cannot be asked.
+func tagsOf(fr *fileRun) ([]string, bool) {
+	tags := make([]string, len(fr.file.Sites))
+	for j, site := range fr.file.Sites {
+		if p := &fr.plans[j]; p.key == "" || p.skip != "" {
+			continue
 		}
 		t, err := site.Ref.Canonical()
 		if err != nil {
 			return nil, false
 		}
-		tags[j], any = t.Name(), true
+		tags[j] = t.Name()
 	}
-	return tags, any
+	return tags, true
 }
 
 // answered is told each tag as its answer arrives.
@@ -144,10 +159,7 @@ func (s *soon) write(fr *fileRun, tags []string) {
 		if d := fr.file.Sites[j].Ref.Digest; d != "" && d != res.Digest {
 			return // a tag that moved: the cooldown, the evidence, the vanished digest are the run's
 		}
-		digests[j] = res.Digest
-		if fr.plans[j].bare {
-			digests[j] = strings.TrimPrefix(res.Digest, "sha256:")
-		}
+		digests[j] = fr.plans[j].carry(res.Digest)
 	}
 	// the same splice and hand-over as the run's own, with these digests;
 	// once written (or found unchanged), its bytes go, but a GitOps
@@ -179,21 +191,17 @@ func (r *run) settleOffline(fr *fileRun) {
 	if !r.opts.Offline {
 		return
 	}
-	if _, ok := r.settlesEarly(fr); !ok {
+	if !r.settlesEarly(fr) {
 		return
 	}
-	f := fr.file
 	fr.early = true
 	r.spliceWith(fr, func(j int) string {
-		if p := &fr.plans[j]; p.key != "" && p.skip == "" {
-			if p.bare {
-				return strings.TrimPrefix(f.Sites[j].Ref.Digest, "sha256:")
-			}
-			return f.Sites[j].Ref.Digest
+		if p := &fr.plans[j]; p.key != "" && p.skip == "" && fr.file.Sites[j].Ref.Digest != "" {
+			return p.carry(fr.file.Sites[j].Ref.Digest)
 		}
 		return ""
 	})
 	if !fr.deploys {
-		f.Data = nil
+		fr.file.Data = nil
 	}
 }
